@@ -1,0 +1,149 @@
+"""Static configuration (`drawbridge.yaml`): a strict, frozen model loaded once at start-up.
+
+Policy is separate and hot-reloadable; everything here needs a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from proxy.errors import ConfigError
+from proxy.identity.config import IdentityConfig
+from proxy.jsonrpc import Limits
+from proxy.yamlfile import read_yaml, validate_model
+
+UPSTREAM_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DEFAULT_UPSTREAM = "default"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretSource(_Strict):
+    """A credential taken from the environment or a file at start-up (never written in config)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSource:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env, file")
+        return self
+
+    def resolve(self, what: str) -> str:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"{what}: environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read {self.file} ({exc.strerror})") from None
+
+
+class UpstreamConfig(_Strict):
+    """One MCP server behind the proxy, served at `/<name>/mcp` (or `/mcp` for `default`)."""
+
+    name: Annotated[str, Field(pattern=UPSTREAM_NAME)] = DEFAULT_UPSTREAM
+    url: str
+    headers: dict[str, SecretSource] = Field(default_factory=dict)  # the upstream's own credentials
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class AuditConfig(_Strict):
+    file: Path | None = None
+    stdout: bool = False
+    fsync: bool = False  # fsync each event before the message is released
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    max_depth: int = Field(default=64, ge=4, le=512)
+    max_batch: int = Field(default=32, ge=1, le=1024)
+    max_sse_event_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    max_stdio_line_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+
+    def message_limits(self) -> Limits:
+        return Limits(self.max_body_bytes, self.max_depth, self.max_batch)
+
+
+class HttpConfig(_Strict):
+    """DNS-rebinding protection: the proxy checks Host and Origin itself."""
+
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+    allowed_origins: tuple[str, ...] = ()  # requests carrying any other Origin are refused (403)
+
+
+class StdioConfig(_Strict):
+    """`drawbridge stdio`: who the single local caller is, and the child's explicit environment."""
+
+    principal: str = "local"
+    agent: str | None = None
+    upstream_name: Annotated[str, Field(pattern=UPSTREAM_NAME)] = "stdio"
+    env: dict[str, str] = Field(default_factory=dict)
+    inherit_env: tuple[str, ...] = ("PATH", "HOME", "LANG", "TMPDIR")
+
+
+class PolicyReloadConfig(_Strict):
+    watch: bool = True
+    interval_seconds: float = Field(default=1.0, ge=0.1, le=3600)
+
+
+class Config(_Strict):
+    listen: str = "127.0.0.1:8080"
+    policy: Path = Path("policies/default")
+    upstreams: tuple[UpstreamConfig, ...] = ()
+    audit: AuditConfig = AuditConfig()
+    limits: LimitsConfig = LimitsConfig()
+    http: HttpConfig = HttpConfig()
+    identity: IdentityConfig = IdentityConfig()
+    stdio: StdioConfig = StdioConfig()
+    policy_reload: PolicyReloadConfig = PolicyReloadConfig()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_upstreams(self) -> Config:
+        names = [u.name for u in self.upstreams]
+        if len(names) != len(set(names)):
+            raise ValueError("upstream names must be unique")
+        return self
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT` or `[V6]:PORT` → (host, port)."""
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([^:\[\]]+):(\d{1,5})", value)
+    if not match:
+        raise ValueError(f"listen address must be HOST:PORT, got {value!r}")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {value!r}")
+    return host, port
+
+
+def load_config(path: Path) -> Config:
+    """Load and validate a config file; raises ConfigError with one actionable line."""
+    return validate_model(Config, read_yaml(path), path)

@@ -1,0 +1,68 @@
+"""Decisions and findings: what inspections return, as values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxy.errors import ErrorCode
+from proxy.types import JsonObject, Severity, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something an inspection noticed. `excerpt` must already be masked."""
+
+    detector: str
+    severity: Severity
+    message: str
+    path: str | None = None
+    excerpt: str | None = None
+    atlas: str | None = None
+
+    def as_dict(self) -> JsonObject:
+        out: JsonObject = {"detector": self.detector, "severity": self.severity.label, "message": self.message}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.excerpt is not None:
+            out["excerpt"] = self.excerpt
+        if self.atlas is not None:
+            out["atlas"] = self.atlas
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One inspection's verdict, or the pipeline's final one.
+
+    `reason` is shown to the agent on deny: it names the rule or check and never holds a secret.
+    `message` carries the rewritten JSON-RPC message when `verdict` is REWRITE.
+    """
+
+    verdict: Verdict
+    reason: str = ""
+    rule_ids: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    code: ErrorCode = ErrorCode.POLICY_DENIED
+    message: JsonObject | None = None
+    check: str = ""  # name of the inspection that decided
+    error_data: JsonObject | None = field(default=None, compare=False)
+
+    @property
+    def blocks(self) -> bool:
+        return self.verdict in (Verdict.DENY, Verdict.QUARANTINE)
+
+    @property
+    def severity(self) -> Severity:
+        worst = min((f.severity for f in self.findings), default=Severity.NONE)
+        if self.blocks and worst is Severity.NONE:
+            return Severity.SEV4
+        return worst
+
+
+ALLOW = Decision(Verdict.ALLOW)
+
+
+def deny(reason: str, *, code: ErrorCode = ErrorCode.POLICY_DENIED, rule_ids: tuple[str, ...] = (),
+         findings: tuple[Finding, ...] = (), check: str = "") -> Decision:
+    """Shorthand for a deny decision."""
+    return Decision(Verdict.DENY, reason=reason, rule_ids=rule_ids, findings=findings, code=code, check=check)

@@ -1,0 +1,48 @@
+"""Filter tools/list, prompts/list and resources/list answers to what the caller may use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.decision import Decision
+from proxy.exchange import Exchange
+from proxy.mcp_methods import LISTINGS
+from proxy.pipeline import Inspection
+from proxy.policy import PolicyHolder, Query
+from proxy.types import Direction, Era, MessageKind, Verdict
+
+
+class ListingFilter(Inspection):
+    """Hide items the caller could not use; modern-era answers become `cacheScope: private`."""
+
+    name = "listing_filter"
+    methods = frozenset(LISTINGS)
+    directions = frozenset({Direction.TO_CLIENT})
+    kinds = frozenset({MessageKind.RESPONSE})
+
+    def __init__(self, holder: PolicyHolder) -> None:
+        self._holder = holder
+
+    def inspect(self, ex: Exchange) -> Decision | None:
+        result = ex.result
+        method = ex.method or ""
+        key, call_method, _ = LISTINGS[method]
+        if not isinstance(result, dict) or not isinstance(result.get(key), list):
+            return None  # nothing to filter; shape problems are the client's to judge
+        policy = self._holder.policy
+        kept: list[Any] = []
+        for item in result[key]:
+            name = item.get("uri" if method == "resources/list" else "name") if isinstance(item, dict) else None
+            if isinstance(name, str) and policy.evaluate(Query(
+                direction="to_server", principal=ex.principal, agent=ex.agent, upstream=ex.upstream,
+                method=call_method, name=name, arguments=None,
+            )).allowed:
+                kept.append(item)
+        private = ex.era is Era.MODERN and result.get("cacheScope") != "private"
+        if len(kept) == len(result[key]) and not private:
+            return None
+        new_result = {**result, key: kept}
+        if ex.era is Era.MODERN:
+            new_result["cacheScope"] = "private"
+        ex.notes["hidden_items"] = len(result[key]) - len(kept)
+        return Decision(Verdict.REWRITE, message={**ex.message, "result": new_result}, check=self.name)

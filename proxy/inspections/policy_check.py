@@ -1,0 +1,28 @@
+"""Decide every request and notification, both ways, against the policy in force."""
+
+from __future__ import annotations
+
+from proxy.decision import Decision, deny
+from proxy.exchange import Exchange
+from proxy.pipeline import Inspection
+from proxy.policy import PolicyHolder, Query
+from proxy.types import MessageKind, Verdict
+
+
+class PolicyCheck(Inspection):
+    """Forbid overrides permit; no permit means deny. The decision names the rules."""
+
+    name = "policy"
+    kinds = frozenset({MessageKind.REQUEST, MessageKind.NOTIFICATION})
+
+    def __init__(self, holder: PolicyHolder) -> None:
+        self._holder = holder
+
+    def inspect(self, ex: Exchange) -> Decision | None:
+        result = self._holder.policy.evaluate(Query(
+            direction=ex.direction.value, principal=ex.principal, agent=ex.agent, upstream=ex.upstream,
+            method=ex.method or "", name=ex.target_name, arguments=ex.arguments,
+        ))
+        if result.allowed:
+            return Decision(Verdict.ALLOW, rule_ids=result.rule_ids, check=self.name)
+        return deny(result.reason, rule_ids=result.rule_ids, check=self.name)
