@@ -1,0 +1,122 @@
+"""The `drawbridge` command line. Errors are one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from proxy import __version__
+from proxy.config import DEFAULT_UPSTREAM, Config, load_config
+from proxy.errors import ConfigError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="drawbridge", description="Drawbridge: inline guardrail proxy for MCP.")
+    p.add_argument("--version", action="version", version=f"drawbridge {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="proxy Streamable HTTP MCP servers")
+    serve.add_argument("--config", type=Path, help="drawbridge.yaml (flags override it)")
+    serve.add_argument("--listen", help="HOST:PORT for the data plane (default 127.0.0.1:8080)")
+    serve.add_argument("--upstream", action="append", default=[], metavar="[NAME=]URL",
+                       help="upstream MCP URL; unnamed is served at /mcp, NAME=URL at /NAME/mcp (repeatable)")
+    serve.add_argument("--policy", type=Path, help="policy directory (default policies/default)")
+    serve.add_argument("--audit-file", type=Path, help="append audit events (JSON lines) to this file")
+    serve.add_argument("--audit-stdout", action="store_true", help="also write audit events to stdout")
+
+    stdio = sub.add_parser("stdio", help="wrap a stdio MCP server: drawbridge stdio [opts] -- CMD ARGS…")
+    stdio.add_argument("--config", type=Path)
+    stdio.add_argument("--policy", type=Path)
+    stdio.add_argument("--audit-file", type=Path)
+    stdio.add_argument("--principal", help="the local caller's principal (default from config: 'local')")
+    stdio.add_argument("server", nargs=argparse.REMAINDER, help="-- CMD ARGS… of the MCP server")
+
+    pol = sub.add_parser("policy", help="check or test a policy directory")
+    pol_sub = pol.add_subparsers(dest="policy_command", metavar="ACTION")
+    check = pol_sub.add_parser("check", help="validate a policy directory")
+    check.add_argument("directory", type=Path)
+    test = pol_sub.add_parser("test", help="run the *.test.yaml cases beside the policies")
+    test.add_argument("directory", type=Path)
+
+    hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key (read from stdin) for the config")
+    hk.set_defaults(command="hash-key")
+    return p
+
+
+def _base_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    return load_config(path).model_dump(mode="python", exclude_unset=True)
+
+
+def _apply(data: dict[str, Any], ns: argparse.Namespace) -> Config:
+    if getattr(ns, "listen", None):
+        data["listen"] = ns.listen
+    if ns.policy:
+        data["policy"] = ns.policy
+    if ns.audit_file:
+        data["audit"] = {**data.get("audit", {}), "file": ns.audit_file}
+    if getattr(ns, "audit_stdout", False):
+        data["audit"] = {**data.get("audit", {}), "stdout": True}
+    if getattr(ns, "upstream", None):
+        data["upstreams"] = [_upstream_flag(u) for u in ns.upstream]
+    if getattr(ns, "principal", None):
+        data["stdio"] = {**data.get("stdio", {}), "principal": ns.principal}
+    return Config.model_validate(data)
+
+
+def _upstream_flag(value: str) -> dict[str, str]:
+    name, sep, url = value.partition("=")
+    if sep and "://" not in name:
+        return {"name": name, "url": url}
+    return {"name": DEFAULT_UPSTREAM, "url": value}
+
+
+def build_config(ns: argparse.Namespace) -> Config:
+    """Config file first, then flags; raises ConfigError with one actionable line."""
+    try:
+        return _apply(_base_config(ns.config), ns)
+    except ConfigError:
+        raise
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        first = str(exc).splitlines()
+        raise ConfigError("invalid configuration: " + " ".join(line.strip() for line in first[:3])) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="drawbridge: %(levelname)s %(message)s")
+    try:
+        if ns.command == "serve":
+            from proxy.http.server import serve
+
+            return serve(build_config(ns))
+        if ns.command == "stdio":
+            from proxy.stdio.command import run_stdio_command
+
+            command = ns.server[1:] if ns.server[:1] == ["--"] else ns.server
+            if not command:
+                raise ConfigError("stdio needs the server command after --, e.g. drawbridge stdio -- python server.py")
+            return run_stdio_command(build_config(ns), command)
+        if ns.command == "policy":
+            from proxy.policy.commands import run_policy_command
+
+            return run_policy_command(ns.policy_command, ns.directory)
+        if ns.command == "hash-key":
+            from proxy.identity.apikeys import hash_api_key
+
+            print(hash_api_key(sys.stdin.readline().strip()))
+            return EXIT_OK
+    except ConfigError as exc:
+        print(f"drawbridge: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    _parser().print_help(sys.stderr)
+    return EXIT_USAGE
