@@ -66,7 +66,7 @@ def validate_message(value: Any) -> None:
     if value.get("jsonrpc") != "2.0":
         raise MessageError(ErrorCode.INVALID_REQUEST, 'invalid request: "jsonrpc" must be "2.0"')
     has_id = "id" in value
-    if has_id and not _valid_id(value["id"]):
+    if has_id and not _valid_id(value["id"]) and not (value["id"] is None and "error" in value):
         raise MessageError(ErrorCode.INVALID_REQUEST, "invalid request: id must be a string or integer")
     if "method" in value:
         if not isinstance(value["method"], str) or not value["method"]:

@@ -1,0 +1,63 @@
+"""What one HTTP request to the proxy knows about its caller, and the headers it may forward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxy.exchange import Exchange
+from proxy.mcp_methods import HANDSHAKE_VERSIONS, MODERN_VERSIONS
+from proxy.types import Direction, Era, Headers, JsonObject, RequestId, Transport
+
+# Request headers passed to the upstream (allowlist: credentials, cookies and Origin never pass).
+FORWARD_REQUEST_HEADERS = frozenset({
+    b"accept", b"content-type", b"mcp-protocol-version", b"mcp-session-id", b"last-event-id",
+    b"mcp-method", b"mcp-name", b"traceparent", b"tracestate", b"user-agent",
+})
+# Response headers passed back to the agent.
+FORWARD_RESPONSE_HEADERS = frozenset({
+    b"content-type", b"mcp-session-id", b"mcp-protocol-version", b"cache-control", b"retry-after",
+})
+MCP_PARAM_PREFIX = b"mcp-param-"
+
+
+def forwardable(headers: Headers, extra: Headers) -> Headers:
+    """The agent's headers an upstream may see, plus the upstream's own configured credentials."""
+    out = [(k, v) for k, v in headers if k in FORWARD_REQUEST_HEADERS or k.startswith(MCP_PARAM_PREFIX)]
+    out.extend(extra)
+    return out
+
+
+def answer_headers(headers: Headers) -> Headers:
+    return [(k, v) for k, v in headers if k in FORWARD_RESPONSE_HEADERS]
+
+
+def detect_era(version_header: str | None, session_id: str | None, method: str | None) -> Era:
+    """Which protocol era a request belongs to."""
+    if version_header in MODERN_VERSIONS or method == "server/discover":
+        return Era.MODERN
+    if session_id is not None or method == "initialize" or version_header in HANDSHAKE_VERSIONS:
+        return Era.HANDSHAKE
+    return Era.UNKNOWN
+
+
+@dataclass(slots=True)
+class Call:
+    """The caller of one HTTP request and the requests it forwarded (to match answers)."""
+
+    upstream: str
+    principal: str
+    agent: str | None
+    credential_hash: str | None
+    session_id: str | None
+    era: Era
+    client: str | None
+    requests: dict[RequestId, JsonObject] = field(default_factory=dict)
+
+    def exchange(self, direction: Direction, message: JsonObject, raw_size: int,
+                 request: JsonObject | None = None) -> Exchange:
+        return Exchange(
+            direction=direction, message=message, raw_size=raw_size, upstream=self.upstream,
+            principal=self.principal, agent=self.agent, session_id=self.session_id, era=self.era,
+            transport=Transport.HTTP, client_address=self.client, request=request,
+            credential_hash=self.credential_hash,
+        )

@@ -1,0 +1,218 @@
+"""One MCP endpoint (`/mcp` or `/<upstream>/mcp`): POST, GET and DELETE, both protocol eras."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from proxy.decision import Decision
+from proxy.errors import ErrorCode, MessageError
+from proxy.http.answers import AnswerInspector
+from proxy.http.asgi import ClientGone, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
+from proxy.http.call import Call, answer_headers, detect_era
+from proxy.http.context import Plane
+from proxy.http.stream import relay_sse
+from proxy.inspections.modern_headers import HEADERS_NOTE, SCHEMA_NOTE
+from proxy.jsonrpc import dumps, error_response, kind_of, parse_body
+from proxy.types import Direction, Era, JsonObject, MessageKind, Verdict
+from proxy.upstream import UpstreamError, UpstreamResponse, UpstreamTimeout
+
+log = logging.getLogger("drawbridge.http")
+T = TypeVar("T")
+
+# HTTP status for refusals the protocol gives a status to; policy refusals travel as JSON-RPC errors.
+REFUSAL_STATUS = {ErrorCode.PARSE_ERROR: 400, ErrorCode.INVALID_REQUEST: 400, ErrorCode.HEADER_MISMATCH: 400,
+                  ErrorCode.LIMIT_EXCEEDED: 413}
+
+
+class McpEndpoint:
+    """Raw ASGI app for one upstream. Guardrails act on JSON-RPC messages, not on HTTP."""
+
+    def __init__(self, plane: Plane, upstream: str) -> None:
+        self.plane = plane
+        self.upstream = plane.upstreams[upstream]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = header_map(scope)
+        problem = self.plane.guard.problem(headers.get("host"), headers.get("origin"))
+        if problem is not None:
+            self.plane.refusal(scope, self.upstream.name, problem[1])
+            await send_json(send, problem[0], error_response(None, ErrorCode.INVALID_REQUEST, problem[1]))
+            return
+        method = scope["method"]
+        if method not in ("POST", "GET", "DELETE"):
+            await send_json(send, 405, error_response(None, ErrorCode.INVALID_REQUEST, "method not allowed"),
+                            [(b"allow", b"GET, POST, DELETE")])
+            return
+        call = await self.plane.identify(scope, headers, self.upstream.name, send)
+        if call is None:
+            return
+        try:
+            if method == "POST":
+                await self._post(scope, receive, send, headers, call)
+            elif method == "GET":
+                await self._watched(receive, self._get(scope, send, call), call)
+            else:
+                await self._delete(scope, send, call)
+        except ClientGone:
+            log.debug("agent disconnected from %s", self.upstream.name)
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], call: Call) -> None:
+        limits = self.plane.runtime.limits
+        try:
+            raw = await read_body(receive, headers.get("content-length"), limits.max_body_bytes)
+            parsed: Any = parse_body(raw, limits)
+        except MessageError as exc:
+            self.plane.refusal(scope, call.upstream, exc.message, call)
+            await send_json(send, REFUSAL_STATUS.get(exc.code, 400), error_response(None, exc.code, exc.message))
+            return
+        messages: list[JsonObject] = parsed if isinstance(parsed, list) else [parsed]
+        first_method = messages[0].get("method")
+        call.era = detect_era(headers.get("mcp-protocol-version"), call.session_id,
+                              first_method if isinstance(first_method, str) else None)
+        outcome = await self._decide(messages, raw, headers, call)
+        if not isinstance(outcome, bytes):
+            status, body = outcome
+            if body is None:
+                await send_bytes(send, 202, b"")
+            else:
+                await send_json(send, status, body)
+            return
+        await self._watched(receive, self._forward_post(scope, send, call, outcome), call)
+
+    async def _decide(self, messages: list[JsonObject], raw: bytes, headers: dict[str, str],
+                      call: Call) -> tuple[int, Any] | bytes:
+        """Run every message through the pipeline: the body to forward, or (status, answer or None)."""
+        pipeline = self.plane.runtime.pipeline
+        decisions: list[Decision] = []
+        rewritten = False
+        for index, message in enumerate(messages):
+            ex = call.exchange(Direction.TO_SERVER, message, len(raw))
+            if call.era is Era.MODERN:
+                ex.notes[HEADERS_NOTE] = {k: v for k, v in headers.items() if k.startswith("mcp-")}
+                schema = self.plane.schemas.get((call.upstream, ex.tool_name or ""))
+                if schema is not None:
+                    ex.notes[SCHEMA_NOTE] = schema
+            decision = await pipeline.run(ex)
+            decisions.append(decision)
+            if decision.verdict is Verdict.REWRITE and decision.message is not None:
+                messages[index] = decision.message
+                rewritten = True
+        blocked = [d for d in decisions if d.blocks]
+        if not blocked:
+            for message in messages:
+                if kind_of(message) is MessageKind.REQUEST:
+                    call.requests[message["id"]] = message
+            if not rewritten:
+                return raw
+            return dumps(messages if len(messages) > 1 else messages[0])
+        answers = []
+        for message, decision in zip(messages, decisions, strict=True):
+            if kind_of(message) is not MessageKind.REQUEST:
+                continue
+            reason = decision.reason if decision.blocks else "batch refused: another message in it was refused"
+            answers.append(error_response(message["id"], decision.code if decision.blocks else ErrorCode.POLICY_DENIED,
+                                          reason, decision.error_data))
+        if not answers:
+            return 202, None
+        status = REFUSAL_STATUS.get(blocked[0].code, 200) if blocked[0].code == ErrorCode.HEADER_MISMATCH else 200
+        return status, answers if len(messages) > 1 else answers[0]
+
+    async def _forward_post(self, scope: Scope, send: Send, call: Call, body: bytes) -> None:
+        upstream = self.upstream
+        inspector = AnswerInspector(self.plane.runtime, call, self.plane.rejector(upstream, call))
+        try:
+            response = await upstream.send("POST", scope["headers"], body)
+        except UpstreamError as exc:
+            await self._upstream_failed(send, inspector, exc)
+            return
+        async with response:
+            await self._answer(send, response, inspector, call)
+
+    async def _answer(self, send: Send, response: UpstreamResponse, inspector: AnswerInspector, call: Call) -> None:
+        self.plane.note_session(response, call)
+        content_type = (response.header(b"content-type") or b"").split(b";")[0].strip().lower()
+        headers = answer_headers(response.headers)
+        limits = self.plane.runtime.config.limits
+        if content_type == b"text/event-stream":
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            await relay_sse(response, send, inspector, limits.max_sse_event_bytes, None)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            raw = await response.read(limits.max_body_bytes, self.upstream.timeout)
+        except UpstreamError as exc:
+            await self._upstream_failed(send, inspector, exc)
+            return
+        if not raw:
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if content_type == b"application/json":
+            body = await inspector.body(raw)
+            self.plane.learn_schemas(call, inspector)
+            await send_bytes(send, response.status, body, b"application/json",
+                             [h for h in headers if h[0] != b"content-type"])
+            return
+        reason = f"upstream answered HTTP {response.status} with {content_type.decode('latin-1')[:40] or 'no type'}"
+        await send_json(send, response.status if response.status >= 400 else 502,
+                        inspector.garbage(reason), [h for h in headers if h[0] == b"mcp-session-id"])
+
+    async def _upstream_failed(self, send: Send, inspector: AnswerInspector, exc: UpstreamError) -> None:
+        timeout = isinstance(exc, UpstreamTimeout)
+        code = ErrorCode.UPSTREAM_TIMEOUT if timeout else ErrorCode.UPSTREAM_UNAVAILABLE
+        reason = f"upstream {self.upstream.name} {'timed out' if timeout else 'unavailable'}"
+        log.warning("%s: %s", reason, exc)
+        await send_json(send, 504 if timeout else 502, inspector.garbage(reason, code))
+
+    async def _get(self, scope: Scope, send: Send, call: Call) -> None:
+        """The handshake-era standalone stream (server → client), relayed event by event."""
+        upstream = self.upstream
+        inspector = AnswerInspector(self.plane.runtime, call, self.plane.rejector(upstream, call))
+        try:
+            response = await upstream.send("GET", scope["headers"], b"")
+        except UpstreamError as exc:
+            await self._upstream_failed(send, inspector, exc)
+            return
+        async with response:
+            await self._answer(send, response, inspector, call)
+
+    async def _delete(self, scope: Scope, send: Send, call: Call) -> None:
+        upstream = self.upstream
+        try:
+            response = await upstream.send("DELETE", scope["headers"], b"")
+            async with response:
+                await response.read(65536, upstream.timeout)
+        except UpstreamError as exc:
+            await send_json(send, 502, error_response(None, ErrorCode.UPSTREAM_UNAVAILABLE, str(exc)))
+            return
+        if call.session_id and response.status < 300:
+            self.plane.end_session(call)
+        await send_bytes(send, response.status, b"", b"application/json")
+
+    async def _watched(self, receive: Receive, work: Awaitable[T], call: Call) -> T | None:
+        """Run `work`; if the agent disconnects first, cancel it (closing the upstream request)
+        and tell the upstream that the requests still waiting are cancelled."""
+        task = asyncio.ensure_future(work)
+        watcher = asyncio.ensure_future(_disconnected(receive))
+        try:
+            done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                return task.result()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.plane.cancel_upstream(self.upstream, call, "agent disconnected")
+            return None
+        finally:
+            watcher.cancel()
+            if not task.done():
+                task.cancel()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

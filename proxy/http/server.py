@@ -1,0 +1,63 @@
+"""`drawbridge serve`: check the configuration, reach the upstreams, then run uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from proxy.audit import system_event
+from proxy.config import Config, split_listen
+from proxy.errors import ConfigError
+from proxy.http.app import build_app, endpoint_path
+from proxy.http.context import Plane
+from proxy.runtime import Runtime
+
+log = logging.getLogger("drawbridge")
+REACH_TIMEOUT = 3.0
+
+
+def check_reachable(url: str, name: str) -> None:
+    """Refuse to start in front of an upstream nobody answers at (one clear line, no traceback)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=REACH_TIMEOUT):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise ConfigError(f"upstream {name} at {url} is unreachable ({reason})") from None
+
+
+def serve(config: Config) -> int:
+    """Run the data plane until interrupted; returns the exit code."""
+    if not config.upstreams:
+        raise ConfigError("no upstream configured: give --upstream URL or upstreams: in the config file")
+    for upstream in config.upstreams:
+        check_reachable(upstream.url, upstream.name)
+    host, port = split_listen(config.listen)
+    runtime = Runtime.build(config)
+    plane = Plane(runtime, config)
+    app = build_app(plane)
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    server_config = uvicorn.Config(app, host=host, port=port, loop=loop, http="httptools", lifespan="on",
+                                   access_log=False, log_level=config.log_level, server_header=False,
+                                   date_header=False, timeout_graceful_shutdown=5)
+    for name in plane.upstreams:
+        log.info("serving %s -> %s at http://%s%s", name, plane.upstreams[name].pool.host_header.decode(),
+                 config.listen, endpoint_path(name))
+    runtime.auditor.emit(system_event("proxy_started", listen=config.listen, upstreams=sorted(plane.upstreams),
+                                      policy_version=runtime.holder.policy.version))
+    try:
+        uvicorn.Server(server_config).run()
+    finally:
+        runtime.auditor.emit(system_event("proxy_stopped", listen=config.listen))
+        runtime.close()
+    return 0
