@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     test = pol_sub.add_parser("test", help="run the *.test.yaml cases beside the policies")
     test.add_argument("directory", type=Path)
 
-    hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key (read from stdin) for the config")
+    hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty input: generate a key)")
     hk.set_defaults(command="hash-key")
     return p
 
@@ -109,10 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_policy_command(ns.policy_command, ns.directory)
         if ns.command == "hash-key":
-            from proxy.identity.apikeys import hash_api_key
+            from proxy.identity.apikeys import hash_key_command
 
-            print(hash_api_key(sys.stdin.readline().strip()))
-            return EXIT_OK
+            return hash_key_command(sys.stdin, sys.stdout, sys.stderr)
     except ConfigError as exc:
         print(f"drawbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE

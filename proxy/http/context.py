@@ -62,7 +62,6 @@ class Plane:
         self.sessions = SessionTable()
         self.schemas: dict[tuple[str, str], Any] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._credential_headers = {config.identity.api_key_header, "authorization"}
 
     async def identify(self, scope: Scope, headers: dict[str, str], upstream: str, send: Send) -> Call | None:
         """Who is calling, or None after answering 401 (no valid identity) or 404 (foreign session)."""
@@ -71,8 +70,7 @@ class Plane:
         address = f"{client[0]}:{client[1]}" if client else None
         session_id = headers.get("mcp-session-id")
         if isinstance(identity, AuthFailure):
-            presented = any(h in headers for h in self._credential_headers)
-            if presented or not self.runtime.holder.policy.settings.anonymous:
+            if not identity.missing_credentials or not self.runtime.holder.policy.settings.anonymous:
                 self.refusal(scope, upstream, f"unauthenticated: {identity.reason}")
                 await send_json(send, 401, error_response(None, ErrorCode.UNAUTHENTICATED,
                                                           f"unauthenticated: {identity.reason}"),
