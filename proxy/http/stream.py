@@ -43,6 +43,8 @@ async def relay_sse(response: UpstreamResponse, send: Send, inspector: AnswerIns
                 elif delivered is not None:
                     out.append(encode_event(dumps(delivered).decode(), event=event.event, id=event.id))
             await _flush(send, out)
+        if inspector.call.requests:
+            await _flush(send, [_error_event(inspector, "upstream ended the stream without answering")])
     except SSEEventTooLarge:
         await _flush(send, [_error_event(inspector, f"upstream stream event exceeds {max_event_bytes} bytes")])
     except UpstreamError as exc:

@@ -1,0 +1,142 @@
+"""Run the real `drawbridge serve` CLI as a subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_POLICY = REPO / "policies" / "default"
+PERMIT_ALL = REPO / "policies" / "examples" / "permit-all"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Drawbridge:
+    """A running proxy: its base URL, audit file and process."""
+
+    url: str
+    port: int
+    audit_path: Path
+    config_path: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def mcp_url(self, upstream: str | None = None) -> str:
+        return f"{self.url}/mcp" if upstream in (None, "default") else f"{self.url}/{upstream}/mcp"
+
+    def events(self, event_type: str | None = "decision") -> list[dict[str, Any]]:
+        if not self.audit_path.exists():
+            return []
+        rows = [json.loads(line) for line in self.audit_path.read_text().splitlines() if line.strip()]
+        return [r for r in rows if event_type is None or r["event_type"] == event_type]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def send_signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+
+@contextlib.contextmanager
+def run_drawbridge(
+    tmp: Path,
+    upstreams: dict[str, str],
+    *,
+    policy: Path = PERMIT_ALL,
+    extra: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Drawbridge]:
+    """Start `python -m proxy serve --config FILE` on a free port; stop it (SIGTERM, then kill) after."""
+    port = free_port()
+    audit = tmp / f"audit-{port}.jsonl"
+    config: dict[str, Any] = {
+        "listen": f"127.0.0.1:{port}",
+        "policy": str(policy),
+        "upstreams": [{"name": name, "url": url} for name, url in upstreams.items()],
+        "audit": {"file": str(audit)},
+        "policy_reload": {"watch": True, "interval_seconds": 0.2},
+        "log_level": "warning",
+    }
+    for key, value in (extra or {}).items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    config_path = tmp / f"drawbridge-{port}.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    log_path = tmp / f"drawbridge-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "serve", "--config", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    try:
+        try:
+            wait_port(port, proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}\n--- drawbridge log ---\n{log_path.read_text(errors='replace')}") from None
+        yield Drawbridge(f"http://127.0.0.1:{port}", port, audit, config_path, proc, log_path)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@contextlib.contextmanager
+def run_module_server(module: str, *args: str, port: int | None = None) -> Iterator[str]:
+    """Start a Python MCP server module (`python -m MODULE --port N …`) and yield its /mcp URL."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        try:
+            wait_port(port, proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr and proc.poll() is not None else ""
+            raise RuntimeError(f"{module}: {exc}\n{err}") from None
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
