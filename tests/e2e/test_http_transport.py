@@ -34,8 +34,9 @@ def proxied(script: Script, tmp_path: Path) -> Iterator[Drawbridge]:
         yield proxy
 
 
-def post(proxy: Drawbridge, body: object = CALL, headers: dict[str, str] | None = None, **kw: object) -> httpx.Response:
-    return httpx.post(proxy.mcp_url(), json=body, headers={**ACCEPT, **(headers or {})}, timeout=10, **kw)  # type: ignore[arg-type]
+def post(proxy: Drawbridge, body: object = CALL, headers: dict[str, str] | None = None,
+         timeout: float = 10) -> httpx.Response:
+    return httpx.post(proxy.mcp_url(), json=body, headers={**ACCEPT, **(headers or {})}, timeout=timeout)
 
 
 def test_unauthenticated_request_gets_401_with_challenge(guarded: Drawbridge) -> None:
@@ -151,3 +152,18 @@ def test_upstream_unreachable_at_startup_is_one_clear_line(tmp_path: Path) -> No
                           capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert "unreachable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_agent_disconnect_cancels_the_upstream_call(proxied: Drawbridge, script: Script) -> None:
+    script.delay = 4.0
+    with pytest.raises(httpx.ReadTimeout):
+        post(proxied, headers={"mcp-session-id": "s-1"}, timeout=0.5)
+    deadline = time.monotonic() + 5
+    cancels: list[object] = []
+    while time.monotonic() < deadline and not cancels:
+        cancels = [r for r in script.requests if r.body and r.json.get("method") == "notifications/cancelled"]
+        time.sleep(0.05)
+    assert cancels, "the upstream was not told that the agent went away"
+    cancel = cancels[0]
+    assert cancel.json["params"]["requestId"] == 7  # type: ignore[attr-defined]
+    assert cancel.headers["mcp-session-id"] == "s-1"  # type: ignore[attr-defined]
