@@ -73,5 +73,6 @@ async def test_progress_streams_while_the_call_runs(proxy: Drawbridge) -> None:
 def test_audit_never_contains_the_environment_secret(proxy: Drawbridge) -> None:
     code, called, err = rig.run_inspector(proxy.mcp_url(), "tools/call", tool="get-env", tool_args={})
     assert code == 0, err
+    assert "PATH" in rig.tool_text(called)  # the result really carried the environment through the proxy
     text = proxy.audit_path.read_text()
     assert "PATH=" not in text and '"PATH"' not in text
