@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     test = pol_sub.add_parser("test", help="run the *.test.yaml cases beside the policies")
     test.add_argument("directory", type=Path)
 
-    hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty input: generate a key)")
+    hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty: generate one)")
     hk.set_defaults(command="hash-key")
     return p
 

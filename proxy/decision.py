@@ -49,14 +49,14 @@ class Decision:
 
     @property
     def blocks(self) -> bool:
-        return self.verdict in (Verdict.DENY, Verdict.QUARANTINE)
+        return self.verdict is Verdict.DENY or self.verdict is Verdict.QUARANTINE
 
     @property
     def severity(self) -> Severity:
-        worst = min((f.severity for f in self.findings), default=Severity.NONE)
-        if self.blocks and worst is Severity.NONE:
-            return Severity.SEV4
-        return worst
+        if not self.findings:
+            return Severity.SEV4 if self.blocks else Severity.NONE
+        worst = min(f.severity for f in self.findings)
+        return Severity.SEV4 if worst is Severity.NONE and self.blocks else worst
 
 
 ALLOW = Decision(Verdict.ALLOW)

@@ -11,6 +11,7 @@ from proxy.types import Direction, Era, JsonObject, MessageKind, RequestId, Tran
 
 NAME_KEYS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri",
              "resources/subscribe": "uri", "resources/unsubscribe": "uri"}
+ARGUMENT_METHODS = frozenset({"tools/call", "prompts/get"})
 
 
 @dataclass(slots=True)
@@ -18,7 +19,8 @@ class Exchange:
     """Built by a transport adapter, read by inspections, acted on only by the endpoint.
 
     For a response (direction TO_CLIENT, no method), `request` is the request it answers, so
-    inspections know which method produced it.
+    inspections know which method produced it. The derived fields (`kind`, `method`, `params`,
+    `target_name`) are computed once; `replace_message` keeps them in step with a rewrite.
     """
 
     direction: Direction
@@ -36,17 +38,28 @@ class Exchange:
     notes: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     kind: MessageKind = field(init=False)
+    method: str | None = field(init=False)
+    params: JsonObject = field(init=False)
+    target_name: str | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.kind = kind_of(self.message)
+        self._derive()
 
-    @property
-    def method(self) -> str | None:
-        """The JSON-RPC method, or for a response the method of the request it answers."""
-        method = self.message.get("method")
-        if method is None and self.request is not None:
-            method = self.request.get("method")
-        return method if isinstance(method, str) else None
+    def replace_message(self, message: JsonObject) -> None:
+        self.message = message
+        self._derive()
+
+    def _derive(self) -> None:
+        message = self.message
+        self.kind = kind_of(message)
+        source = message if "method" in message else (self.request or {})
+        method = source.get("method")
+        self.method = method if isinstance(method, str) else None
+        params = source.get("params")
+        self.params = params if isinstance(params, dict) else {}
+        key = NAME_KEYS.get(self.method or "")
+        name = self.params.get(key) if key else None
+        self.target_name = name if isinstance(name, str) else None
 
     @property
     def id(self) -> RequestId | None:
@@ -54,25 +67,12 @@ class Exchange:
         return value if isinstance(value, (str, int)) else None
 
     @property
-    def params(self) -> JsonObject:
-        source = self.message if "method" in self.message else (self.request or {})
-        params = source.get("params")
-        return params if isinstance(params, dict) else {}
-
-    @property
-    def target_name(self) -> str | None:
-        """The tool, prompt or resource the message is about (tools/call name, resources/read uri, …)."""
-        key = NAME_KEYS.get(self.method or "")
-        value = self.params.get(key) if key else None
-        return value if isinstance(value, str) else None
-
-    @property
     def tool_name(self) -> str | None:
         return self.target_name if self.method == "tools/call" else None
 
     @property
     def arguments(self) -> JsonObject:
-        args = self.params.get("arguments") if self.method in ("tools/call", "prompts/get") else None
+        args = self.params.get("arguments") if self.method in ARGUMENT_METHODS else None
         return args if isinstance(args, dict) else {}
 
     @property

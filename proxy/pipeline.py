@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import inspect as pyinspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 from proxy.decision import Decision, Finding
 from proxy.errors import DrawbridgeError, ErrorCode
@@ -86,7 +85,7 @@ class Pipeline:
                                 findings=tuple(findings), code=result.code, check=result.check or check.name,
                                 error_data=result.error_data)
             if result.verdict is Verdict.REWRITE and result.message is not None:
-                ex.message = result.message
+                ex.replace_message(result.message)
                 rewritten = True
         verdict = Verdict.REWRITE if rewritten else Verdict.ALLOW
         return Decision(verdict, rule_ids=tuple(rule_ids), findings=tuple(findings),
@@ -96,8 +95,8 @@ class Pipeline:
         started = time.perf_counter()
         try:
             result = check.inspect(ex)
-            if pyinspect.isawaitable(result):
-                result = await asyncio.wait_for(result, check.timeout_seconds)
+            if result is not None and type(result) is not Decision:
+                result = await asyncio.wait_for(cast(Awaitable[InspectResult], result), check.timeout_seconds)
         except TimeoutError:
             return self._failed(check, ex, "timed out")
         except asyncio.CancelledError:

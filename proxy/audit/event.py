@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
-
+from proxy.canonical import canonical_sha256
 from proxy.decision import Decision
 from proxy.exchange import Exchange
 from proxy.types import Direction, JsonObject
@@ -17,53 +14,67 @@ from proxy.types import Direction, JsonObject
 SCHEMA_VERSION = "1.0"
 
 
-def canonical_sha256(value: Any) -> str:
-    """SHA-256 over the RFC 8785 (JCS) canonical JSON of a value."""
-    return hashlib.sha256(rfc8785.dumps(value)).hexdigest()
+_second_cache: list[Any] = [-1, ""]
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 UTC timestamp with milliseconds (the per-second prefix is formatted once)."""
+    now = time.time()
+    second = int(now)
+    if second != _second_cache[0]:
+        _second_cache[0], _second_cache[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second_cache[1]}.{int((now - second) * 1000):03d}Z"
+
+
+def _event_id() -> str:
+    """A random (version 4) UUID, formatted without the `uuid` module's validation overhead."""
+    h = bytearray(os.urandom(16))
+    h[6] = (h[6] & 0x0F) | 0x40
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def _base(event_type: str) -> JsonObject:
-    return {"schema_version": SCHEMA_VERSION, "event_id": str(uuid.uuid4()), "timestamp": _now(),
+    return {"schema_version": SCHEMA_VERSION, "event_id": _event_id(), "timestamp": _now(),
             "event_type": event_type}
 
 
 def decision_event(ex: Exchange, decision: Decision, policy_version: str) -> JsonObject:
-    """Build the event for one decision about one exchange."""
-    event = _base("decision")
+    """Build the event for one decision about one exchange (enums serialise as their values)."""
     to_server = ex.direction is Direction.TO_SERVER
-    arguments = ex.arguments
-    event.update({
-        "direction": ex.direction.value,
-        "era": ex.era.value,
-        "transport": ex.transport.value,
+    blocks = decision.blocks
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": _event_id(),
+        "timestamp": _now(),
+        "event_type": "decision",
+        "direction": ex.direction,
+        "era": ex.era,
+        "transport": ex.transport,
         "upstream": ex.upstream,
         "session_id": ex.session_id,
         "principal": ex.principal,
         "agent": ex.agent,
         "client_address": ex.client_address,
         "credential_sha256": ex.credential_hash,
-        "jsonrpc": {"kind": ex.kind.value, "method": ex.method, "id": ex.id},
+        "jsonrpc": {"kind": ex.kind, "method": ex.method, "id": ex.id},
         "tool": ex.tool_name,
         "target": ex.target_name,
-        "arguments_sha256": canonical_sha256(arguments) if to_server and "arguments" in ex.params else None,
+        "arguments_sha256": canonical_sha256(ex.arguments) if to_server and "arguments" in ex.params else None,
         "request_bytes": ex.raw_size if to_server else None,
         "result_bytes": None if to_server else ex.raw_size,
         "destinations": ex.notes.get("destinations", []),
-        "verdict": decision.verdict.value,
+        "verdict": decision.verdict,
         "check": decision.check or None,
         "reason": decision.reason or None,
-        "error_code": int(decision.code) if decision.blocks else None,
-        "rule_ids": list(decision.rule_ids),
+        "error_code": int(decision.code) if blocks else None,
+        "rule_ids": decision.rule_ids,
         "findings": [f.as_dict() for f in decision.findings],
         "severity": decision.severity.label,
         "policy_version": policy_version,
         "latency_ms": round((time.perf_counter() - ex.started) * 1000, 3),
-    })
-    return event
+    }
 
 
 def system_event(event_type: str, **fields: Any) -> JsonObject:

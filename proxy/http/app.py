@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from proxy.config import DEFAULT_UPSTREAM
+from proxy.http.asgi import Receive, Scope, Send
 from proxy.http.context import Plane
 from proxy.http.endpoint import McpEndpoint
 
@@ -22,7 +23,23 @@ def endpoint_path(name: str) -> str:
     return "/mcp" if name == DEFAULT_UPSTREAM else f"/{name}/mcp"
 
 
-def build_app(plane: Plane) -> Starlette:
+class DataPlane:
+    """Dispatch MCP paths straight to their endpoint; everything else (probes, lifespan) to Starlette."""
+
+    def __init__(self, endpoints: dict[str, McpEndpoint], fallback: Starlette) -> None:
+        self._endpoints = endpoints
+        self._fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = self._endpoints.get(scope["path"].rstrip("/"))
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await self._fallback(scope, receive, send)
+
+
+def build_app(plane: Plane) -> DataPlane:
     runtime = plane.runtime
 
     async def healthz(_: Request) -> JSONResponse:
@@ -49,7 +66,6 @@ def build_app(plane: Plane) -> Starlette:
                 loop.remove_signal_handler(signal.SIGHUP)
             await plane.aclose()
 
-    routes = [Route(endpoint_path(name), McpEndpoint(plane, name), methods=["GET", "POST", "DELETE"])
-              for name in plane.upstreams]
-    routes += [Route("/healthz", healthz), Route("/readyz", readyz)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    endpoints = {endpoint_path(name): McpEndpoint(plane, name) for name in plane.upstreams}
+    probes = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)], lifespan=lifespan)
+    return DataPlane(endpoints, probes)

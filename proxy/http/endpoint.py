@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from proxy.decision import Decision
@@ -193,24 +192,31 @@ class McpEndpoint:
             self.plane.end_session(call)
         await send_bytes(send, response.status, b"", b"application/json")
 
-    async def _watched(self, receive: Receive, work: Awaitable[T], call: Call) -> T | None:
+    async def _watched(self, receive: Receive, work: Coroutine[Any, Any, T], call: Call) -> T | None:
         """Run `work`; if the agent disconnects first, cancel it (closing the upstream request)
         and tell the upstream that the requests still waiting are cancelled."""
-        task = asyncio.ensure_future(work)
+        me = asyncio.current_task()
+        gone = False
+
+        def on_disconnect(watch: asyncio.Future[None]) -> None:
+            nonlocal gone
+            if not watch.cancelled() and watch.exception() is None and me is not None:
+                gone = True
+                me.cancel()
+
         watcher = asyncio.ensure_future(_disconnected(receive))
+        watcher.add_done_callback(on_disconnect)
         try:
-            done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
-                return task.result()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            return await work
+        except asyncio.CancelledError:
+            if not gone or me is None:
+                raise
+            me.uncancel()
             self.plane.cancel_upstream(self.upstream, call, "agent disconnected")
             return None
         finally:
+            watcher.remove_done_callback(on_disconnect)
             watcher.cancel()
-            if not task.done():
-                task.cancel()
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -49,7 +49,7 @@ def serve(config: Config) -> int:
         loop = "asyncio"
     server_config = uvicorn.Config(app, host=host, port=port, loop=loop, http="httptools", lifespan="on",
                                    access_log=False, log_level=config.log_level, server_header=False,
-                                   date_header=False, timeout_graceful_shutdown=5)
+                                   date_header=False, proxy_headers=False, timeout_graceful_shutdown=5)
     for name in plane.upstreams:
         log.info("serving %s -> %s at http://%s%s", name, plane.upstreams[name].pool.host_header.decode(),
                  config.listen, endpoint_path(name))
