@@ -18,6 +18,10 @@ SAFE_INTEGER = 2**53 - 1
 _SORTED = orjson.OPT_SORT_KEYS
 
 
+def _unsafe_integer(node: Any) -> bool:
+    return isinstance(node, int) and not isinstance(node, bool) and abs(node) > SAFE_INTEGER
+
+
 def _fast_path_ok(value: Any) -> bool:
     stack = [value]
     while stack:
@@ -30,9 +34,7 @@ def _fast_path_ok(value: Any) -> bool:
                     stack.append(child)
         elif isinstance(node, list):
             stack.extend(c for c in node if isinstance(c, (dict, list, float, int)))
-        elif isinstance(node, float):
-            return False
-        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > SAFE_INTEGER:
+        elif isinstance(node, float) or _unsafe_integer(node):
             return False
     return True
 
