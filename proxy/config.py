@@ -18,6 +18,8 @@ from proxy.jsonrpc import Limits
 from proxy.yamlfile import read_yaml, validate_model
 
 UPSTREAM_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DEFAULT_POLICY_DIR = Path("policies/default")
+PACKAGED_POLICY_DIR = Path(__file__).parent / "policies" / "default"
 DEFAULT_UPSTREAM = "default"
 
 
@@ -108,7 +110,7 @@ class PolicyReloadConfig(_Strict):
 
 class Config(_Strict):
     listen: str = "127.0.0.1:8080"
-    policy: Path = Path("policies/default")
+    policy: Path = DEFAULT_POLICY_DIR
     upstreams: tuple[UpstreamConfig, ...] = ()
     audit: AuditConfig = AuditConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -122,6 +124,14 @@ class Config(_Strict):
     @classmethod
     def _host_port(cls, value: str) -> str:
         split_listen(value)
+        return value
+
+    @field_validator("policy")
+    @classmethod
+    def _embedded_default(cls, value: Path) -> Path:
+        """The default policy directory falls back to the copy shipped inside the package."""
+        if value == DEFAULT_POLICY_DIR and not value.is_dir():
+            return PACKAGED_POLICY_DIR
         return value
 
     @model_validator(mode="after")

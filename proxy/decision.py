@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from proxy.errors import ErrorCode
-from proxy.types import JsonObject, Severity, Verdict
+from proxy.jsonrpc import error_response
+from proxy.types import JsonObject, RequestId, Severity, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +67,11 @@ def deny(reason: str, *, code: ErrorCode = ErrorCode.POLICY_DENIED, rule_ids: tu
          findings: tuple[Finding, ...] = (), check: str = "") -> Decision:
     """Shorthand for a deny decision."""
     return Decision(Verdict.DENY, reason=reason, rule_ids=rule_ids, findings=findings, code=code, check=check)
+
+
+def refusal_response(request_id: RequestId | None, decision: Decision) -> JsonObject:
+    """The JSON-RPC error an agent receives for a refused request: stable code, reason, rule ids."""
+    data: JsonObject = {"check": decision.check or None, "rule_ids": list(decision.rule_ids)}
+    if decision.error_data:
+        data.update(decision.error_data)
+    return error_response(request_id, decision.code, decision.reason, data)

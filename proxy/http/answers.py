@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from proxy.decision import Decision
+from proxy.decision import Decision, refusal_response
 from proxy.errors import ErrorCode, MessageError
 from proxy.http.call import Call
 from proxy.jsonrpc import dumps, error_response, kind_of, parse_body
@@ -48,7 +48,7 @@ class AnswerInspector:
             return None, True
         if kind is MessageKind.NOTIFICATION:
             return None, True
-        return error_response(message.get("id"), decision.code, decision.reason, decision.error_data), True
+        return refusal_response(message.get("id"), decision), True
 
     async def body(self, raw: bytes) -> bytes:
         """Inspect a whole JSON answer; return the bytes to deliver (the original when unchanged)."""

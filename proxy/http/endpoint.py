@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from proxy.decision import Decision
+from proxy.decision import Decision, refusal_response
 from proxy.errors import ErrorCode, MessageError
 from proxy.http.answers import AnswerInspector
 from proxy.http.asgi import ClientGone, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
@@ -20,6 +20,7 @@ from proxy.types import Direction, Era, JsonObject, MessageKind, Verdict
 from proxy.upstream import UpstreamError, UpstreamResponse, UpstreamTimeout
 
 log = logging.getLogger("drawbridge.http")
+BATCH_REFUSED = Decision(Verdict.DENY, reason="batch refused: another message in it was refused", check="batch")
 T = TypeVar("T")
 
 # HTTP status for refusals the protocol gives a status to; policy refusals travel as JSON-RPC errors.
@@ -112,9 +113,7 @@ class McpEndpoint:
         for message, decision in zip(messages, decisions, strict=True):
             if kind_of(message) is not MessageKind.REQUEST:
                 continue
-            reason = decision.reason if decision.blocks else "batch refused: another message in it was refused"
-            answers.append(error_response(message["id"], decision.code if decision.blocks else ErrorCode.POLICY_DENIED,
-                                          reason, decision.error_data))
+            answers.append(refusal_response(message["id"], decision if decision.blocks else BATCH_REFUSED))
         if not answers:
             return 202, None
         status = REFUSAL_STATUS.get(blocked[0].code, 200) if blocked[0].code == ErrorCode.HEADER_MISMATCH else 200

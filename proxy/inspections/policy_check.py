@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from proxy.decision import Decision, deny
+from proxy.decision import Decision, Finding, deny
 from proxy.exchange import Exchange
 from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder, Query
-from proxy.types import MessageKind, Verdict
+from proxy.types import MessageKind, Severity, Verdict
 
 
 class PolicyCheck(Inspection):
@@ -25,4 +25,7 @@ class PolicyCheck(Inspection):
         ))
         if result.allowed:
             return Decision(Verdict.ALLOW, rule_ids=result.rule_ids, check=self.name)
-        return deny(result.reason, rule_ids=result.rule_ids, check=self.name)
+        declared = self._holder.policy.rule_severity(result.rule_ids)
+        findings = () if declared is None else (Finding(
+            detector="policy.forbid", severity=Severity(int(declared[-1])), message=result.reason),)
+        return deny(result.reason, rule_ids=result.rule_ids, findings=findings, check=self.name)

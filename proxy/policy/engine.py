@@ -149,7 +149,8 @@ class Policy:
         if hit_permits:
             return PolicyDecision(True, tuple(c.rule.id for c in hit_permits), "")
         what = f"{q.method} {q.name}" if q.name else q.method
-        return PolicyDecision(False, (DEFAULT_DENY,), f"{what} is not permitted by policy (deny by default)")
+        return PolicyDecision(False, (DEFAULT_DENY,),
+                              f"{what} is not permitted by policy (no permit rule matches: {DEFAULT_DENY})")
 
     def rule_severity(self, rule_ids: tuple[str, ...]) -> str | None:
         """The most severe `severity` declared on the given rules."""
