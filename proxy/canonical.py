@@ -40,10 +40,17 @@ def _fast_path_ok(value: Any) -> bool:
 
 
 def canonical_json(value: Any) -> bytes:
-    """The RFC 8785 canonical serialisation of a JSON value."""
+    """The RFC 8785 canonical serialisation of a JSON value.
+
+    JCS cannot represent integers beyond ±2**53; such values are serialised with sorted keys and
+    exact integers instead (still deterministic), so hashing never fails on hostile input.
+    """
     if _fast_path_ok(value):
         return orjson.dumps(value, option=_SORTED)
-    return bytes(rfc8785.dumps(value))
+    try:
+        return bytes(rfc8785.dumps(value))
+    except rfc8785.CanonicalizationError:
+        return orjson.dumps(value, option=_SORTED | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
 def canonical_sha256(value: Any) -> str:

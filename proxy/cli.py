@@ -107,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "policy":
             from proxy.policy.commands import run_policy_command
 
+            if ns.policy_command is None:
+                raise ConfigError("policy needs an action: drawbridge policy check|test DIR")
             return run_policy_command(ns.policy_command, ns.directory)
         if ns.command == "hash-key":
             from proxy.identity.apikeys import hash_key_command

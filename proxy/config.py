@@ -89,8 +89,10 @@ class LimitsConfig(_Strict):
 class HttpConfig(_Strict):
     """DNS-rebinding protection: the proxy checks Host and Origin itself."""
 
-    allowed_hosts: tuple[str, ...] = ("127.0.0.1:*", "localhost:*", "[::1]:*")
-    allowed_origins: tuple[str, ...] = ()  # requests carrying any other Origin are refused (403)
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*")
+    # Requests carrying any other Origin are refused (403); by default only loopback pages may call.
+    allowed_origins: tuple[str, ...] = ("http://localhost", "http://localhost:*", "http://127.0.0.1",
+                                        "http://127.0.0.1:*", "http://[::1]", "http://[::1]:*")
 
 
 class StdioConfig(_Strict):
@@ -110,7 +112,7 @@ class PolicyReloadConfig(_Strict):
 
 class Config(_Strict):
     listen: str = "127.0.0.1:8080"
-    policy: Path = DEFAULT_POLICY_DIR
+    policy: Path = Field(default=DEFAULT_POLICY_DIR, validate_default=True)
     upstreams: tuple[UpstreamConfig, ...] = ()
     audit: AuditConfig = AuditConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -144,7 +146,7 @@ class Config(_Strict):
 
 def split_listen(value: str) -> tuple[str, int]:
     """`HOST:PORT` or `[V6]:PORT` → (host, port)."""
-    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([^:\[\]]+):(\d{1,5})", value)
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([A-Za-z0-9._-]+):(\d{1,5})", value)
     if not match:
         raise ValueError(f"listen address must be HOST:PORT, got {value!r}")
     host = match.group(1) or match.group(3)

@@ -30,7 +30,7 @@ def parse_body(raw: bytes, limits: Limits) -> list[JsonObject] | JsonObject:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc).lower():
+        if any(word in str(exc).lower() for word in ("recursion", "depth")):
             raise MessageError(ErrorCode.LIMIT_EXCEEDED, "message nesting too deep") from None
         raise MessageError(ErrorCode.PARSE_ERROR, "parse error: body is not valid JSON") from None
     if raw.count(b"[") + raw.count(b"{") > limits.max_depth:  # else no nesting can exceed the limit

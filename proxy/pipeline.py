@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar, Literal, cast
 
 from proxy.decision import Decision, Finding
-from proxy.errors import DrawbridgeError, ErrorCode
+from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
 from proxy.types import Direction, MessageKind, Severity, Verdict
 
@@ -62,8 +62,8 @@ class Pipeline:
         """
         try:
             self._audit(ex, decision)
-        except DrawbridgeError as exc:
-            log.error("refusing %s: %s", ex.method, exc)
+        except Exception as exc:  # an event that cannot be built or written must not let the message pass
+            log.error("refusing %s: audit failed (%s)", ex.method, exc.__class__.__name__)
             return Decision(Verdict.DENY, reason="audit unavailable; refused (fail closed)",
                             code=ErrorCode.INTERNAL_ERROR, check="audit")
         return decision

@@ -20,12 +20,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from importlib import resources
 from pathlib import Path
 from types import FrameType
 
 import yaml
 
+from proxy.config import PACKAGED_POLICY_DIR
 from proxy.demo import agent
 from proxy.identity.apikeys import generate_api_key, hash_api_key
 
@@ -33,7 +33,6 @@ HOST = "127.0.0.1"
 PRINCIPAL, AGENT_ID = "demo-user", "demo-agent"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
-REPO_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default"
 
 
 class StartError(Exception):
@@ -41,13 +40,10 @@ class StartError(Exception):
 
 
 def find_policy() -> tuple[Path, str]:
-    """The default policy: the repository checkout's, else the copy packaged with `proxy`."""
-    if any(REPO_POLICY.glob("*.yaml")):
-        return REPO_POLICY, "repository checkout"
-    packaged = Path(str(resources.files("proxy"))) / "defaults" / "policies" / "default"
-    if any(packaged.glob("*.yaml")):
-        return packaged, "packaged with proxy"
-    raise StartError(f"no default policy found (looked in {REPO_POLICY} and {packaged}); pass --policy DIR")
+    """The embedded default policy shipped inside the package (`policies/default` links to it)."""
+    if any(PACKAGED_POLICY_DIR.glob("*.yaml")):
+        return PACKAGED_POLICY_DIR, "embedded default"
+    raise StartError(f"no default policy found in {PACKAGED_POLICY_DIR}; pass --policy DIR")
 
 
 def free_ports(count: int) -> list[int]:

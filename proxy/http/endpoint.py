@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from proxy.decision import Decision, refusal_response
 from proxy.errors import ErrorCode, MessageError
+from proxy.exchange import Exchange
 from proxy.http.answers import AnswerInspector
 from proxy.http.asgi import ClientGone, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
 from proxy.http.call import Call, answer_headers, detect_era
@@ -85,39 +86,43 @@ class McpEndpoint:
 
     async def _decide(self, messages: list[JsonObject], raw: bytes, headers: dict[str, str],
                       call: Call) -> tuple[int, Any] | bytes:
-        """Run every message through the pipeline: the body to forward, or (status, answer or None)."""
+        """Run every message through the pipeline: the body to forward, or (status, answer or None).
+
+        A batch is all or nothing: if one message is refused, the others are audited as refused too.
+        """
         pipeline = self.plane.runtime.pipeline
-        decisions: list[Decision] = []
-        rewritten = False
-        for index, message in enumerate(messages):
-            ex = call.exchange(Direction.TO_SERVER, message, len(raw))
-            if call.era is Era.MODERN:
-                ex.notes[HEADERS_NOTE] = {k: v for k, v in headers.items() if k.startswith("mcp-")}
-                schema = self.plane.schemas.get((call.upstream, ex.tool_name or ""))
-                if schema is not None:
-                    ex.notes[SCHEMA_NOTE] = schema
-            decision = await pipeline.run(ex)
-            decisions.append(decision)
-            if decision.verdict is Verdict.REWRITE and decision.message is not None:
-                messages[index] = decision.message
-                rewritten = True
+        exchanges = [self._exchange(message, len(raw), headers, call) for message in messages]
+        decisions = [await pipeline.decide(ex) for ex in exchanges]
         blocked = [d for d in decisions if d.blocks]
+        final = [d if d.blocks or not blocked else BATCH_REFUSED for d in decisions]
+        answers = []
+        for ex, decision in zip(exchanges, final, strict=True):
+            decision = pipeline.record(ex, decision)  # an audit failure turns the decision into a refusal
+            if decision.blocks:
+                blocked.append(decision)
+                if ex.kind is MessageKind.REQUEST:
+                    answers.append(refusal_response(ex.id, decision))
         if not blocked:
-            for message in messages:
+            forwarded = [ex.message for ex in exchanges]
+            for message in forwarded:
                 if kind_of(message) is MessageKind.REQUEST:
                     call.requests[message["id"]] = message
-            if not rewritten:
+            if all(d.verdict is not Verdict.REWRITE for d in decisions):
                 return raw
-            return dumps(messages if len(messages) > 1 else messages[0])
-        answers = []
-        for message, decision in zip(messages, decisions, strict=True):
-            if kind_of(message) is not MessageKind.REQUEST:
-                continue
-            answers.append(refusal_response(message["id"], decision if decision.blocks else BATCH_REFUSED))
+            return dumps(forwarded if len(forwarded) > 1 else forwarded[0])
         if not answers:
             return 202, None
-        status = REFUSAL_STATUS.get(blocked[0].code, 200) if blocked[0].code == ErrorCode.HEADER_MISMATCH else 200
+        status = 400 if blocked[0].code == ErrorCode.HEADER_MISMATCH else 200
         return status, answers if len(messages) > 1 else answers[0]
+
+    def _exchange(self, message: JsonObject, size: int, headers: dict[str, str], call: Call) -> Exchange:
+        ex = call.exchange(Direction.TO_SERVER, message, size)
+        if call.era is Era.MODERN:
+            ex.notes[HEADERS_NOTE] = {k: v.strip() for k, v in headers.items() if k.startswith("mcp-")}
+            schema = self.plane.schemas.get((call.upstream, ex.tool_name or ""))
+            if schema is not None:
+                ex.notes[SCHEMA_NOTE] = schema
+        return ex
 
     async def _forward_post(self, scope: Scope, send: Send, call: Call, body: bytes) -> None:
         upstream = self.upstream

@@ -6,8 +6,9 @@ judge the agent's; this check is done here instead.
 
 from __future__ import annotations
 
-import fnmatch
 import re
+
+from proxy.globs import compile_globs
 
 
 class HostOriginGuard:
@@ -27,6 +28,4 @@ class HostOriginGuard:
 
 
 def _compile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{fnmatch.translate(p.lower())})" for p in patterns))
+    return compile_globs(p.lower() for p in patterns) if patterns else None

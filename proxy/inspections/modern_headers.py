@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.shared.inbound import NAME_BEARING_METHODS, decode_header_value, validate_mcp_param_headers
-
 from proxy.decision import Decision, deny
 from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
@@ -38,6 +36,9 @@ class ModernHeaderCheck(Inspection):
 
 def header_problem(ex: Exchange, headers: dict[str, str]) -> str | None:
     """Describe the first disagreement between routing headers and body, or None."""
+    # Imported on first use: the SDK import costs ~1 s, which a `drawbridge stdio` launch should not pay.
+    from mcp.shared.inbound import NAME_BEARING_METHODS, decode_header_value, validate_mcp_param_headers
+
     method = ex.method
     if "mcp-method" in headers and headers["mcp-method"] != method:
         return "Mcp-Method header does not match the body's method"

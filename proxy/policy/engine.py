@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import regex
 from cachetools import LRUCache
 
+from proxy.globs import compile_globs
 from proxy.policy.model import ArgumentCondition, Rule, Settings
 
 DEFAULT_DENY = "default-deny"
@@ -40,7 +40,7 @@ class PolicyDecision:
 def _globs(patterns: tuple[str, ...] | None) -> re.Pattern[str] | None:
     if patterns is None or "*" in patterns:
         return None
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return compile_globs(patterns)
 
 
 class CompiledRule:
@@ -59,16 +59,16 @@ class CompiledRule:
 
     def matches_target(self, q: Query) -> bool:
         """Everything but the argument conditions."""
-        if self.methods is not None and not self.methods.match(q.method):
+        if self.methods is not None and not self.methods.fullmatch(q.method):
             return False
-        if self.principals is not None and not self.principals.match(q.principal):
+        if self.principals is not None and not self.principals.fullmatch(q.principal):
             return False
-        if self.agents is not None and (q.agent is None or not self.agents.match(q.agent)):
+        if self.agents is not None and (q.agent is None or not self.agents.fullmatch(q.agent)):
             return False
-        if self.upstreams is not None and not self.upstreams.match(q.upstream):
+        if self.upstreams is not None and not self.upstreams.fullmatch(q.upstream):
             return False
         if self.rule.names is not None and self.names is not None:
-            return q.name is not None and self.names.match(q.name) is not None
+            return q.name is not None and self.names.fullmatch(q.name) is not None
         return not (self.rule.names is not None and q.name is None)
 
     def arguments_hold(self, arguments: dict[str, Any]) -> bool:
@@ -93,20 +93,27 @@ def _compile_condition(cond: ArgumentCondition) -> Any:
         want = cond.present
         return lambda args: (_lookup(args, path) is not _MISSING) is want
     if cond.glob is not None:
-        pattern = re.compile(fnmatch.translate(cond.glob), re.DOTALL)
-        return lambda args: isinstance(v := _lookup(args, path), str) and pattern.match(v) is not None
+        pattern = compile_globs([cond.glob])
+        return lambda args: isinstance(v := _lookup(args, path), str) and pattern.fullmatch(v) is not None
     if cond.regex is not None:
         compiled = regex.compile(cond.regex)
         return lambda args: isinstance(v := _lookup(args, path), str) and compiled.search(
             v, timeout=_REGEX_TIMEOUT_SECONDS) is not None
     if cond.one_of is not None:
         options = cond.one_of
-        return lambda args: (v := _lookup(args, path)) is not _MISSING and v in options
+        return lambda args: (v := _lookup(args, path)) is not _MISSING and any(_json_equal(v, o) for o in options)
     if cond.max_length is not None:
         limit = cond.max_length
         return lambda args: isinstance(v := _lookup(args, path), (str, list, dict)) and len(v) <= limit
     expected = cond.equals
-    return lambda args: _lookup(args, path) == expected
+    return lambda args: _json_equal(_lookup(args, path), expected)
+
+
+def _json_equal(value: Any, expected: Any) -> bool:
+    """Equality as JSON sees it: booleans never equal numbers (Python's True == 1 does not hold here)."""
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return type(value) is type(expected) and value == expected
+    return bool(value == expected)
 
 
 class Policy:

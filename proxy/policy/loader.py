@@ -15,6 +15,7 @@ from proxy.yamlfile import read_yaml, validate_model
 
 MAX_FILES = 256
 TEST_SUFFIX = ".test.yaml"
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ def policy_files(directory: Path) -> list[Path]:
     """The policy files of a directory, sorted (recursive; test files excluded)."""
     if not directory.is_dir():
         raise PolicyError(f"policy directory not found: {directory}")
-    files = sorted(p for p in directory.rglob("*.y*ml") if p.is_file() and not p.name.endswith(TEST_SUFFIX)
+    files = sorted(p for p in directory.rglob("*.y*ml") if p.is_file() and not p.name.endswith(TEST_SUFFIXES)
                    and p.suffix in (".yaml", ".yml"))
     if len(files) > MAX_FILES:
         raise PolicyError(f"{directory}: more than {MAX_FILES} policy files")

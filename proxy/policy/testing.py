@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.policy.engine import Policy, Query
-from proxy.policy.loader import TEST_SUFFIX
+from proxy.policy.loader import TEST_SUFFIXES
 from proxy.policy.model import PolicyCase, PolicyTestFile
 from proxy.yamlfile import read_yaml, validate_model
 
@@ -30,7 +30,7 @@ class CaseResult:
 
 
 def policy_test_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob(f"*{TEST_SUFFIX}") if p.is_file())
+    return sorted(p for p in directory.rglob("*.test.y*ml") if p.is_file() and p.name.endswith(TEST_SUFFIXES))
 
 
 def run_case(policy: Policy, case: PolicyCase, file: Path) -> CaseResult:

@@ -1,0 +1,1 @@
+"""`drawbridge stdio`: wrap a stdio MCP server and inspect every line both ways."""

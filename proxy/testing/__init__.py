@@ -1,0 +1,31 @@
+"""Test helpers that ship with the package (DESIGN.md habit 12): exchange factories and policy fixtures."""
+
+from proxy.testing.factories import (
+    RecordingAudit,
+    listing_response,
+    make_exchange,
+    policy_holder,
+    prompts_list_response,
+    request_message,
+    resources_list_response,
+    response_message,
+    tool_call,
+    tool_item,
+    tools_list_response,
+    write_policy,
+)
+
+__all__ = [
+    "RecordingAudit",
+    "listing_response",
+    "make_exchange",
+    "policy_holder",
+    "prompts_list_response",
+    "request_message",
+    "resources_list_response",
+    "response_message",
+    "tool_call",
+    "tool_item",
+    "tools_list_response",
+    "write_policy",
+]
