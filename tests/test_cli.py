@@ -156,9 +156,6 @@ def test_policy_test_bad_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     one_line_error(err)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="BUG: `drawbridge policy` without an action: the "
-                   "nested subparser is optional and `directory` is only defined on check/test, so main() reads "
-                   "ns.directory and dies with AttributeError (a traceback) instead of exit 2 and one line")
 def test_policy_without_action(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "policy")
     assert code == 2

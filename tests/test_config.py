@@ -43,8 +43,8 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert c.upstreams == ()
     assert c.audit.file is None and c.audit.stdout is False and c.audit.fsync is False
     assert c.limits.message_limits() == Limits(4 * 1024 * 1024, 64, 32) == Limits()
-    assert c.http.allowed_hosts == ("127.0.0.1:*", "localhost:*", "[::1]:*")
-    assert c.http.allowed_origins == ()
+    assert c.http.allowed_hosts == ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*")
+    assert all(o.startswith(("http://localhost", "http://127.0.0.1", "http://[::1]")) for o in c.http.allowed_origins)
     assert c.stdio.principal == "local"
     assert c.stdio.upstream_name == "stdio"
     assert c.policy_reload.watch is True and c.policy_reload.interval_seconds == 1.0

@@ -42,11 +42,12 @@ def test_conformance_server_is_clean_through_drawbridge(spec: str, tmp_path: Pat
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_server_everything_matches_its_baseline_through_drawbridge(spec: str, tmp_path: Path) -> None:
-    baseline = BASELINES / f"everything-{spec}-baseline.yml"
+    baseline = conformance.load_expected_failures(BASELINES / f"everything-{spec}-baseline.yml")
     with rig.start_everything() as url:
-        straight = conformance.run_conformance(url, spec, expected_failures=baseline)
+        straight = conformance.run_conformance(url, spec)
         with run_drawbridge(tmp_path, {"default": url}) as proxy:
-            proxied = conformance.run_conformance(proxy.mcp_url(), spec, expected_failures=baseline)
-    assert straight.returncode == 0, straight.summary()
+            proxied = conformance.run_conformance(proxy.mcp_url(), spec)
+    assert straight.passed, straight.summary()
+    # the recorded baseline bounds what server-everything fails; a check it passes today is fine
+    assert straight.failed_checks <= baseline, sorted(straight.failed_checks - baseline)
     _compare(straight, proxied)
-    assert proxied.returncode == 0, proxied.summary()

@@ -72,7 +72,8 @@ def test_forbid_alone_denies_with_forbid_id() -> None:
 @pytest.mark.parametrize(("field", "patterns", "hit", "miss"), [
     ("principals", ["alice", "team-*"], {"principal": "team-red"}, {"principal": "bob"}),
     ("agents", ["claude-*"], {"agent": "claude-code"}, {"agent": "cursor"}),
-    ("upstreams", ["notes", "git?"], {"upstream": "git1"}, {"upstream": "git12"}),
+    ("upstreams", ["notes", "git-*"], {"upstream": "git-1"}, {"upstream": "gitx"}),
+    ("principals", ["svc?"], {"principal": "svc?"}, {"principal": "svc1"}),  # only * is a wildcard
 ])
 def test_globs_on_principals_agents_upstreams(field: str, patterns: list[str], hit: dict[str, Any],
                                               miss: dict[str, Any]) -> None:
@@ -200,8 +201,6 @@ def test_conditional_forbid_only_when_arguments_hold() -> None:
     assert ask(p, name="search", arguments={"query": "the PASSWORD"}) == (False, ("no-secrets",))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `equals`/`in` compare with Python ==, so JSON true matches 1 "
-                   "(and false matches 0, 1.0 matches 1): a typed policy value is satisfied by another JSON type")
 @pytest.mark.parametrize(("condition", "argument"), [
     ({"path": "v", "equals": True}, 1),
     ({"path": "v", "equals": 1}, True),

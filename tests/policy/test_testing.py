@@ -116,8 +116,9 @@ def test_all_test_files_are_found_recursively_and_sorted(policy_dir: Path) -> No
     case = "cases:\n  - {name: n, request: {method: ping}, expect: {verdict: allow}}\n"
     write_policy(policy_dir / "sub", case, "b.test.yaml")
     write_policy(policy_dir, case, "a.test.yaml")
-    write_policy(policy_dir, case, "c.test.yml")  # not a test file name
-    assert [p.name for p in policy_test_files(policy_dir)] == ["a.test.yaml", "b.test.yaml"]
+    write_policy(policy_dir, case, "c.test.yml")  # the short suffix counts too
+    write_policy(policy_dir, case, "d.yaml.test")  # not a test file name
+    assert [p.name for p in policy_test_files(policy_dir)] == ["a.test.yaml", "c.test.yml", "b.test.yaml"]
 
 
 def test_no_test_files_gives_no_results(policy_dir: Path) -> None:
