@@ -40,7 +40,7 @@ async def test_sdk_client_through_drawbridge(proxy: Drawbridge, mode: str) -> No
     assert "42" in total.content[0].text  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("era", ["legacy", "auto"])
+@pytest.mark.parametrize("era", ["legacy", "auto"])  # server-everything does not speak the modern era
 def test_inspector_cli_through_drawbridge(proxy: Drawbridge, era: str) -> None:
     code, listed, err = rig.run_inspector(proxy.mcp_url(), "tools/list", era=era)
     assert code == 0, err

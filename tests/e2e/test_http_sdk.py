@@ -85,3 +85,34 @@ async def test_a_session_cannot_be_used_by_another_principal(guarded: Drawbridge
     assert hijack.status_code == 404
     refusals = guarded.events("request_refused")
     assert any(r["principal"] == "mallory" and "another principal" in r["reason"] for r in refusals)
+
+
+async def test_low_level_client_session(guarded: Drawbridge) -> None:
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with httpx2.AsyncClient(headers=AUTH, timeout=20) as http, \
+            streamable_http_client(guarded.mcp_url(), http_client=http) as (read, write), \
+            ClientSession(read, write) as session:
+        init = await session.initialize()
+        tools = await session.list_tools()
+        answer = await session.call_tool("get_weather", {"city": "Lima"})
+        with pytest.raises(MCPError):
+            await session.call_tool("send_email", {"to": "x@example.com", "subject": "s", "body": "b"})
+    assert init.server_info.name == "drawbridge-demo"
+    assert {t.name for t in tools.tools} == {"get_weather", "search_notes"}
+    assert "Lima" in _text(answer)
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("era", ["legacy", "modern", "auto"])
+def test_inspector_cli_sees_the_filtered_listing(guarded: Drawbridge, era: str) -> None:
+    rig = pytest.importorskip("tests.support.rig")
+    code, listed, err = rig.run_inspector(guarded.mcp_url(), "tools/list", era=era, headers=AUTH)
+    assert code == 0, err
+    assert {t["name"] for t in listed["result"]["tools"]} == {"get_weather", "search_notes"}
+    code, called, err = rig.run_inspector(guarded.mcp_url(), "tools/call", era=era, headers=AUTH,
+                                          tool="get_weather", tool_args={"city": "Rome"})
+    assert code == 0, err
+    assert "Rome" in rig.tool_text(called)

@@ -335,7 +335,8 @@ async def test_batch_with_a_refused_member_is_refused_whole(relay: tuple[Relay, 
     assert child.lines == []
     [answers] = agent.messages()
     assert [(a["id"], a["error"]["message"]) for a in answers] == [
-        (1, BATCH_REFUSED), (2, "tools/call delete_everything is not permitted by policy (no permit rule matches: default-deny)")]
+        (1, BATCH_REFUSED),
+        (2, "tools/call delete_everything is not permitted by policy (no permit rule matches: default-deny)")]
     assert [e["verdict"] for e in events(audit)] == ["deny", "deny", "deny"]
     assert r.to_server.outbound == {}
 
