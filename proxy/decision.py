@@ -19,6 +19,7 @@ class Finding:
     path: str | None = None
     excerpt: str | None = None
     atlas: str | None = None
+    surface: str | None = None  # tool_description, tool_arguments, tool_result, resource, prompt, sampling, …
 
     def as_dict(self) -> JsonObject:
         out: JsonObject = {"detector": self.detector, "severity": self.severity.label, "message": self.message}
@@ -28,6 +29,8 @@ class Finding:
             out["excerpt"] = self.excerpt
         if self.atlas is not None:
             out["atlas"] = self.atlas
+        if self.surface is not None:
+            out["surface"] = self.surface
         return out
 
 
