@@ -1,0 +1,1 @@
+"""Shared state behind one small interface (SQLite embedded default, Redis for replicas)."""
