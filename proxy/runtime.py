@@ -28,11 +28,12 @@ class Runtime:
 
     @classmethod
     def build(cls, config: Config, *, stdout_is_protocol: bool = False) -> Runtime:
-        """Load policy and open sinks. With `stdout_is_protocol` (stdio mode) the stdout sink goes to stderr."""
+        """Load policy and open sinks. With no sink configured, events go to stdout; with
+        `stdout_is_protocol` (stdio mode, where stdout carries JSON-RPC) they go to stderr instead."""
         sinks: list[Sink] = []
         if config.audit.file is not None:
             sinks.append(FdSink.open_file(config.audit.file, fsync=config.audit.fsync))
-        if config.audit.stdout:
+        if config.audit.stdout or not sinks:  # nothing configured: events still go somewhere (nothing lost)
             stream = sys.stderr if stdout_is_protocol else sys.stdout
             sinks.append(FdSink(stream.fileno(), owned=False))
         auditor = Auditor(sinks)
