@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from proxy.audit import Auditor, decision_event, system_event
 from proxy.audit.auditor import FdSink, Sink
+from proxy.catalog import ToolCatalog
 from proxy.config import Config
 from proxy.decision import Decision
 from proxy.exchange import Exchange
@@ -25,6 +26,7 @@ class Runtime:
     auditor: Auditor
     pipeline: Pipeline
     limits: Limits
+    catalog: ToolCatalog
 
     @classmethod
     def build(cls, config: Config, *, stdout_is_protocol: bool = False) -> Runtime:
@@ -46,8 +48,9 @@ class Runtime:
         def audit(ex: Exchange, decision: Decision) -> None:
             auditor.emit(decision_event(ex, decision, holder.policy.version))
 
+        catalog = ToolCatalog()
         pipeline = Pipeline(build_registry(holder), audit)
-        return cls(config, holder, auditor, pipeline, config.limits.message_limits())
+        return cls(config, holder, auditor, pipeline, config.limits.message_limits(), catalog)
 
     def close(self) -> None:
         self.auditor.close()

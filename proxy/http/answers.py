@@ -23,7 +23,6 @@ class AnswerInspector:
         self.runtime = runtime
         self.call = call
         self._reject = reject
-        self.listed_tools: list[Any] | None = None  # tools of a tools/list answer that passed
 
     async def message(self, message: JsonObject, raw_size: int) -> tuple[JsonObject | None, bool]:
         """Decide one message. Returns (message to deliver or None to drop, changed?)."""
@@ -40,7 +39,8 @@ class AnswerInspector:
             if request is not None and request.get("method") == "tools/list":
                 result = delivered.get("result")
                 tools = result.get("tools") if isinstance(result, dict) else None
-                self.listed_tools = tools if isinstance(tools, list) else None
+                if isinstance(tools, list):
+                    self.runtime.catalog.learn(self.call.upstream, tools)
             return delivered, delivered is not message
         if kind is MessageKind.REQUEST:
             if self._reject is not None:

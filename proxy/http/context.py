@@ -1,17 +1,16 @@
-"""The data plane's shared state: runtime, identity, upstream pools, sessions, learned tool schemas."""
+"""The data plane's shared state: runtime, identity, upstream pools and sessions."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from proxy.audit import system_event
 from proxy.config import Config, UpstreamConfig
 from proxy.decision import Decision
 from proxy.errors import ErrorCode
-from proxy.http.answers import AnswerInspector, RejectServerRequest
+from proxy.http.answers import RejectServerRequest
 from proxy.http.asgi import Scope, Send, send_json
 from proxy.http.call import Call, forwardable
 from proxy.http.guard import HostOriginGuard
@@ -60,7 +59,6 @@ class Plane:
         self.authenticator = Authenticator(config.identity)
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
         self.sessions = SessionTable()
-        self.schemas: dict[tuple[str, str], Any] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     async def identify(self, scope: Scope, headers: dict[str, str], upstream: str, send: Send) -> Call | None:
@@ -111,12 +109,6 @@ class Plane:
             self.sessions.drop(call.upstream, call.session_id)
             self.runtime.auditor.emit(system_event("session_closed", upstream=call.upstream,
                                                    session_id=call.session_id, principal=call.principal))
-
-    def learn_schemas(self, call: Call, inspector: AnswerInspector) -> None:
-        """Remember input schemas from tools/list answers (to validate modern Mcp-Param-* headers)."""
-        for tool in inspector.listed_tools or ():
-            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-                self.schemas[(call.upstream, tool["name"])] = tool.get("inputSchema")
 
     def rejector(self, upstream: Upstream, call: Call) -> RejectServerRequest:
         """Answer a refused server→client request on the agent's behalf so the server does not wait."""

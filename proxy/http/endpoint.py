@@ -119,9 +119,9 @@ class McpEndpoint:
         ex = call.exchange(Direction.TO_SERVER, message, size)
         if call.era is Era.MODERN:
             ex.notes[HEADERS_NOTE] = {k: v.strip() for k, v in headers.items() if k.startswith("mcp-")}
-            schema = self.plane.schemas.get((call.upstream, ex.tool_name or ""))
-            if schema is not None:
-                ex.notes[SCHEMA_NOTE] = schema
+            tool = self.plane.runtime.catalog.get(call.upstream, ex.tool_name)
+            if tool is not None:
+                ex.notes[SCHEMA_NOTE] = tool.input_schema
         return ex
 
     async def _forward_post(self, scope: Scope, send: Send, call: Call, body: bytes) -> None:
@@ -156,7 +156,6 @@ class McpEndpoint:
             return
         if content_type == b"application/json":
             body = await inspector.body(raw)
-            self.plane.learn_schemas(call, inspector)
             await send_bytes(send, response.status, body, b"application/json",
                              [h for h in headers if h[0] != b"content-type"])
             return

@@ -1,0 +1,168 @@
+"""JSON (de)serialisation of the containment records, and the in-memory snapshot both backends share.
+
+Records are stored as JSON objects of their dataclass fields; unknown fields are ignored on decode
+(a newer replica may add one) and missing optional fields take their defaults. Each record lives in
+a named collection under a key (`kind:subject` for quarantines, the id otherwise).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Final, TypeAlias
+
+import orjson
+
+from proxy.errors import DrawbridgeError
+from proxy.state.model import (
+    ContainmentState,
+    DenyOverlay,
+    EgressDeny,
+    EventListener,
+    Listener,
+    Quarantine,
+)
+
+log = logging.getLogger(__name__)
+
+Record: TypeAlias = Quarantine | DenyOverlay | EgressDeny
+QUARANTINES: Final = "quarantines"
+DENY_OVERLAYS: Final = "deny_overlays"
+EGRESS_DENIES: Final = "egress_denies"
+RECORD_TYPES: Final[dict[str, type[Record]]] = {
+    QUARANTINES: Quarantine, DENY_OVERLAYS: DenyOverlay, EGRESS_DENIES: EgressDeny}
+COLLECTIONS: Final = tuple(RECORD_TYPES)
+
+
+class StoreUnavailable(DrawbridgeError):
+    """The state backend could not be reached or failed; callers must fail closed."""
+
+
+def collection_of(record: Record) -> str:
+    """The collection a record belongs to."""
+    if isinstance(record, Quarantine):
+        return QUARANTINES
+    return DENY_OVERLAYS if isinstance(record, DenyOverlay) else EGRESS_DENIES
+
+
+def record_key(record: Record) -> str:
+    """The record's key inside its collection: one quarantine per subject, overlays/denies by id."""
+    return quarantine_key(record.kind, record.subject) if isinstance(record, Quarantine) else record.id
+
+
+def quarantine_key(kind: str, subject: str) -> str:
+    return f"{kind}:{subject}"
+
+
+def dumps(value: Record | Mapping[str, Any]) -> bytes:
+    """A record (or a plain JSON object) as compact JSON bytes."""
+    data = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    return orjson.dumps(data)
+
+
+def loads_object(text: str | bytes) -> dict[str, Any]:
+    """A JSON object; `ValueError` for anything else."""
+    data = orjson.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def loads(collection: str, text: str | bytes) -> Record:
+    """Decode one record of `collection`; `ValueError` if it is not a valid record."""
+    cls = RECORD_TYPES[collection]
+    data = loads_object(text)
+    names = {f.name for f in dataclasses.fields(cls)}
+    fields = {k: v for k, v in data.items() if k in names}
+    if "tools" in fields:
+        if not isinstance(fields["tools"], list) or not all(isinstance(t, str) for t in fields["tools"]):
+            raise ValueError("tools must be a list of strings")
+        fields["tools"] = tuple(fields["tools"])
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise ValueError(f"invalid {collection} record: {exc}") from None
+
+
+def expires_of(record: Record) -> float | None:
+    return record.expires
+
+
+def is_live(record: Record, now: float) -> bool:
+    return record.expires is None or now < record.expires
+
+
+class Snapshot:
+    """The current `ContainmentState`, rebuilt whole on change, plus the listeners to tell.
+
+    Backends keep records per collection (key -> record); every change builds a new immutable
+    state with `version + 1` and calls the `on_change` listeners. No I/O happens here.
+    """
+
+    def __init__(self) -> None:
+        self.state = ContainmentState()
+        self._records: dict[str, dict[str, Record]] = {c: {} for c in COLLECTIONS}
+        self._listeners: list[Listener] = []
+        self._event_listeners: list[EventListener] = []
+
+    def on_change(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def on_event(self, listener: EventListener) -> None:
+        self._event_listeners.append(listener)
+
+    def get(self, collection: str, key: str) -> Record | None:
+        return self._records[collection].get(key)
+
+    def apply(self, collection: str, key: str, record: Record | None) -> bool:
+        """Set (or with None, remove) one record; True (and listeners called) if anything changed."""
+        current = self._records[collection]
+        if current.get(key) == record:
+            return False
+        records = dict(current)
+        if record is None:
+            del records[key]
+        else:
+            records[key] = record
+        self._swap({**self._records, collection: records})
+        return True
+
+    def replace(self, records: Mapping[str, Mapping[str, Record]]) -> bool:
+        """Replace whole collections (a full load); True (and listeners called) if anything changed."""
+        merged = {**self._records, **{c: dict(r) for c, r in records.items()}}
+        if merged == self._records:
+            return False
+        self._swap(merged)
+        return True
+
+    def prune(self, now: float | None = None) -> bool:
+        """Drop expired records from memory (lookups filter them anyway)."""
+        now = time.time() if now is None else now
+        live = {c: {k: r for k, r in rs.items() if is_live(r, now)} for c, rs in self._records.items()}
+        return self.replace(live)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Hand a broadcast event to every `on_event` listener."""
+        for listener in list(self._event_listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("state event listener failed")
+
+    def _swap(self, records: dict[str, dict[str, Record]]) -> None:
+        self._records = records
+
+        def ordered(collection: str) -> tuple[Any, ...]:
+            return tuple(records[collection][k] for k in sorted(records[collection]))
+
+        self.state = ContainmentState(
+            quarantines=ordered(QUARANTINES), deny_overlays=ordered(DENY_OVERLAYS),
+            egress_denies=ordered(EGRESS_DENIES), version=self.state.version + 1)
+        state = self.state
+        for listener in list(self._listeners):
+            try:
+                listener(state)
+            except Exception:
+                log.exception("state change listener failed")
