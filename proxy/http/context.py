@@ -14,6 +14,7 @@ from proxy.http.answers import RejectServerRequest
 from proxy.http.asgi import Scope, Send, send_json
 from proxy.http.call import Call, forwardable
 from proxy.http.guard import HostOriginGuard
+from proxy.http.live import LiveCalls
 from proxy.http.sessions import SessionTable
 from proxy.identity import Authenticator, AuthFailure
 from proxy.jsonrpc import dumps, error_response
@@ -59,6 +60,7 @@ class Plane:
         self.authenticator = Authenticator(config.identity)
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
         self.sessions = SessionTable()
+        self.live = LiveCalls()
         self._background: set[asyncio.Task[None]] = set()
 
     async def identify(self, scope: Scope, headers: dict[str, str], upstream: str, send: Send) -> Call | None:

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from proxy.decision import Decision, refusal_response
 from proxy.errors import ErrorCode, MessageError
 from proxy.exchange import Exchange
 from proxy.http.answers import AnswerInspector
-from proxy.http.asgi import ClientGone, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
+from proxy.http.asgi import ClientGone, Message, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
 from proxy.http.call import Call, answer_headers, detect_era
 from proxy.http.context import Plane
 from proxy.http.stream import relay_sse
 from proxy.inspections.modern_headers import HEADERS_NOTE, SCHEMA_NOTE
 from proxy.jsonrpc import dumps, error_response, kind_of, parse_body
+from proxy.sse import encode_event
 from proxy.types import Direction, Era, JsonObject, MessageKind, Verdict
 from proxy.upstream import UpstreamError, UpstreamResponse, UpstreamTimeout
 
 log = logging.getLogger("drawbridge.http")
 BATCH_REFUSED = Decision(Verdict.DENY, reason="batch refused: another message in it was refused", check="batch")
-T = TypeVar("T")
 
 # HTTP status for refusals the protocol gives a status to; policy refusals travel as JSON-RPC errors.
 REFUSAL_STATUS = {ErrorCode.PARSE_ERROR: 400, ErrorCode.INVALID_REQUEST: 400, ErrorCode.HEADER_MISMATCH: 400,
@@ -55,7 +55,7 @@ class McpEndpoint:
             if method == "POST":
                 await self._post(scope, receive, send, headers, call)
             elif method == "GET":
-                await self._watched(receive, self._get(scope, send, call), call)
+                await self._watched(receive, send, lambda tracked: self._get(scope, tracked, call), call)
             else:
                 await self._delete(scope, send, call)
         except ClientGone:
@@ -82,7 +82,8 @@ class McpEndpoint:
             else:
                 await send_json(send, status, body)
             return
-        await self._watched(receive, self._forward_post(scope, send, call, outcome), call)
+        body = outcome
+        await self._watched(receive, send, lambda tracked: self._forward_post(scope, tracked, call, body), call)
 
     async def _decide(self, messages: list[JsonObject], raw: bytes, headers: dict[str, str],
                       call: Call) -> tuple[int, Any] | bytes:
@@ -195,31 +196,69 @@ class McpEndpoint:
             self.plane.end_session(call)
         await send_bytes(send, response.status, b"", b"application/json")
 
-    async def _watched(self, receive: Receive, work: Coroutine[Any, Any, T], call: Call) -> T | None:
-        """Run `work`; if the agent disconnects first, cancel it (closing the upstream request)
-        and tell the upstream that the requests still waiting are cancelled."""
+    async def _watched(self, receive: Receive, send: Send, work: Callable[[Send], Coroutine[Any, Any, None]],
+                       call: Call) -> None:
+        """Run `work` as a live call. If the agent disconnects, or containment kills the call, cancel it
+        (closing the upstream request) and tell the upstream that the waiting requests are cancelled;
+        a killed call answers the agent with the containment error first."""
         me = asyncio.current_task()
+        assert me is not None
+        tracked = TrackedSend(send)
+        key, live = self.plane.live.add(call, me)
         gone = False
 
         def on_disconnect(watch: asyncio.Future[None]) -> None:
             nonlocal gone
-            if not watch.cancelled() and watch.exception() is None and me is not None:
+            if not watch.cancelled() and watch.exception() is None:
                 gone = True
                 me.cancel()
 
         watcher = asyncio.ensure_future(_disconnected(receive))
         watcher.add_done_callback(on_disconnect)
         try:
-            return await work
+            await work(tracked)
         except asyncio.CancelledError:
-            if not gone or me is None:
+            if not gone and live.killed is None:
                 raise
             me.uncancel()
-            self.plane.cancel_upstream(self.upstream, call, "agent disconnected")
-            return None
+            waiting = list(call.requests)
+            self.plane.cancel_upstream(self.upstream, call, "agent disconnected" if gone else "contained")
+            if live.killed is not None and not gone:
+                await tracked.refuse(waiting, live.killed)
         finally:
+            self.plane.live.remove(key)
             watcher.remove_done_callback(on_disconnect)
             watcher.cancel()
+
+
+class TrackedSend:
+    """Wraps ASGI `send` to know how far the answer got, so a killed call can still be answered."""
+
+    __slots__ = ("_send", "finished", "sse", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = self.finished = self.sse = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.sse = any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in message["headers"])
+        elif not message.get("more_body", False):
+            self.finished = True
+        await self._send(message)
+
+    async def refuse(self, request_ids: list[Any], reason: str) -> None:
+        """Answer the waiting requests with the containment error, however far the answer got."""
+        if self.finished:
+            return
+        errors = [error_response(i, ErrorCode.QUARANTINED, reason) for i in request_ids] or [
+            error_response(None, ErrorCode.QUARANTINED, reason)]
+        if not self.started:
+            await send_json(self, 200, errors[0] if len(errors) == 1 else errors)
+            return
+        body = b"".join(encode_event(dumps(e).decode()) for e in errors) if self.sse else b""
+        await self({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _disconnected(receive: Receive) -> None:
