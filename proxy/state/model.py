@@ -46,6 +46,9 @@ class DenyOverlay:
     created: float = field(default_factory=time.time)
     expires: float | None = None
 
+    def active_now(self) -> bool:
+        return self.expires is None or time.time() < self.expires
+
 
 @dataclass(frozen=True, slots=True)
 class EgressDeny:
