@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from proxy.admin.config import AdminConfig, ContainmentConfig
 from proxy.errors import ConfigError
 from proxy.identity.config import IdentityConfig
 from proxy.jsonrpc import Limits
@@ -120,6 +121,9 @@ class Config(_Strict):
     identity: IdentityConfig = IdentityConfig()
     stdio: StdioConfig = StdioConfig()
     policy_reload: PolicyReloadConfig = PolicyReloadConfig()
+    store: str = "sqlite:var/drawbridge-state.db"  # or redis://HOST:PORT/DB to share state between replicas
+    admin: AdminConfig | None = None  # the admin API listener (off unless configured)
+    containment: ContainmentConfig = ContainmentConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("listen")

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from proxy.audit import Auditor, decision_event, system_event
 from proxy.audit.auditor import FdSink, Sink
 from proxy.catalog import ToolCatalog
 from proxy.config import Config
 from proxy.decision import Decision
+from proxy.evidence.recorder import EvidenceRecorder
+from proxy.evidence_hook import record as record_evidence
 from proxy.exchange import Exchange
+from proxy.inspections.containment import ContainmentGate
 from proxy.inspections.registry import build_registry
 from proxy.jsonrpc import Limits
 from proxy.pipeline import Pipeline
 from proxy.policy import PolicyHolder
+from proxy.state.factory import open_store
+from proxy.state.model import Store
 
 
 @dataclass
@@ -27,6 +34,8 @@ class Runtime:
     pipeline: Pipeline
     limits: Limits
     catalog: ToolCatalog
+    store: Store
+    evidence: EvidenceRecorder
 
     @classmethod
     def build(cls, config: Config, *, stdout_is_protocol: bool = False) -> Runtime:
@@ -44,13 +53,23 @@ class Runtime:
             auditor.emit(system_event("policy_reload", ok=ok, policy_version=version, detail=detail))
 
         holder = PolicyHolder(config.policy, on_reload)
+        evidence_dir = config.admin.evidence_dir if config.admin is not None else Path("var/evidence")
+        evidence = EvidenceRecorder(evidence_dir)
 
         def audit(ex: Exchange, decision: Decision) -> None:
             auditor.emit(decision_event(ex, decision, holder.policy.version))
+            record_evidence(evidence, ex, decision)
 
         catalog = ToolCatalog()
-        pipeline = Pipeline(build_registry(holder), audit)
-        return cls(config, holder, auditor, pipeline, config.limits.message_limits(), catalog)
+        store = open_store(config.store)
+        inspections = [ContainmentGate(store, catalog), *build_registry(holder)]
+        pipeline = Pipeline(inspections, audit)
+        return cls(config, holder, auditor, pipeline, config.limits.message_limits(), catalog, store, evidence)
+
+    def snapshot_context(self) -> dict[str, Any]:
+        """What evidence records besides exchanges: tool manifests and the policy in force."""
+        return {"tool_manifests": self.catalog.manifest(), "policy_version": self.holder.policy.version,
+                "policy_files": [str(p) for p in self.holder.loaded.files]}
 
     def close(self) -> None:
         self.auditor.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import AsyncIterator
 
@@ -16,6 +17,9 @@ from proxy.config import DEFAULT_UPSTREAM
 from proxy.http.asgi import Receive, Scope, Send
 from proxy.http.context import Plane
 from proxy.http.endpoint import McpEndpoint
+from proxy.state.codec import StoreUnavailable
+
+log = logging.getLogger("drawbridge")
 
 
 def endpoint_path(name: str) -> str:
@@ -46,12 +50,19 @@ def build_app(plane: Plane) -> DataPlane:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ready", "policy_version": runtime.holder.policy.version,
-                             "upstreams": sorted(plane.upstreams)})
+        ready = runtime.store.healthy
+        return JSONResponse({"status": "ready" if ready else "unready", "store": "ok" if ready else "unavailable",
+                             "policy_version": runtime.holder.policy.version, "upstreams": sorted(plane.upstreams)},
+                            status_code=200 if ready else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
+        try:
+            await runtime.store.start()
+        except StoreUnavailable as exc:
+            log.error("state store unavailable at start-up: %s", exc)
+            raise
         watcher = None
         if runtime.config.policy_reload.watch:
             watcher = loop.create_task(runtime.holder.watch(runtime.config.policy_reload.interval_seconds))
@@ -65,6 +76,7 @@ def build_app(plane: Plane) -> DataPlane:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGHUP)
             await plane.aclose()
+            await runtime.store.close()
 
     endpoints = {endpoint_path(name): McpEndpoint(plane, name) for name in plane.upstreams}
     probes = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)], lifespan=lifespan)

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from cachetools import TTLCache
+
 from proxy.audit import system_event
 from proxy.config import Config, UpstreamConfig
 from proxy.decision import Decision
@@ -61,6 +63,7 @@ class Plane:
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
         self.sessions = SessionTable()
         self.live = LiveCalls()
+        self.killed_sessions: TTLCache[tuple[str, str], bool] = TTLCache(100_000, 24 * 3600)
         self._background: set[asyncio.Task[None]] = set()
 
     async def identify(self, scope: Scope, headers: dict[str, str], upstream: str, send: Send) -> Call | None:
@@ -80,8 +83,9 @@ class Plane:
         else:
             principal, agent, credential = identity.principal, identity.agent, identity.credential_hash
         call = Call(upstream, principal, agent, credential, session_id, Era.UNKNOWN, address)
-        if session_id is not None and self.sessions.check(upstream, session_id, principal, agent) is None:
-            self.refusal(scope, upstream, "session belongs to another principal", call)
+        if session_id is not None and ((upstream, session_id) in self.killed_sessions
+                                       or self.sessions.check(upstream, session_id, principal, agent) is None):
+            self.refusal(scope, upstream, "session ended or owned by another principal", call)
             await send_json(send, 404, error_response(None, ErrorCode.INVALID_REQUEST, "session not found"))
             return None
         return call

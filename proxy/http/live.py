@@ -46,6 +46,9 @@ class LiveCalls:
             or (agent is not None and live.call.agent == agent)
             or (session is not None and live.call.session_id == session))]
 
+    def matching_any(self) -> list[LiveCall]:
+        return list(self._calls.values())
+
     def kill(self, targets: list[LiveCall], reason: str) -> int:
         """Cancel the given calls; each handler sees `killed` and answers the agent with `reason`."""
         for live in targets:

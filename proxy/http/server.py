@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -11,7 +13,9 @@ import uvicorn
 from proxy.audit import system_event
 from proxy.config import Config, split_listen
 from proxy.errors import ConfigError
+from proxy.http.admin_plane import build_admin
 from proxy.http.app import build_app, endpoint_path
+from proxy.http.containment import PlaneContainment
 from proxy.http.context import Plane
 from proxy.runtime import Runtime
 
@@ -32,7 +36,7 @@ def check_reachable(url: str, name: str) -> None:
 
 
 def serve(config: Config) -> int:
-    """Run the data plane until interrupted; returns the exit code."""
+    """Run the data plane (and the admin API, when configured) until interrupted; returns the exit code."""
     if not config.upstreams:
         raise ConfigError("no upstream configured: give --upstream URL or upstreams: in the config file")
     for upstream in config.upstreams:
@@ -40,24 +44,44 @@ def serve(config: Config) -> int:
     host, port = split_listen(config.listen)
     runtime = Runtime.build(config)
     plane = Plane(runtime, config)
-    app = build_app(plane)
-    try:
-        import uvloop  # noqa: F401
-
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
-    server_config = uvicorn.Config(app, host=host, port=port, loop=loop, http="httptools", lifespan="on",
-                                   access_log=False, log_level=config.log_level, server_header=False,
-                                   date_header=False, proxy_headers=False, timeout_graceful_shutdown=5)
+    containment = PlaneContainment(plane, runtime.store)
+    admin = build_admin(runtime, config, containment)
+    servers = [uvicorn.Server(_uvicorn_config(build_app(plane), host, port, config))]
+    if admin is not None:
+        servers.append(uvicorn.Server(_uvicorn_config(admin[0], admin[1], admin[2], config)))
+        log.info("admin API at http://%s:%d/v1/", admin[1], admin[2])
     for name in plane.upstreams:
         log.info("serving %s -> %s at http://%s%s", name, plane.upstreams[name].pool.host_header.decode(),
                  config.listen, endpoint_path(name))
     runtime.auditor.emit(system_event("proxy_started", listen=config.listen, upstreams=sorted(plane.upstreams),
-                                      policy_version=runtime.holder.policy.version))
+                                      policy_version=runtime.holder.policy.version, store=_store_kind(config.store),
+                                      admin=config.admin.listen if config.admin else None))
     try:
-        uvicorn.Server(server_config).run()
+        _run(servers)
     finally:
         runtime.auditor.emit(system_event("proxy_stopped", listen=config.listen))
         runtime.close()
     return 0
+
+
+def _store_kind(url: str) -> str:
+    return url.split(":", 1)[0]  # never the URL itself: it may carry a password
+
+
+def _uvicorn_config(app: Any, host: str, port: int, config: Config) -> uvicorn.Config:
+    return uvicorn.Config(app, host=host, port=port, loop="none", http="httptools", lifespan="on",
+                          access_log=False, log_level=config.log_level, server_header=False,
+                          date_header=False, proxy_headers=False, timeout_graceful_shutdown=5)
+
+
+def _run(servers: list[uvicorn.Server]) -> None:
+    """Serve every listener on one event loop (uvloop when installed)."""
+    async def main() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())

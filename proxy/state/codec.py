@@ -56,28 +56,18 @@ def quarantine_key(kind: str, subject: str) -> str:
     return f"{kind}:{subject}"
 
 
-def dumps(value: Record | Mapping[str, Any]) -> bytes:
-    """A record (or a plain JSON object) as compact JSON bytes."""
-    data = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-    return orjson.dumps(data)
+def to_fields(record: Record) -> dict[str, Any]:
+    """A record as a JSON-ready dict of its fields."""
+    return dataclasses.asdict(record)
 
 
-def loads_object(text: str | bytes) -> dict[str, Any]:
-    """A JSON object; `ValueError` for anything else."""
-    data = orjson.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def loads(collection: str, text: str | bytes) -> Record:
-    """Decode one record of `collection`; `ValueError` if it is not a valid record."""
+def from_fields(collection: str, data: Mapping[str, Any]) -> Record:
+    """Build one record of `collection` from its fields; `ValueError` if they do not make one."""
     cls = RECORD_TYPES[collection]
-    data = loads_object(text)
     names = {f.name for f in dataclasses.fields(cls)}
     fields = {k: v for k, v in data.items() if k in names}
     if "tools" in fields:
-        if not isinstance(fields["tools"], list) or not all(isinstance(t, str) for t in fields["tools"]):
+        if not isinstance(fields["tools"], list | tuple) or not all(isinstance(t, str) for t in fields["tools"]):
             raise ValueError("tools must be a list of strings")
         fields["tools"] = tuple(fields["tools"])
     try:
@@ -86,8 +76,28 @@ def loads(collection: str, text: str | bytes) -> Record:
         raise ValueError(f"invalid {collection} record: {exc}") from None
 
 
-def expires_of(record: Record) -> float | None:
-    return record.expires
+def dumps(value: Record | Mapping[str, Any]) -> bytes:
+    """A record (or a plain JSON object) as compact JSON bytes."""
+    return orjson.dumps(to_fields(value) if isinstance(value, Record) else value)
+
+
+def loads_object(text: str | bytes) -> dict[str, Any]:
+    """A JSON object; `ValueError` for anything else (invalid JSON included)."""
+    data = orjson.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def loads(collection: str, text: str | bytes) -> Record:
+    """Decode one record of `collection`; `ValueError` if it is not a valid record."""
+    return from_fields(collection, loads_object(text))
+
+
+def check_ttl(ttl_seconds: int) -> None:
+    """Counters need a whole, positive window (a bug in the caller otherwise)."""
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds < 1:
+        raise ValueError(f"ttl_seconds must be a positive integer, got {ttl_seconds!r}")
 
 
 def is_live(record: Record, now: float) -> bool:
@@ -104,6 +114,8 @@ class Snapshot:
     def __init__(self) -> None:
         self.state = ContainmentState()
         self._records: dict[str, dict[str, Record]] = {c: {} for c in COLLECTIONS}
+        self._seqs: dict[tuple[str, str], int] = {}  # write sequence of the last applied change per key
+        self._floor = 0  # sequence reflected by the last full load
         self._listeners: list[Listener] = []
         self._event_listeners: list[EventListener] = []
 
@@ -116,8 +128,16 @@ class Snapshot:
     def get(self, collection: str, key: str) -> Record | None:
         return self._records[collection].get(key)
 
-    def apply(self, collection: str, key: str, record: Record | None) -> bool:
-        """Set (or with None, remove) one record; True (and listeners called) if anything changed."""
+    def apply(self, collection: str, key: str, record: Record | None, seq: int | None = None) -> bool:
+        """Set (or with None, remove) one record; True (and listeners called) if anything changed.
+
+        With `seq` (the backend's write sequence number), a change older than one already applied
+        to this key, or than the last full load, is ignored: replicas converge in write order.
+        """
+        if seq is not None:
+            if seq <= max(self._floor, self._seqs.get((collection, key), 0)):
+                return False
+            self._seqs[(collection, key)] = seq
         current = self._records[collection]
         if current.get(key) == record:
             return False
@@ -129,9 +149,23 @@ class Snapshot:
         self._swap({**self._records, collection: records})
         return True
 
-    def replace(self, records: Mapping[str, Mapping[str, Record]]) -> bool:
-        """Replace whole collections (a full load); True (and listeners called) if anything changed."""
-        merged = {**self._records, **{c: dict(r) for c, r in records.items()}}
+    def replace(self, records: Mapping[str, Mapping[str, Record]], seq: int | None = None) -> bool:
+        """Replace whole collections (a full load); True (and listeners called) if anything changed.
+
+        With `seq` (the write sequence the load reflects), keys already changed by a later write keep
+        their current value; a `seq` below the last one means the backend's history restarted.
+        """
+        loaded = {c: dict(r) for c, r in records.items()}
+        if seq is not None:
+            newer = {} if seq < self._floor else {k: s for k, s in self._seqs.items() if s > seq}
+            for collection, key in newer:
+                current = self._records[collection].get(key)
+                if current is None:
+                    loaded.get(collection, {}).pop(key, None)
+                else:
+                    loaded.setdefault(collection, {})[key] = current
+            self._seqs, self._floor = newer, seq
+        merged = {**self._records, **loaded}
         if merged == self._records:
             return False
         self._swap(merged)

@@ -12,12 +12,14 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from proxy.audit import system_event
 from proxy.config import Config, StdioConfig
 from proxy.errors import ConfigError, DrawbridgeError
 from proxy.runtime import Runtime
+from proxy.state.codec import StoreUnavailable
 from proxy.stdio.lines import LineReader, StreamSink, TooLong, open_stdin_reader, open_stdout_sink
 from proxy.stdio.relay import Relay
 
@@ -36,9 +38,17 @@ def child_environment(settings: StdioConfig, source: dict[str, str] | None = Non
     return {name: environ[name] for name in settings.inherit_env if name in environ} | settings.env
 
 
+def user_state_dir() -> Path:
+    """Where the stdio mode keeps its embedded state by default (XDG_STATE_HOME, else ~/.local/state)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "drawbridge"
+
+
 def run_stdio_command(config: Config, command: list[str]) -> int:
     """Run `command` behind the relay; return its exit code (1 if it cannot be started)."""
     logging.getLogger("drawbridge").setLevel(config.log_level.upper())
+    if "store" not in config.model_fields_set:  # a desktop agent's working directory is arbitrary
+        config = config.model_copy(update={"store": f"sqlite:{user_state_dir() / 'state.db'}"})
     try:
         runtime = Runtime.build(config, stdout_is_protocol=True)
     except OSError as exc:
@@ -59,6 +69,18 @@ def _run(main: Coroutine[Any, Any, T]) -> T:
 
 
 async def _serve(runtime: Runtime, command: list[str]) -> int:
+    try:
+        await runtime.store.start()
+    except StoreUnavailable as exc:
+        print(f"drawbridge: state store {runtime.config.store.split(':', 1)[0]} unavailable: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return await _serve_started(runtime, command)
+    finally:
+        await runtime.store.close()
+
+
+async def _serve_started(runtime: Runtime, command: list[str]) -> int:
     settings = runtime.config.stdio
     limit = runtime.config.limits.max_stdio_line_bytes
     agent_out = await open_stdout_sink()

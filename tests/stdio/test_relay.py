@@ -7,6 +7,7 @@ import json
 import shutil
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -310,12 +311,15 @@ class Collect:
 
 
 @pytest.fixture
-def relay(tmp_path: Path, policy_dir: Path) -> tuple[Relay, Collect, Collect, Path]:
+async def relay(tmp_path: Path, policy_dir: Path) -> AsyncIterator[tuple[Relay, Collect, Collect, Path]]:
     (policy_dir / "30-sampling.yaml").write_text(SAMPLING)
     audit = tmp_path / "relay-audit.jsonl"
-    runtime = Runtime.build(Config(policy=policy_dir, audit=AuditConfig(file=audit)), stdout_is_protocol=True)
+    runtime = Runtime.build(Config(policy=policy_dir, audit=AuditConfig(file=audit), store="sqlite::memory:"),
+                            stdout_is_protocol=True)
+    await runtime.store.start()
     agent, child = Collect(), Collect()
-    return Relay(runtime, runtime.config.stdio, agent, child), agent, child, audit
+    yield Relay(runtime, runtime.config.stdio, agent, child), agent, child, audit
+    await runtime.store.close()
 
 
 def era_of(r: Relay) -> Era:

@@ -84,6 +84,7 @@ def run_drawbridge(
         "upstreams": [{"name": name, "url": url} for name, url in upstreams.items()],
         "audit": {"file": str(audit)},
         "policy_reload": {"watch": True, "interval_seconds": 0.2},
+        "store": f"sqlite:{tmp}/state-{port}.db",
         "log_level": "warning",
     }
     for key, value in (extra or {}).items():

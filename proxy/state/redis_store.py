@@ -1,0 +1,303 @@
+"""The replicated Store: Redis hashes for the records, pub/sub for propagation, full resync as backstop.
+
+Layout (prefix `drawbridge`): one hash per collection (`drawbridge:quarantines`, field `kind:subject`;
+`drawbridge:deny_overlays` / `drawbridge:egress_denies`, field id), `drawbridge:kv:<ns>` hashes,
+`drawbridge:ctr:<key>` counters. A record write is one Lua script: it takes the next number from
+`drawbridge:seq`, writes the hash, and PUBLISHes the change (with that number and the new record) on
+`drawbridge:changes`; every replica applies it as a delta unless it already holds a later write of
+that key, so all converge in write order. A supervisor task owns the subscription: it subscribes,
+resyncs everything, turns healthy, applies messages and resyncs every `resync_interval`; on any
+failure it turns unhealthy (failed commands do the same), keeps the last snapshot, and reconnects
+with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from proxy.state import codec
+from proxy.state.codec import Record, Snapshot, StoreUnavailable
+from proxy.state.model import (
+    ContainmentState,
+    DenyOverlay,
+    EgressDeny,
+    EventListener,
+    Listener,
+    Quarantine,
+    SubjectKind,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# KEYS: hash, sequence. ARGV: field, record JSON ('' deletes), channel, change message (a JSON object).
+_WRITE = """local seq = redis.call('INCR', KEYS[2])
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], '{"s":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[4], 2))
+return {seq, old}"""
+# Delete a hash field only if it still holds the expired value we saw (a newer put must survive).
+_PRUNE = ("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+          "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0")
+
+
+class RedisStore:
+    """`Store` on Redis, shared by every replica using the same server, database and prefix."""
+
+    def __init__(self, url: str, *, prefix: str = "drawbridge", resync_interval: float = 5.0,
+                 command_timeout: float = 0.5, max_backoff: float = 2.0) -> None:
+        self.prefix = prefix
+        self.resync_interval = resync_interval
+        self.command_timeout = command_timeout
+        self.max_backoff = max_backoff
+        self._redis: Redis = Redis.from_url(
+            url, socket_timeout=command_timeout, socket_connect_timeout=command_timeout,
+            retry=Retry(NoBackoff(), 0))  # no hidden retries: fail fast, the supervisor reconnects
+        self._channel, self._seq = f"{prefix}:changes", f"{prefix}:seq"
+        self._write = self._redis.register_script(_WRITE)
+        self._origin = uuid.uuid4().hex
+        self._snapshot = Snapshot()
+        self._healthy = False
+        self._broken = asyncio.Event()  # set by a failed command: the supervisor reconnects
+        self._first_attempt = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+
+    # -- the synchronous surface -------------------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def state(self) -> ContainmentState:
+        return self._snapshot.state
+
+    def on_change(self, listener: Listener) -> None:
+        self._snapshot.on_change(listener)
+
+    def on_event(self, listener: EventListener) -> None:
+        self._snapshot.on_event(listener)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect and load; if Redis is unreachable, return unhealthy and keep retrying in the background."""
+        self._supervisor = asyncio.create_task(self._supervise(), name="drawbridge-redis-state")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), timeout=4 * self.command_timeout + 1)
+
+    async def close(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        self._healthy = False
+        await self._redis.aclose()
+
+    # -- containment ---------------------------------------------------------------------------
+    async def put_quarantine(self, quarantine: Quarantine) -> None:
+        await self._put(quarantine)
+
+    async def release(self, kind: SubjectKind, subject: str) -> Quarantine | None:
+        removed = await self._delete(codec.QUARANTINES, codec.quarantine_key(kind, subject))
+        return removed if isinstance(removed, Quarantine) else None
+
+    async def put_deny_overlay(self, overlay: DenyOverlay) -> None:
+        await self._put(overlay)
+
+    async def remove_deny_overlay(self, overlay_id: str) -> bool:
+        return await self._delete(codec.DENY_OVERLAYS, overlay_id) is not None
+
+    async def put_egress_deny(self, deny: EgressDeny) -> None:
+        await self._put(deny)
+
+    async def remove_egress_deny(self, deny_id: str) -> bool:
+        return await self._delete(codec.EGRESS_DENIES, deny_id) is not None
+
+    async def broadcast(self, event: dict[str, Any]) -> None:
+        """Publish to every replica; this one's listeners run once the publish succeeded."""
+        message = codec.dumps({"o": self._origin, "e": event})
+        await self._call(lambda: self._redis.publish(self._channel, message))
+        self._snapshot.emit(event)
+
+    # -- key/value and counters ----------------------------------------------------------------
+    async def kv_get(self, namespace: str, key: str) -> dict[str, Any] | None:
+        raw = await self._call(lambda: self._redis.hget(self._kv(namespace), key))
+        return codec.loads_object(raw) if raw is not None else None
+
+    async def kv_put(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        data = codec.dumps(value)
+        await self._call(lambda: self._redis.hset(self._kv(namespace), key, data))
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        return bool(await self._call(lambda: self._redis.hdel(self._kv(namespace), key)))
+
+    async def kv_list(self, namespace: str) -> dict[str, dict[str, Any]]:
+        raw = await self._call(lambda: self._redis.hgetall(self._kv(namespace)))
+        return {k.decode() if isinstance(k, bytes) else k: codec.loads_object(v) for k, v in raw.items()}
+
+    async def incr(self, key: str, ttl_seconds: int) -> int:
+        """Fixed window: the first increment sets the expiry (SET NX EX, then INCR, atomically)."""
+        codec.check_ttl(ttl_seconds)
+        name = f"{self.prefix}:ctr:{key}"
+
+        async def run() -> int:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(name, 0, ex=ttl_seconds, nx=True)
+                pipe.incr(name)
+                return int((await pipe.execute())[1])
+
+        return await self._call(run)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _kv(self, namespace: str) -> str:
+        return f"{self.prefix}:kv:{namespace}"
+
+    def _hash(self, collection: str) -> str:
+        return f"{self.prefix}:{collection}"
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """One Redis round trip, bounded; a failure marks the store unhealthy and raises `StoreUnavailable`."""
+        try:
+            return await asyncio.wait_for(fn(), timeout=2 * self.command_timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            if self._healthy:
+                log.warning("redis state store unavailable: %s", _describe(exc))
+            self._healthy = False
+            self._broken.set()
+            raise StoreUnavailable(f"Redis state store unavailable: {_describe(exc)}") from exc
+
+    async def _put(self, record: Record) -> None:
+        await self._write_record(codec.collection_of(record), codec.record_key(record), record)
+
+    async def _delete(self, collection: str, key: str) -> Record | None:
+        """Delete one record; return it if it was there and still live."""
+        old = await self._write_record(collection, key, None)
+        record = _decode(collection, key, old) if old is not None else None
+        return record if record is not None and codec.is_live(record, time.time()) else None
+
+    async def _write_record(self, collection: str, key: str, record: Record | None) -> bytes | None:
+        """Write (or delete) one record and publish the change; return the previous value."""
+        fields = codec.to_fields(record) if record is not None else None
+        message = codec.dumps({"o": self._origin, "c": collection, "k": key, "v": fields})
+        data = codec.dumps(fields) if fields is not None else b""
+        seq, old = await self._call(lambda: self._write(
+            keys=[self._hash(collection), self._seq], args=[key, data, self._channel, message]))
+        self._snapshot.apply(collection, key, record, seq=int(seq))
+        return old if isinstance(old, bytes) else None
+
+    async def _supervise(self) -> None:
+        delay = 0.05
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._healthy or not self._first_attempt.is_set():
+                    log.warning("redis state store unavailable, reconnecting: %s", _describe(exc))
+            self._healthy = False
+            self._first_attempt.set()
+            delay = 0.05 if time.monotonic() - started > 5 else min(delay * 2, self.max_backoff)
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> None:
+        """Subscribe, resync, serve messages until something breaks (then raise or return)."""
+        pubsub: PubSub = self._redis.pubsub()
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 2 * self.command_timeout
+            await asyncio.wait_for(pubsub.subscribe(self._channel), timeout=2 * self.command_timeout)
+            # Wait for the confirmation: from then on no change can slip between us and the resync.
+            while (await pubsub.get_message(timeout=self.command_timeout) or {}).get("type") != "subscribe":
+                if loop.time() > deadline:
+                    raise TimeoutError("no SUBSCRIBE confirmation from Redis")
+            self._broken.clear()
+            await self._resync()
+            if not self._healthy:
+                log.info("redis state store connected and in sync")
+            self._healthy = True
+            self._first_attempt.set()
+            next_resync = loop.time() + self.resync_interval
+            while not self._broken.is_set():
+                wait = min(0.25, max(0.0, next_resync - loop.time()))
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                if message is not None and message.get("type") == "message":
+                    self._handle(message["data"])
+                if loop.time() >= next_resync:
+                    await self._resync()
+                    next_resync = loop.time() + self.resync_interval
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), timeout=self.command_timeout)  # type: ignore[no-untyped-call]
+
+    def _handle(self, data: bytes) -> None:
+        try:
+            message = codec.loads_object(data)
+            if "e" in message:
+                if message.get("o") != self._origin and isinstance(message["e"], dict):
+                    self._snapshot.emit(message["e"])
+                return
+            seq, collection, key, fields = int(message["s"]), message["c"], str(message["k"]), message["v"]
+            if collection not in codec.RECORD_TYPES:
+                raise ValueError(f"unknown collection {collection!r}")
+            record = codec.from_fields(collection, fields) if fields is not None else None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("ignoring unreadable state change message: %s", exc)
+            return
+        self._snapshot.apply(collection, key, record, seq=seq)
+
+    async def _resync(self) -> None:
+        """Reload every collection, prune expired records in Redis, and swap the snapshot if it differs."""
+        async def load() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:  # one consistent cut
+                pipe.get(self._seq)
+                for collection in codec.COLLECTIONS:
+                    pipe.hgetall(self._hash(collection))
+                result: list[Any] = await pipe.execute()
+                return result
+
+        seq, *raw = await self._call(load)
+        now = time.time()
+        records: dict[str, dict[str, Record]] = {}
+        expired: list[tuple[str, bytes, bytes]] = []
+        for collection, entries in zip(codec.COLLECTIONS, raw, strict=True):
+            records[collection] = {}
+            for field, data in entries.items():
+                key = field.decode()
+                record = _decode(collection, key, data)
+                if record is not None and codec.is_live(record, now):
+                    records[collection][key] = record
+                elif record is not None:
+                    expired.append((self._hash(collection), field, data))
+        self._snapshot.replace(records, seq=int(seq or 0))
+        if expired:
+            async def prune() -> None:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for name, field, data in expired:
+                        pipe.eval(_PRUNE, 1, name, field, data)
+                    await pipe.execute()
+
+            await self._call(prune)
+
+
+def _decode(collection: str, key: str, data: bytes) -> Record | None:
+    try:
+        return codec.loads(collection, data)
+    except ValueError as exc:
+        log.error("skipping unreadable %s record %r: %s", collection, key, exc)
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

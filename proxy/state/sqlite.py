@@ -1,0 +1,289 @@
+"""The embedded default Store: one SQLite file (WAL, 0600, commit per call), single node.
+
+Every database call runs on one worker thread, so the event loop never blocks on disk. The
+snapshot is updated right after each committed write; a light poll (`PRAGMA data_version`)
+reloads it when another process (e.g. the CLI) changed the same file, and prunes expired entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from proxy.errors import ConfigError
+from proxy.state import codec
+from proxy.state.codec import Record, Snapshot, StoreUnavailable
+from proxy.state.model import (
+    ContainmentState,
+    DenyOverlay,
+    EgressDeny,
+    EventListener,
+    Listener,
+    Quarantine,
+    SubjectKind,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MEMORY = ":memory:"
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (collection TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+    expires REAL, PRIMARY KEY (collection, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires REAL NOT NULL)
+    WITHOUT ROWID;
+"""
+_INCR = """INSERT INTO counters (key, value, expires) VALUES (:key, 1, :expires)
+ON CONFLICT (key) DO UPDATE SET value = CASE WHEN expires <= :now THEN 1 ELSE value + 1 END,
+    expires = CASE WHEN expires <= :now THEN excluded.expires ELSE expires END
+RETURNING value"""
+
+
+class SQLiteStore:
+    """`Store` on a SQLite file (or `:memory:`); see `proxy.state.model.Store` for the contract."""
+
+    def __init__(self, path: str | os.PathLike[str], *, poll_interval: float = 1.0) -> None:
+        self.path = str(path)
+        self.poll_interval = poll_interval
+        self._snapshot = Snapshot()
+        self._healthy = False
+        self._conn: sqlite3.Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = asyncio.Lock()  # one snapshot-changing operation at a time
+        self._poller: asyncio.Task[None] | None = None
+        self._data_version = 0
+        self._next_counter_prune = 0.0
+
+    # -- the synchronous surface -------------------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def state(self) -> ContainmentState:
+        return self._snapshot.state
+
+    def on_change(self, listener: Listener) -> None:
+        self._snapshot.on_change(listener)
+
+    def on_event(self, listener: EventListener) -> None:
+        self._snapshot.on_event(listener)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open (creating it 0600, and its directory, if needed) and load; `StoreUnavailable` if unusable."""
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drawbridge-sqlite")
+        await self._exec(self._open)
+        await self._reload()
+        if self.poll_interval > 0:
+            self._poller = asyncio.create_task(self._poll(), name="drawbridge-sqlite-poll")
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._pool is not None:
+            with contextlib.suppress(StoreUnavailable):
+                await self._run(self._close_conn)
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._healthy = False
+
+    # -- containment ---------------------------------------------------------------------------
+    async def put_quarantine(self, quarantine: Quarantine) -> None:
+        await self._put(quarantine)
+
+    async def release(self, kind: SubjectKind, subject: str) -> Quarantine | None:
+        removed = await self._delete(codec.QUARANTINES, codec.quarantine_key(kind, subject))
+        return removed if isinstance(removed, Quarantine) else None
+
+    async def put_deny_overlay(self, overlay: DenyOverlay) -> None:
+        await self._put(overlay)
+
+    async def remove_deny_overlay(self, overlay_id: str) -> bool:
+        return await self._delete(codec.DENY_OVERLAYS, overlay_id) is not None
+
+    async def put_egress_deny(self, deny: EgressDeny) -> None:
+        await self._put(deny)
+
+    async def remove_egress_deny(self, deny_id: str) -> bool:
+        return await self._delete(codec.EGRESS_DENIES, deny_id) is not None
+
+    async def broadcast(self, event: dict[str, Any]) -> None:
+        """Single node: the only replica is this one."""
+        self._snapshot.emit(event)
+
+    # -- key/value and counters ----------------------------------------------------------------
+    async def kv_get(self, namespace: str, key: str) -> dict[str, Any] | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT value FROM kv WHERE namespace = ? AND key = ?", (namespace, key)).fetchone())
+        return codec.loads_object(row[0]) if row else None
+
+    async def kv_put(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        data = codec.dumps(value).decode()
+        await self._run(lambda c: self._tx(c, lambda: c.execute(
+            "INSERT OR REPLACE INTO kv (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, data))))
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        cur = await self._run(lambda c: self._tx(c, lambda: c.execute(
+            "DELETE FROM kv WHERE namespace = ? AND key = ?", (namespace, key))))
+        return cur.rowcount > 0
+
+    async def kv_list(self, namespace: str) -> dict[str, dict[str, Any]]:
+        rows = await self._run(lambda c: c.execute(
+            "SELECT key, value FROM kv WHERE namespace = ?", (namespace,)).fetchall())
+        return {key: codec.loads_object(value) for key, value in rows}
+
+    async def incr(self, key: str, ttl_seconds: int) -> int:
+        """Fixed window: the first increment sets the expiry; an expired counter restarts at 1."""
+        codec.check_ttl(ttl_seconds)
+        return await self._run(lambda c: self._incr(c, key, ttl_seconds))
+
+    # -- internals -----------------------------------------------------------------------------
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(connection)` on the worker thread; a database error marks the store unhealthy."""
+        def call() -> T:
+            if self._conn is None:
+                raise sqlite3.OperationalError("database is closed")
+            return fn(self._conn)
+
+        return await self._exec(call)
+
+    async def _exec(self, fn: Callable[[], T]) -> T:
+        if self._pool is None:
+            raise StoreUnavailable(f"SQLite store {self.path} is not started")
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        except (sqlite3.Error, OSError) as exc:
+            self._healthy = False
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        self._healthy = True
+        return result
+
+    def _open(self) -> None:
+        if self.path != MEMORY and not Path(self.path).exists():
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # before SQLite creates it 0644
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA busy_timeout = 2000")
+            conn.executescript(_SCHEMA)
+            self._tx(conn, lambda: self._migrate(conn))
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        if row[0] is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif row[0] > SCHEMA_VERSION:
+            raise ConfigError(f"state database {self.path} has schema v{row[0]}; this Drawbridge knows "
+                              f"up to v{SCHEMA_VERSION} (upgrade Drawbridge or use another file)")
+
+    def _close_conn(self, conn: sqlite3.Connection) -> None:
+        conn.close()
+        self._conn = None
+
+    @staticmethod
+    def _tx(conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = body()
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def _put(self, record: Record) -> None:
+        collection, key = codec.collection_of(record), codec.record_key(record)
+        data = codec.dumps(record).decode()
+
+        def write(c: sqlite3.Connection) -> None:
+            def body() -> None:
+                c.execute("DELETE FROM records WHERE collection = ? AND expires <= ?", (collection, time.time()))
+                c.execute("INSERT OR REPLACE INTO records (collection, key, data, expires) VALUES (?, ?, ?, ?)",
+                          (collection, key, data, record.expires))
+            self._tx(c, body)
+
+        async with self._lock:
+            await self._run(write)
+            self._snapshot.apply(collection, key, record)
+
+    async def _delete(self, collection: str, key: str) -> Record | None:
+        """Delete one record; return it if it was there and still live."""
+        def delete(c: sqlite3.Connection) -> str | None:
+            row = self._tx(c, lambda: c.execute("DELETE FROM records WHERE collection = ? AND key = ? RETURNING data",
+                                                (collection, key)).fetchone())
+            return str(row[0]) if row else None
+
+        async with self._lock:
+            data = await self._run(delete)
+            self._snapshot.apply(collection, key, None)
+        record = _decode(collection, key, data) if data is not None else None
+        return record if record is not None and codec.is_live(record, time.time()) else None
+
+    async def _reload(self) -> None:
+        def load(c: sqlite3.Connection) -> tuple[int, list[tuple[str, str, str]]]:
+            version = int(c.execute("PRAGMA data_version").fetchone()[0])
+            now = time.time()
+            rows = c.execute("SELECT collection, key, data FROM records WHERE expires IS NULL OR expires > ?",
+                             (now,)).fetchall()
+            return version, rows
+
+        async with self._lock:
+            self._data_version, rows = await self._run(load)
+            records: dict[str, dict[str, Record]] = {name: {} for name in codec.COLLECTIONS}
+            for collection, key, data in rows:
+                record = _decode(collection, key, data) if collection in records else None
+                if record is not None:
+                    records[collection][key] = record
+            self._snapshot.replace(records)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                version = await self._run(lambda c: int(c.execute("PRAGMA data_version").fetchone()[0]))
+                if version != self._data_version:
+                    await self._reload()
+            except StoreUnavailable as exc:
+                log.warning("state store unavailable: %s", exc)
+            self._snapshot.prune()
+
+    def _incr(self, conn: sqlite3.Connection, key: str, ttl_seconds: int) -> int:
+        now = time.time()
+        conn.execute("PRAGMA synchronous = NORMAL")  # counters are rebuilt by traffic: skip the fsync
+        try:
+            def body() -> int:
+                if now >= self._next_counter_prune:
+                    conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
+                    self._next_counter_prune = now + 30
+                return int(conn.execute(_INCR, {"key": key, "expires": now + ttl_seconds, "now": now}).fetchone()[0])
+            return self._tx(conn, body)
+        finally:
+            conn.execute("PRAGMA synchronous = FULL")
+
+
+def _decode(collection: str, key: str, data: str) -> Record | None:
+    try:
+        return codec.loads(collection, data)
+    except ValueError as exc:
+        log.error("skipping unreadable %s record %r: %s", collection, key, exc)
+        return None
