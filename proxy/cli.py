@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy import __version__
+from proxy.admin.commands import add_admin_commands, run_admin_command
 from proxy.config import DEFAULT_UPSTREAM, Config, load_config
 from proxy.errors import ConfigError
 
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--policy", type=Path, help="policy directory (default policies/default)")
     serve.add_argument("--audit-file", type=Path, help="append audit events (JSON lines) to this file")
     serve.add_argument("--audit-stdout", action="store_true", help="also write audit events to stdout")
+    serve.add_argument("--store", metavar="URL", help="shared state: sqlite:PATH (default sqlite:var/"
+                       "drawbridge-state.db) or redis://HOST:PORT/DB for several replicas")
+    serve.add_argument("--admin-listen", metavar="HOST:PORT", help="serve the admin API here (loopback by default)")
 
     stdio = sub.add_parser("stdio", help="wrap a stdio MCP server: drawbridge stdio [opts] -- CMD ARGS…")
     stdio.add_argument("--config", type=Path)
@@ -43,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", type=Path)
     test = pol_sub.add_parser("test", help="run the *.test.yaml cases beside the policies")
     test.add_argument("directory", type=Path)
+
+    add_admin_commands(sub)
 
     hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty: generate one)")
     hk.set_defaults(command="hash-key")
@@ -66,7 +72,11 @@ def _apply(data: dict[str, Any], ns: argparse.Namespace) -> Config:
         data["audit"] = {**data.get("audit", {}), "stdout": True}
     if getattr(ns, "upstream", None):
         data["upstreams"] = [_upstream_flag(u) for u in ns.upstream]
-    if getattr(ns, "principal", None):
+    if getattr(ns, "store", None):
+        data["store"] = ns.store
+    if getattr(ns, "admin_listen", None):
+        data["admin"] = {**data.get("admin", {}), "listen": ns.admin_listen}
+    if getattr(ns, "principal", None) and ns.command == "stdio":
         data["stdio"] = {**data.get("stdio", {}), "principal": ns.principal}
     return Config.model_validate(data)
 
@@ -92,6 +102,8 @@ def build_config(ns: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="drawbridge: %(levelname)s %(message)s")
+    if getattr(ns, "admin_run", None) is not None:
+        return run_admin_command(ns)
     try:
         if ns.command == "serve":
             from proxy.http.server import serve

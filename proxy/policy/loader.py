@@ -29,11 +29,16 @@ def policy_files(directory: Path) -> list[Path]:
     """The policy files of a directory, sorted (recursive; test files excluded)."""
     if not directory.is_dir():
         raise PolicyError(f"policy directory not found: {directory}")
-    files = sorted(p for p in directory.rglob("*.y*ml") if p.is_file() and not p.name.endswith(TEST_SUFFIXES)
-                   and p.suffix in (".yaml", ".yml"))
+    files = sorted(p for p in directory.rglob("*.y*ml") if p.is_file() and p.suffix in (".yaml", ".yml")
+                   and not p.name.endswith(TEST_SUFFIXES) and not _hidden(p.relative_to(directory)))
     if len(files) > MAX_FILES:
         raise PolicyError(f"{directory}: more than {MAX_FILES} policy files")
     return files
+
+
+def _hidden(relative: Path) -> bool:
+    """Dot-directories and dot-files are skipped (e.g. the `..data` copies of a Kubernetes ConfigMap mount)."""
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def load_policy(directory: Path) -> LoadedPolicy:

@@ -30,7 +30,8 @@ class CaseResult:
 
 
 def policy_test_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*.test.y*ml") if p.is_file() and p.name.endswith(TEST_SUFFIXES))
+    return sorted(p for p in directory.rglob("*.test.y*ml") if p.is_file() and p.name.endswith(TEST_SUFFIXES)
+                  and not any(part.startswith(".") for part in p.relative_to(directory).parts))
 
 
 def run_case(policy: Policy, case: PolicyCase, file: Path) -> CaseResult:

@@ -260,3 +260,13 @@ def test_non_utf8_file_is_a_policy_error(tmp_path: Path) -> None:
     path.write_bytes(b"rules: \xff\xfe\n")
     message = load_error(tmp_path)
     assert str(path) in message and "cannot read" in message
+
+
+def test_hidden_directories_are_skipped(tmp_path: Path) -> None:
+    """A Kubernetes ConfigMap mount keeps timestamped copies in dot-directories; they must not load twice."""
+    good = "version: 1\nrules:\n  - {id: r, effect: permit, methods: [ping]}\n"
+    (tmp_path / "a.yaml").write_text(good)
+    (tmp_path / "..2026_11_21_data").mkdir()
+    (tmp_path / "..2026_11_21_data" / "a.yaml").write_text(good)
+    loaded = load_policy(tmp_path)
+    assert [p.name for p in loaded.files] == ["a.yaml"]
