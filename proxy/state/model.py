@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 SubjectKind = Literal["principal", "agent", "session"]
 QuarantineMode = Literal["block", "read-only", "no-egress", "monitor"]
 # Severity order of modes: a subject under several quarantines gets the strictest.
-MODE_ORDER: dict[str, int] = {"block": 0, "no-egress": 1, "read-only": 2, "monitor": 3}
+MODE_ORDER: dict[str, int] = {"block": 0, "read-only": 1, "no-egress": 2, "monitor": 3}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_POLICY = REPO / "policies" / "default"
 PERMIT_ALL = REPO / "policies" / "examples" / "permit-all"
+ADMIN_TOKEN = "db-admin-test-token"
 
 
 def free_port() -> int:
@@ -49,6 +50,14 @@ class Drawbridge:
     config_path: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    admin_url: str | None = None
+
+    def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run `drawbridge ARGS…` (python -m proxy) against this proxy's admin API."""
+        assert self.admin_url is not None, "started without admin=True"
+        env = {**os.environ, "DRAWBRIDGE_ADMIN_URL": self.admin_url, "DRAWBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN}
+        return subprocess.run([sys.executable, "-m", "proxy", *args], capture_output=True, text=True,
+                              timeout=timeout, env=env, check=False)
 
     def mcp_url(self, upstream: str | None = None) -> str:
         return f"{self.url}/mcp" if upstream in (None, "default") else f"{self.url}/{upstream}/mcp"
@@ -74,8 +83,12 @@ def run_drawbridge(
     policy: Path = PERMIT_ALL,
     extra: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    admin: bool = False,
 ) -> Iterator[Drawbridge]:
-    """Start `python -m proxy serve --config FILE` on a free port; stop it (SIGTERM, then kill) after."""
+    """Start `python -m proxy serve --config FILE` on a free port; stop it (SIGTERM, then kill) after.
+
+    With `admin`, the admin API listens on another free port with token ADMIN_TOKEN (see `Drawbridge.cli`).
+    """
     port = free_port()
     audit = tmp / f"audit-{port}.jsonl"
     config: dict[str, Any] = {
@@ -87,6 +100,10 @@ def run_drawbridge(
         "store": f"sqlite:{tmp}/state-{port}.db",
         "log_level": "warning",
     }
+    admin_port = free_port() if admin else None
+    if admin_port is not None:
+        config["admin"] = {"listen": f"127.0.0.1:{admin_port}", "evidence_dir": str(tmp / f"evidence-{port}")}
+        env = {**(env or {}), "DRAWBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN}
     for key, value in (extra or {}).items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     config_path = tmp / f"drawbridge-{port}.yaml"
@@ -103,9 +120,12 @@ def run_drawbridge(
     try:
         try:
             wait_port(port, proc=proc)
+            if admin_port is not None:
+                wait_port(admin_port, proc=proc)
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}\n--- drawbridge log ---\n{log_path.read_text(errors='replace')}") from None
-        yield Drawbridge(f"http://127.0.0.1:{port}", port, audit, config_path, proc, log_path)
+        admin_url = f"http://127.0.0.1:{admin_port}" if admin_port is not None else None
+        yield Drawbridge(f"http://127.0.0.1:{port}", port, audit, config_path, proc, log_path, admin_url)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,135 @@
+"""The admin API: a separate Starlette app (own listener, loopback by default), JSON in and out.
+
+Every request needs an admin bearer token; every state-changing call runs
+validate → evidence snapshot (quarantine, kill) → store → `containment_action` audit → webhook / revocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from proxy.containment.revocation import TokenRevoker
+from proxy.containment.webhook import ContainmentNotifier
+from proxy.evidence.recorder import EvidenceRecorder
+from proxy.state.model import Store
+
+from . import routes_overlays as ov
+from . import routes_quarantine as qr
+from . import routes_read as rd
+from .auth import BearerAuth
+from .openapi import build_openapi
+from .routes_base import AdminPlane, ApiError, Endpoint, Handler, error_response, json_response
+
+
+class LiveSessions(Protocol):
+    """The data plane's live sessions, as the admin plane sees them."""
+
+    def list(self, principal: str | None) -> list[dict[str, Any]]:
+        """Rows with session_id, principal, agent, upstream, started (epoch), calls, bytes_in, bytes_out."""
+
+    async def kill(self, session_id: str | None, principal: str | None, reason: str) -> int:
+        """End one session or every session of a principal on this replica; returns how many ended.
+        `reason` is internal: never show it to the agent."""
+
+
+@dataclass(frozen=True)
+class AdminDeps:
+    store: Store
+    audit: Callable[[dict[str, Any]], None]  # takes a finished event from system_event(...)
+    sessions: LiveSessions
+    evidence: EvidenceRecorder
+    snapshot_context: Callable[[], dict[str, Any]]  # tool manifests, pins, policy version
+    notifier: ContainmentNotifier | None = None
+    revoker: TokenRevoker | None = None
+    tokens: frozenset[str] = frozenset()  # sha256 hex of the admin tokens
+    token_labels: Mapping[str, str] = field(default_factory=dict)  # sha256 → actor label
+
+
+async def _openapi(plane: AdminPlane, request: Request) -> Response:
+    raise NotImplementedError  # replaced in build_admin_app (needs the finished table)
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/v1/healthz", rd.healthz, "Liveness and state-store health", "meta"),
+    Endpoint("GET", "/v1/openapi.json", _openapi, "This document", "meta"),
+    Endpoint("GET", "/v1/status", rd.status, "What is quarantined or denied, by whom, until when", "observe"),
+    Endpoint("POST", "/v1/quarantines", qr.create_quarantine, "Quarantine a principal, agent or session "
+             "(evidence is sealed first)", "contain", qr.QuarantineBody, status=201),
+    Endpoint("GET", "/v1/quarantines", qr.list_quarantines, "Active quarantines", "observe",
+             query=(("kind", "principal|agent|session"), ("subject", "exact subject id"))),
+    Endpoint("POST", "/v1/quarantines/release", qr.release_quarantine, "Release, or step down to a lesser mode "
+             "(staged recovery)", "recover", qr.ReleaseBody),
+    Endpoint("GET", "/v1/sessions", rd.list_sessions, "Live sessions", "observe",
+             query=(("principal", "only this principal's sessions"),)),
+    Endpoint("POST", "/v1/sessions/kill", qr.kill_sessions, "End a session or all sessions of a principal",
+             "contain", qr.KillBody),
+    Endpoint("POST", "/v1/deny-tools", ov.create_deny_tools, "Deny tools for an agent or principal on top of "
+             "policy", "contain", ov.DenyToolsBody, status=201),
+    Endpoint("GET", "/v1/deny-tools", ov.list_deny_tools, "Active tool denies", "observe"),
+    Endpoint("DELETE", "/v1/deny-tools/{overlay_id}", ov.remove_deny_tools, "Lift a tool deny", "recover",
+             ov.RemoveBody),
+    Endpoint("POST", "/v1/egress-denies", ov.create_egress_deny, "Refuse a destination host", "contain",
+             ov.EgressDenyBody, status=201),
+    Endpoint("GET", "/v1/egress-denies", ov.list_egress_denies, "Active egress denies", "observe"),
+    Endpoint("DELETE", "/v1/egress-denies/{deny_id}", ov.remove_egress_deny, "Lift an egress deny", "recover",
+             ov.RemoveBody),
+    Endpoint("GET", "/v1/evidence", rd.list_evidence, "Evidence snapshots, newest first", "evidence"),
+    Endpoint("GET", "/v1/evidence/{evidence_id}", rd.show_evidence, "One snapshot, re-verified against its "
+             "manifest", "evidence", query=(("exchanges", "true to include the captured exchanges"),)),
+)
+
+
+def _route(plane: AdminPlane, ep: Endpoint, handler: Handler) -> Route:
+    async def endpoint(request: Request) -> Response:
+        return await handler(plane, request)
+
+    return Route(ep.path, endpoint, methods=[ep.method], name=f"{ep.method} {ep.path}")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, "internal_error", f"internal error ({type(exc).__name__})")
+
+
+def build_admin_app(deps: AdminDeps) -> Starlette:
+    """The admin Starlette app; `app.state.plane.drain()` awaits background webhook/revocation tasks."""
+    plane = AdminPlane(deps)
+    document = build_openapi(ENDPOINTS)
+
+    async def openapi(_: AdminPlane, request: Request) -> Response:
+        return json_response(document)
+
+    routes = [_route(plane, ep, openapi if ep.handler is _openapi else ep.handler) for ep in ENDPOINTS]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await plane.drain(grace_seconds=5.0)
+
+    app = Starlette(
+        routes=routes, lifespan=lifespan,
+        middleware=[Middleware(BearerAuth, tokens=deps.tokens, labels=deps.token_labels)],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.plane = plane
+    return app

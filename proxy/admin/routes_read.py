@@ -1,0 +1,67 @@
+"""Read-only routes: status, live sessions, evidence, health."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .routes_base import AdminPlane, ApiError, iso, json_response, view
+
+
+def _active(records: Any, now: float) -> list[dict[str, Any]]:
+    rows = [view(r, now) for r in records if r.expires is None or now < r.expires]
+    return sorted(rows, key=lambda row: row["created"] or "")
+
+
+async def status(plane: AdminPlane, request: Request) -> Response:
+    """What is contained right now, by whom, until when."""
+    now, store = time.time(), plane.deps.store
+    state = store.state()
+    return json_response({
+        "now": iso(now), "store_healthy": store.healthy, "state_version": state.version,
+        "quarantines": _active(state.quarantines, now), "deny_tools": _active(state.deny_overlays, now),
+        "egress_denies": _active(state.egress_denies, now),
+        "notifier": plane.deps.notifier is not None, "revoker": plane.deps.revoker is not None,
+    })
+
+
+async def list_sessions(plane: AdminPlane, request: Request) -> Response:
+    rows = plane.deps.sessions.list(request.query_params.get("principal") or None)
+    out = []
+    for row in rows:
+        started = row.get("started")
+        out.append({**row, "started": iso(started) if isinstance(started, int | float) else started})
+    return json_response({"sessions": out})
+
+
+async def list_evidence(plane: AdminPlane, request: Request) -> Response:
+    records = await anyio.to_thread.run_sync(plane.deps.evidence.list)
+    return json_response({"evidence": [r.as_dict() for r in records]})
+
+
+async def show_evidence(plane: AdminPlane, request: Request) -> Response:
+    """One snapshot, re-verified against its manifest (`verified`, `problems`)."""
+    evidence_id = request.path_params["evidence_id"]
+    recorder = plane.deps.evidence
+    try:
+        report = await anyio.to_thread.run_sync(partial(recorder.show, evidence_id))
+        data = report.as_dict()
+        if request.query_params.get("exchanges") in ("1", "true", "yes"):
+            try:
+                data["exchanges"] = await anyio.to_thread.run_sync(partial(recorder.exchanges, evidence_id))
+            except (OSError, ValueError) as exc:  # a damaged file is reported, not a 500
+                data["exchanges_error"] = type(exc).__name__
+    except KeyError:
+        raise ApiError(404, "not_found", f"no evidence {evidence_id}") from None
+    return json_response(data)
+
+
+async def healthz(plane: AdminPlane, request: Request) -> Response:
+    healthy = plane.deps.store.healthy
+    return json_response({"status": "ok" if healthy else "degraded", "store_healthy": healthy},
+                         200 if healthy else 503)

@@ -1,0 +1,1 @@
+"""Evidence at containment: recent exchanges per session, frozen into write-once, hashed snapshots."""
