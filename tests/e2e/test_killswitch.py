@@ -17,6 +17,7 @@ from tests.support.sdk import sdk_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 QUARANTINED = -32053
+EMAIL: dict[str, object] = {"to": "a@b.example", "subject": "s", "body": "b"}
 
 
 @pytest.fixture
@@ -79,12 +80,12 @@ async def test_read_only_and_no_egress_modes(contained: Drawbridge) -> None:
     ok(contained.cli("quarantine", "principal", "alice", "--mode", "read-only", "--reason", "triage"))
     assert await refused_code(contained, "get_weather", {"city": "Rome"}) is None
     assert await refused_code(contained, "delete_note", {"note_id": 1}) == QUARANTINED
-    assert await refused_code(contained, "send_email", {"to": "a@b.example", "subject": "s", "body": "b"}) == QUARANTINED
+    assert await refused_code(contained, "send_email", EMAIL) == QUARANTINED
     ok(contained.cli("release", "principal", "alice", "--to-mode", "no-egress", "--reason", "staged recovery"))
     assert await refused_code(contained, "delete_note", {"note_id": 1}) is None
-    assert await refused_code(contained, "send_email", {"to": "a@b.example", "subject": "s", "body": "b"}) == QUARANTINED
+    assert await refused_code(contained, "send_email", EMAIL) == QUARANTINED
     ok(contained.cli("release", "principal", "alice", "--reason", "recovered"))
-    assert await refused_code(contained, "send_email", {"to": "a@b.example", "subject": "s", "body": "b"}) is None
+    assert await refused_code(contained, "send_email", EMAIL) is None
 
 
 async def test_deny_tools_overlay(contained: Drawbridge) -> None:
