@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +11,12 @@ from proxy.audit import Auditor, decision_event, system_event
 from proxy.audit.auditor import FdSink, Sink
 from proxy.catalog import ToolCatalog
 from proxy.config import Config
+from proxy.containment.auto import AutoContainment
 from proxy.decision import Decision
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.evidence_hook import record as record_evidence
 from proxy.exchange import Exchange
+from proxy.inspections.canary import CanaryCheck
 from proxy.inspections.containment import ContainmentGate
 from proxy.inspections.registry import build_registry
 from proxy.jsonrpc import Limits
@@ -36,6 +38,7 @@ class Runtime:
     catalog: ToolCatalog
     store: Store
     evidence: EvidenceRecorder
+    auto: AutoContainment = field(init=False)
 
     @classmethod
     def build(cls, config: Config, *, stdout_is_protocol: bool = False) -> Runtime:
@@ -55,16 +58,19 @@ class Runtime:
         holder = PolicyHolder(config.policy, on_reload)
         evidence_dir = config.admin.evidence_dir if config.admin is not None else Path("var/evidence")
         evidence = EvidenceRecorder(evidence_dir)
-
-        def audit(ex: Exchange, decision: Decision) -> None:
-            auditor.emit(decision_event(ex, decision, holder.policy.version))
-            record_evidence(evidence, ex, decision)
-
         catalog = ToolCatalog()
         store = open_store(config.store)
-        inspections = [ContainmentGate(store, catalog), *build_registry(holder)]
-        pipeline = Pipeline(inspections, audit)
-        return cls(config, holder, auditor, pipeline, config.limits.message_limits(), catalog, store, evidence)
+        inspections = [ContainmentGate(store, catalog), CanaryCheck(holder), *build_registry(holder)]
+        pipeline = Pipeline(inspections, lambda ex, decision: runtime.after_decision(ex, decision))
+        runtime = cls(config, holder, auditor, pipeline, config.limits.message_limits(), catalog, store, evidence)
+        runtime.auto = AutoContainment(store, holder, evidence, runtime.snapshot_context, auditor.emit)
+        return runtime
+
+    def after_decision(self, ex: Exchange, decision: Decision) -> None:
+        """The pipeline's one hook per decision: audit event, evidence ring buffer, automated containment."""
+        self.auditor.emit(decision_event(ex, decision, self.holder.policy.version))
+        record_evidence(self.evidence, ex, decision)
+        self.auto.consider(ex, decision)
 
     def snapshot_context(self) -> dict[str, Any]:
         """What evidence records besides exchanges: tool manifests and the policy in force."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from proxy.decision import Decision
 from proxy.exchange import Exchange
+from proxy.inspections.canary import is_canary
 from proxy.mcp_methods import LISTINGS
 from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder, Query
@@ -33,7 +34,9 @@ class ListingFilter(Inspection):
         kept: list[Any] = []
         for item in result[key]:
             name = item.get("uri" if method == "resources/list" else "name") if isinstance(item, dict) else None
-            if isinstance(name, str) and policy.evaluate(Query(
+            if isinstance(name, str) and method == "tools/list" and is_canary(self._holder, name):
+                kept.append(item)  # honeytokens stay visible, like any other tool
+            elif isinstance(name, str) and policy.evaluate(Query(
                 direction="to_server", principal=ex.principal, agent=ex.agent, upstream=ex.upstream,
                 method=call_method, name=name, arguments=None,
             )).allowed:

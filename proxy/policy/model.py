@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from proxy.content.settings import ContentSettings, EgressSettings
+
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 
@@ -61,11 +63,31 @@ class Rule(_Strict):
         return [value] if isinstance(value, str) else value
 
 
+class AutoContainmentRule(_Strict):
+    """Quarantine automatically when a decision carries a matching finding (no human in the loop)."""
+
+    id: str = Field(pattern=RULE_ID_PATTERN)
+    detectors: Globs = Field(min_length=1)  # finding detector ids, e.g. "canary.*", "secrets.*"
+    min_severity: Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"] = "SEV-1"
+    subject: Literal["session", "principal", "agent"] = "principal"
+    mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
+    ttl: str | None = Field(default=None, pattern=r"^(?:\d{1,6}[smhdw])+$")  # None: until released
+
+    @field_validator("detectors", mode="before")
+    @classmethod
+    def _one_glob_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class Settings(_Strict):
     """Policy-wide switches. Each may be set by at most one file of a set."""
 
     anonymous: bool = False
     unknown_methods: Literal["deny", "policy"] = "deny"
+    content: ContentSettings = Field(default_factory=ContentSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
+    canary_tools: Globs = ()  # honeytokens: listed like any tool; any call is a SEV-1 finding
+    auto_containment: tuple[AutoContainmentRule, ...] = ()
 
 
 class PolicyFile(_Strict):

@@ -1,0 +1,92 @@
+"""Automated containment: policy maps findings to quarantines, applied without waiting for a human.
+
+Called after every decision is audited. A matching rule quarantines the subject through the store
+(so every replica obeys at once), after sealing evidence, and leaves a `containment_action` event
+with actor `drawbridge:auto`. Ambiguous findings that match no rule only alert (their audit event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from proxy.audit import system_event
+from proxy.containment.durations import parse_duration
+from proxy.decision import Decision, Finding
+from proxy.evidence.recorder import EvidenceRecorder
+from proxy.exchange import Exchange
+from proxy.globs import compile_globs
+from proxy.policy import PolicyHolder
+from proxy.policy.model import AutoContainmentRule
+from proxy.state.model import MODE_ORDER, Quarantine, Store
+
+log = logging.getLogger("drawbridge.containment")
+ACTOR = "drawbridge:auto"
+
+
+def _matches(rule: AutoContainmentRule, finding: Finding) -> bool:
+    return (finding.severity.value <= int(rule.min_severity[-1])
+            and compile_globs(rule.detectors).fullmatch(finding.detector) is not None)
+
+
+class AutoContainment:
+    """Turns matching findings into quarantines (one at a time per subject)."""
+
+    def __init__(self, store: Store, holder: PolicyHolder, evidence: EvidenceRecorder,
+                 context: Callable[[], dict[str, Any]], emit: Callable[[dict[str, Any]], None]) -> None:
+        self._store, self._holder, self._evidence = store, holder, evidence
+        self._context, self._emit = context, emit
+        self._pending: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def consider(self, ex: Exchange, decision: Decision) -> None:
+        rules = self._holder.policy.settings.auto_containment
+        if not rules or not decision.findings:
+            return
+        for rule in rules:
+            finding = next((f for f in decision.findings if _matches(rule, f)), None)
+            if finding is None:
+                continue
+            subject = {"principal": ex.principal, "agent": ex.agent, "session": ex.session_id}[rule.subject]
+            if subject is None or (rule.subject, subject) in self._pending:
+                continue
+            self._pending.add((rule.subject, subject))
+            task = asyncio.get_running_loop().create_task(self._quarantine(rule, subject, finding))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _quarantine(self, rule: AutoContainmentRule, subject: str, finding: Finding) -> None:
+        key = (rule.subject, subject)
+        try:
+            now = time.time()
+            current = next((q for q in self._store.state().quarantines
+                            if q.kind == rule.subject and q.subject == subject and q.active(now)), None)
+            if current is not None and MODE_ORDER[current.mode] <= MODE_ORDER[rule.mode]:
+                return  # already contained at least as strictly
+            reason = f"auto-containment rule {rule.id}: {finding.detector} ({finding.severity.label})"
+            ticket = f"AUTO-{rule.id}"
+            evidence = await asyncio.to_thread(self._evidence.snapshot, rule.subject, subject, actor=ACTOR,
+                                               reason=reason, ticket=ticket, context=self._context())
+            expires = now + parse_duration(rule.ttl) if rule.ttl else None
+            await self._store.put_quarantine(Quarantine(rule.subject, subject, rule.mode, reason, ACTOR, ticket,
+                                                        created=now, expires=expires))
+            self._emit(system_event("containment_action", action="quarantine", actor=ACTOR, kind=rule.subject,
+                                    subject=subject, mode=rule.mode, reason=reason, ticket=ticket, rule_id=rule.id,
+                                    detector=finding.detector, severity=finding.severity.label,
+                                    evidence_id=evidence.id, evidence_sha256=evidence.manifest_sha256))
+            log.warning("auto-containment: %s %s quarantined (%s) by rule %s", rule.subject, subject, rule.mode,
+                        rule.id)
+        except Exception as exc:  # never silent: an automated action that failed is an incident signal
+            self._emit(system_event("containment_action_failed", actor=ACTOR, kind=rule.subject, subject=subject,
+                                    rule_id=rule.id, error=type(exc).__name__))
+            log.error("auto-containment of %s %s failed: %s", rule.subject, subject, type(exc).__name__)
+        finally:
+            self._pending.discard(key)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
