@@ -15,6 +15,7 @@ from typing import Any
 
 from proxy.audit import system_event
 from proxy.containment.durations import parse_duration
+from proxy.containment.webhook import ContainmentNotifier
 from proxy.decision import Decision, Finding
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.exchange import Exchange
@@ -40,6 +41,7 @@ class AutoContainment:
         self._store, self._holder, self._evidence = store, holder, evidence
         self._context, self._emit = context, emit
         self._pending: set[tuple[str, str]] = set()
+        self.notifier: ContainmentNotifier | None = None  # the SOAR webhook, when configured
         self._tasks: set[asyncio.Task[None]] = set()
 
     def consider(self, ex: Exchange, decision: Decision) -> None:
@@ -73,10 +75,13 @@ class AutoContainment:
             expires = now + parse_duration(rule.ttl) if rule.ttl else None
             await self._store.put_quarantine(Quarantine(rule.subject, subject, rule.mode, reason, ACTOR, ticket,
                                                         created=now, expires=expires))
-            self._emit(system_event("containment_action", action="quarantine", actor=ACTOR, kind=rule.subject,
-                                    subject=subject, mode=rule.mode, reason=reason, ticket=ticket, rule_id=rule.id,
-                                    detector=finding.detector, severity=finding.severity.label,
-                                    evidence_id=evidence.id, evidence_sha256=evidence.manifest_sha256))
+            event = system_event("containment_action", action="quarantine", actor=ACTOR, kind=rule.subject,
+                                 subject=subject, mode=rule.mode, reason=reason, ticket=ticket, rule_id=rule.id,
+                                 detector=finding.detector, severity=finding.severity.label,
+                                 evidence_id=evidence.id, evidence_sha256=evidence.manifest_sha256)
+            self._emit(event)
+            if self.notifier is not None:
+                await self.notifier.notify({k: v for k, v in event.items() if k != "reason"})
             log.warning("auto-containment: %s %s quarantined (%s) by rule %s", rule.subject, subject, rule.mode,
                         rule.id)
         except Exception as exc:  # never silent: an automated action that failed is an incident signal

@@ -14,18 +14,21 @@ from proxy.runtime import Runtime
 
 
 def build_admin(runtime: Runtime, config: Config, containment: PlaneContainment) -> tuple[Starlette, str, int] | None:
-    """The admin app and where it listens, or None when `admin` is not configured."""
+    """Wire the containment side effects (webhook, token revocation) into the data plane and automated
+    containment, and build the admin app with where it listens (None when `admin` is not configured)."""
+    audit = runtime.auditor.emit
+    cc = config.containment
+    notifier = ContainmentNotifier.from_config(cc.webhook, audit) if cc.webhook else None
+    revoker = TokenRevoker.from_config(cc.revocation) if cc.revocation else None
+    containment.plane.revoker = revoker
+    runtime.auto.notifier = notifier
     if config.admin is None:
         return None
     labels = config.admin.token_labels()
     host, port = check_listen(config.admin.listen, labels)
-    audit = runtime.auditor.emit
-    cc = config.containment
     deps = AdminDeps(
         store=runtime.store, audit=audit, sessions=containment, evidence=runtime.evidence,
-        snapshot_context=runtime.snapshot_context,
-        notifier=ContainmentNotifier.from_config(cc.webhook, audit) if cc.webhook else None,
-        revoker=TokenRevoker.from_config(cc.revocation) if cc.revocation else None,
+        snapshot_context=runtime.snapshot_context, notifier=notifier, revoker=revoker,
         tokens=frozenset(labels), token_labels=labels,
     )
     return build_admin_app(deps), host, port

@@ -10,6 +10,7 @@ from cachetools import TTLCache
 
 from proxy.audit import system_event
 from proxy.config import Config, UpstreamConfig
+from proxy.containment.revocation import TokenRevoker
 from proxy.decision import Decision
 from proxy.errors import ErrorCode
 from proxy.http.answers import RejectServerRequest
@@ -63,6 +64,7 @@ class Plane:
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
         self.sessions = SessionTable()
         self.live = LiveCalls()
+        self.revoker: TokenRevoker | None = None  # set when containment.revocation is configured
         self.killed_sessions: TTLCache[tuple[str, str], bool] = TTLCache(100_000, 24 * 3600)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -82,6 +84,8 @@ class Plane:
             principal, agent, credential = ANONYMOUS, headers.get(self.config.identity.agent_header or ""), None
         else:
             principal, agent, credential = identity.principal, identity.agent, identity.credential_hash
+            if self.revoker is not None and identity.method == "jwt":  # held in memory for RFC 7009 revocation
+                self.revoker.remember(principal, headers.get("authorization", "").partition(" ")[2].strip())
         call = Call(upstream, principal, agent, credential, session_id, Era.UNKNOWN, address)
         if session_id is not None and ((upstream, session_id) in self.killed_sessions
                                        or self.sessions.check(upstream, session_id, principal, agent) is None):
