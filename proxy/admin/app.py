@@ -1,7 +1,8 @@
 """The admin API: a separate Starlette app (own listener, loopback by default), JSON in and out.
 
 Every request needs an admin bearer token; every state-changing call runs
-validate → evidence snapshot (quarantine, kill) → store → `containment_action` audit → webhook / revocation.
+validate → store (quarantine: contain first) → evidence snapshot → `containment_action` audit → webhook /
+revocation. Containment never clears the evidence ring buffers, so sealing after the store write loses nothing.
 """
 
 from __future__ import annotations

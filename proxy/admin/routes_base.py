@@ -18,7 +18,7 @@ from starlette.responses import Response
 from proxy.audit.event import system_event
 from proxy.containment.durations import parse_duration
 from proxy.evidence.recorder import SnapshotKind
-from proxy.evidence.snapshot import EvidenceRecord, rfc3339
+from proxy.evidence.snapshot import EvidenceRecord, SessionCapture, rfc3339
 
 from .auth import ACTOR_KEY
 
@@ -140,13 +140,22 @@ class AdminPlane:
     def audit(self, event_type: str, **fields: Any) -> None:
         self.deps.audit(system_event(event_type, **fields))
 
-    async def evidence(self, kind: SnapshotKind, subject: str, *, actor: str, reason: str,
-                       ticket: str | None) -> EvidenceRecord | None:
-        """Seal evidence before anything changes; a failure is audited but never blocks containment."""
+    def freeze(self, kind: SnapshotKind, subject: str) -> tuple[list[SessionCapture], dict[str, Any]] | None:
+        """Copy what the recorder holds about the subject, in memory, before anything changes."""
         try:
-            context = self.deps.snapshot_context()
+            return self.deps.evidence.captures(kind, subject), self.deps.snapshot_context()
+        except Exception as exc:
+            self.audit("evidence_snapshot_failed", kind=kind, subject=subject, error=type(exc).__name__)
+            return None
+
+    async def evidence(self, kind: SnapshotKind, subject: str, *, actor: str, reason: str,
+                       ticket: str | None,
+                       frozen: tuple[list[SessionCapture], dict[str, Any]] | None = None) -> EvidenceRecord | None:
+        """Seal evidence (what `freeze` copied, or what is held now); a failure is audited, never blocking."""
+        try:
+            captures, context = frozen if frozen is not None else (None, self.deps.snapshot_context())
             snap = partial(self.deps.evidence.snapshot, kind, subject, actor=actor, reason=reason, ticket=ticket,
-                           context=context)
+                           context=context, captures=captures)
             return await anyio.to_thread.run_sync(snap)
         except Exception as exc:
             self.audit("evidence_snapshot_failed", kind=kind, subject=subject, actor=actor,

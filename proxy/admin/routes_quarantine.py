@@ -99,15 +99,19 @@ async def create_quarantine(plane: AdminPlane, request: Request) -> Response:
         raise ApiError(409, "would_loosen", f"{body.kind} {body.subject} is already quarantined in the stricter "
                        f"mode {current.mode}; step down with release --to-mode {body.mode}")
     principals = _to_revoke(plane, body)  # looked up before any session ends
-    evidence = await plane.evidence(body.kind, body.subject, actor=actor, reason=body.reason, ticket=body.ticket)
     quarantine = Quarantine(body.kind, body.subject, body.mode, body.reason, actor, body.ticket, created=now,
                             expires=body.expires(now))
     fields: dict[str, Any] = {"actor": actor, "kind": body.kind, "subject": body.subject, "mode": body.mode,
                               "reason": body.reason, "ticket": body.ticket, "ttl_seconds": body.ttl_seconds,
-                              "expires": iso(quarantine.expires),
-                              "evidence_id": evidence.id if evidence else None,
-                              "evidence_sha256": evidence.manifest_sha256 if evidence else None}
+                              "expires": iso(quarantine.expires)}
+    # Freeze what is held in memory first (instant), contain (every replica obeys at once), then seal the
+    # frozen copy to disk: containment never waits on evidence I/O, and evidence predates any teardown.
+    frozen = plane.freeze(body.kind, body.subject)
     await plane.store_call(plane.deps.store.put_quarantine(quarantine), "quarantine", **fields)
+    evidence = await plane.evidence(body.kind, body.subject, actor=actor, reason=body.reason, ticket=body.ticket,
+                                    frozen=frozen)
+    fields["evidence_id"] = evidence.id if evidence else None
+    fields["evidence_sha256"] = evidence.manifest_sha256 if evidence else None
     killed = await _kill(plane, body.kind, body.subject, body.reason, actor) if body.kill_sessions else 0
     plane.announce("quarantine", **fields, previous_mode=current.mode if current else None, killed_sessions=killed)
     revocation = "skipped" if principals is None else plane.revoke(principals, actor)

@@ -109,12 +109,17 @@ class EvidenceRecorder:
                     or (kind == "agent" and buf.agent == subject)]
 
     def snapshot(self, kind: SnapshotKind, subject: str, *, actor: str, reason: str, ticket: str | None,
-                 context: dict[str, Any]) -> EvidenceRecord:
-        """Seal the subject's recent exchanges with `context` (manifests, pins, policy version). Blocking I/O."""
+                 context: dict[str, Any], captures: builtins.list[SessionCapture] | None = None) -> EvidenceRecord:
+        """Seal the subject's recent exchanges with `context` (manifests, pins, policy version). Blocking I/O.
+
+        `captures` taken earlier with `captures()` (in memory, instant) are sealed as they were then: this
+        is how containment freezes what it holds before tearing anything down, and writes to disk after.
+        """
         limits = {"max_entries_per_session": self.max_entries_per_session, "max_sessions": self.max_sessions,
                   "max_entry_bytes": self.max_entry_bytes}
+        frozen = self.captures(kind, subject) if captures is None else captures
         record = write_evidence(self.evidence_dir, kind=kind, subject=subject, actor=actor, reason=reason,
-                                ticket=ticket, context=context, captures=self.captures(kind, subject), limits=limits)
+                                ticket=ticket, context=context, captures=frozen, limits=limits)
         self._sealed[record.id] = record.manifest_sha256
         return record
 

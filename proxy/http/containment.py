@@ -19,7 +19,7 @@ from proxy.state.model import ContainmentState, Store
 from proxy.upstream import UpstreamError
 
 log = logging.getLogger("drawbridge.containment")
-KILL_EVENT = "kill_sessions"
+KILL_EVENT = "sessions_kill"
 SESSION_KILLED = "session ended by incident response"
 
 
@@ -55,23 +55,22 @@ class PlaneContainment:
                 for s in self.plane.sessions.list() if principal is None or s.principal == principal]
 
     async def kill(self, session_id: str | None, principal: str | None, reason: str) -> int:
-        """End sessions here and on every other replica (broadcast); returns how many ended here."""
-        count = self._kill_local(session_id, principal)
-        await self.store.broadcast({"type": KILL_EVENT, "session_id": session_id, "principal": principal,
-                                    "origin": id(self)})
-        return count
+        """End sessions on this replica; the admin plane broadcasts the kill to the others."""
+        return self._kill_local(session=session_id, principal=principal)
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") == KILL_EVENT and event.get("origin") != id(self):
-            self._kill_local(event.get("session_id"), event.get("principal"))
+        """`{"event": "sessions_kill", "session"|"principal"|"agent": subject}` from any replica's admin API."""
+        if event.get("event") == KILL_EVENT:
+            self._kill_local(session=event.get("session"), principal=event.get("principal"), agent=event.get("agent"))
 
-    def _kill_local(self, session_id: str | None, principal: str | None) -> int:
-        sessions = [s for s in self.plane.sessions.list()
-                    if (session_id is not None and s.session_id == session_id)
-                    or (principal is not None and s.principal == principal)]
-        live = self.plane.live.matching(principal=principal, session=session_id)
-        self.plane.live.kill([c for c in live if session_id is None or c.call.session_id == session_id],
-                             SESSION_KILLED)
+    def _kill_local(self, *, session: str | None = None, principal: str | None = None, agent: str | None = None) -> int:
+        def hit(s_id: str | None, s_principal: str, s_agent: str | None) -> bool:
+            return ((session is not None and s_id == session) or (principal is not None and s_principal == principal)
+                    or (agent is not None and s_agent == agent))
+
+        sessions = [s for s in self.plane.sessions.list() if hit(s.session_id, s.principal, s.agent)]
+        self.plane.live.kill([c for c in self.plane.live.matching_any()
+                              if hit(c.call.session_id, c.call.principal, c.call.agent)], SESSION_KILLED)
         for info in sessions:
             self._end_session(info.upstream, info.session_id)
         return len(sessions)

@@ -60,15 +60,23 @@ async def test_quarantine_seals_evidence_stores_and_audits(client: httpx.AsyncCl
     assert TOKEN not in json.dumps(audit)
 
 
-async def test_evidence_is_sealed_before_the_store_changes_or_sessions_die(
+async def test_evidence_is_frozen_before_the_store_changes_or_sessions_die(
         client: httpx.AsyncClient, store: MemoryStore, sessions: FakeSessions, recorder: EvidenceRecorder) -> None:
-    seen: list[int] = []
-    store.before_write.append(lambda: seen.append(len(recorder.list())))
-    sessions.before_kill.append(lambda: seen.append(len(recorder.list())))
+    order: list[str] = []
+    capture = recorder.captures
+
+    def spying_captures(kind: Any, subject: str) -> Any:
+        order.append("frozen")
+        return capture(kind, subject)
+
+    recorder.captures = spying_captures  # type: ignore[method-assign]
+    store.before_write.append(lambda: order.append("store"))
+    sessions.before_kill.append(lambda: order.append("kill"))
     r = await client.post("/v1/quarantines", json={"kind": "agent", "subject": "copilot", "reason": "injected",
                                                   "kill_sessions": True})
     assert r.status_code == 201 and r.json()["killed_sessions"] == 2
-    assert seen and all(n == 1 for n in seen)
+    assert order[0] == "frozen" and "store" in order and order.index("store") < order.index("kill")
+    assert len(recorder.list()) == 1 and r.json()["evidence_id"] == recorder.list()[0].id
     assert [k[0] for k in sessions.kills] == ["s-1", "s-3"]
     assert store.broadcasts == [{"event": "sessions_kill", "agent": "copilot"}]
 
