@@ -65,7 +65,9 @@ def resources() -> list[dict[str, Any]]:
 
 
 def only(kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [d for d in resources() if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    """The one object of a kind (the proxy's, not the Redis state store's, unless named)."""
+    found = [d for d in resources() if d["kind"] == kind and (
+        d["metadata"]["name"] == name if name else not d["metadata"]["name"].startswith("drawbridge-redis"))]
     assert len(found) == 1, f"expected exactly one {kind} {name or ''} in the kustomization, found {len(found)}"
     return found[0]
 
@@ -320,7 +322,7 @@ def test_allowed_hosts_admit_the_service_names(config: Config) -> None:
 
 def test_upstream_credentials_come_from_the_secret(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {e["name"]: e for e in container().get("env", [])}
-    (secret,) = yaml_docs(SECRET_EXAMPLE)
+    secret = next(d for d in yaml_docs(SECRET_EXAMPLE) if d["metadata"]["name"] == "drawbridge-upstream-credentials")
     assert secret["kind"] == "Secret"
     example = {**secret.get("stringData", {}), **secret.get("data", {})}
     sources = [(u.name, header, src) for u in config.upstreams for header, src in u.headers.items()]
@@ -429,7 +431,8 @@ async def test_data_plane_builds_from_the_deployment(config: Config, tmp_path: P
                 monkeypatch.setenv(src.env, "Bearer test")
     kubelet_volume(tmp_path / "policies", projected_policy_files(config))
     cfg = config.model_copy(update={"policy": policy_dir_in(tmp_path / "policies", config),
-                                    "audit": AuditConfig(file=tmp_path / "audit.jsonl")})
+                                    "audit": AuditConfig(file=tmp_path / "audit.jsonl"),
+                                    "store": f"sqlite:{tmp_path / 'state.db'}"})  # no Redis in this test
     runtime = Runtime.build(cfg)
     plane = Plane(runtime, cfg)
     app = build_app(plane)
@@ -651,3 +654,15 @@ def test_kustomize_builds() -> None:
     (ctr,) = dep["spec"]["template"]["spec"]["containers"]
     assert ":" in ctr["image"], "the image must carry a tag after kustomize"
     assert all(d["metadata"].get("namespace") == "drawbridge" for d in docs if d["kind"] != "Namespace")
+
+
+def test_redis_state_store_is_private_and_persistent(config: Config) -> None:
+    redis_set = only("StatefulSet", "drawbridge-redis")
+    container = redis_set["spec"]["template"]["spec"]["containers"][0]
+    assert "--appendonly" in container["args"] and redis_set["spec"]["volumeClaimTemplates"]
+    policy = only("NetworkPolicy", "drawbridge-redis")
+    sources = policy["spec"]["ingress"][0]["from"]
+    assert sources == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "drawbridge"}}}]
+    service = only("Service", "drawbridge-redis")
+    assert config.store.startswith(f"redis://{service['metadata']['name']}.drawbridge.svc")
+    assert config.admin is not None and config.admin.listen.startswith("127.0.0.1:")  # responders port-forward
