@@ -33,8 +33,8 @@ def parse_body(raw: bytes, limits: Limits) -> list[JsonObject] | JsonObject:
         if any(word in str(exc).lower() for word in ("recursion", "depth")):
             raise MessageError(ErrorCode.LIMIT_EXCEEDED, "message nesting too deep") from None
         raise MessageError(ErrorCode.PARSE_ERROR, "parse error: body is not valid JSON") from None
-    if raw.count(b"[") + raw.count(b"{") > limits.max_depth:  # else no nesting can exceed the limit
-        check_depth(value, limits.max_depth)
+    if isinstance(value, (dict, list)):
+        check_depth(value, limits.max_depth)  # cost grows with the number of containers, not of bytes
     if isinstance(value, list):
         if not value:
             raise MessageError(ErrorCode.INVALID_REQUEST, "invalid request: empty batch")

@@ -22,6 +22,7 @@ from proxy.types import Direction, Era, JsonObject, MessageKind, Verdict
 from proxy.upstream import UpstreamError, UpstreamResponse, UpstreamTimeout
 
 log = logging.getLogger("drawbridge.http")
+WATCH_AFTER_SECONDS = 0.2  # a call still running after this starts watching for the agent leaving
 BATCH_REFUSED = Decision(Verdict.DENY, reason="batch refused: another message in it was refused", check="batch")
 
 # HTTP status for refusals the protocol gives a status to; policy refusals travel as JSON-RPC errors.
@@ -206,6 +207,7 @@ class McpEndpoint:
         tracked = TrackedSend(send)
         key, live = self.plane.live.add(call, me)
         gone = False
+        watcher: asyncio.Task[None] | None = None
 
         def on_disconnect(watch: asyncio.Future[None]) -> None:
             nonlocal gone
@@ -213,8 +215,13 @@ class McpEndpoint:
                 gone = True
                 me.cancel()
 
-        watcher = asyncio.ensure_future(_disconnected(receive))
-        watcher.add_done_callback(on_disconnect)
+        def start_watching() -> None:
+            # Fast calls finish before this fires, so they never pay for a watcher task.
+            nonlocal watcher
+            watcher = asyncio.ensure_future(_disconnected(receive))
+            watcher.add_done_callback(on_disconnect)
+
+        timer = asyncio.get_running_loop().call_later(WATCH_AFTER_SECONDS, start_watching)
         try:
             await work(tracked)
         except asyncio.CancelledError:
@@ -227,8 +234,10 @@ class McpEndpoint:
                 await tracked.refuse(waiting, live.killed)
         finally:
             self.plane.live.remove(key)
-            watcher.remove_done_callback(on_disconnect)
-            watcher.cancel()
+            timer.cancel()
+            if watcher is not None:
+                watcher.remove_done_callback(on_disconnect)
+                watcher.cancel()
 
 
 class TrackedSend:
