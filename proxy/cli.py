@@ -12,7 +12,10 @@ from typing import Any
 from proxy import __version__
 from proxy.admin.commands import add_admin_commands, run_admin_command
 from proxy.config import DEFAULT_UPSTREAM, Config, load_config
+from proxy.content.scan_command import add_scan_parser, run_scan
 from proxy.errors import ConfigError
+from proxy.pins.commands import add_pin_parsers, run_pin_command
+from proxy.pins.settings import section_from_flags
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -33,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", metavar="URL", help="shared state: sqlite:PATH (default sqlite:var/"
                        "drawbridge-state.db) or redis://HOST:PORT/DB for several replicas")
     serve.add_argument("--admin-listen", metavar="HOST:PORT", help="serve the admin API here (loopback by default)")
+    serve.add_argument("--pins", type=Path, action="append", default=[], metavar="FILE",
+                       help="pin lock file written by `drawbridge pin` (repeatable; each names its upstream)")
+    serve.add_argument("--pin-mode", choices=("strict", "tofu", "alert"),
+                       help="enforce tool-definition pins: strict | tofu | alert (with --pins, or for all upstreams)")
 
     stdio = sub.add_parser("stdio", help="wrap a stdio MCP server: drawbridge stdio [opts] -- CMD ARGS…")
     stdio.add_argument("--config", type=Path)
@@ -49,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("directory", type=Path)
 
     add_admin_commands(sub)
+
+    add_scan_parser(sub)
+    add_pin_parsers(sub)
 
     hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty: generate one)")
     hk.set_defaults(command="hash-key")
@@ -76,6 +86,9 @@ def _apply(data: dict[str, Any], ns: argparse.Namespace) -> Config:
         data["store"] = ns.store
     if getattr(ns, "admin_listen", None):
         data["admin"] = {**data.get("admin", {}), "listen": ns.admin_listen}
+    if getattr(ns, "pins", None) or getattr(ns, "pin_mode", None):
+        names = [u["name"] if isinstance(u, dict) else u.name for u in data.get("upstreams", [])]
+        data["pins"] = section_from_flags(ns.pins, ns.pin_mode or "strict", names)
     if getattr(ns, "principal", None) and ns.command == "stdio":
         data["stdio"] = {**data.get("stdio", {}), "principal": ns.principal}
     return Config.model_validate(data)
@@ -122,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if ns.policy_command is None:
                 raise ConfigError("policy needs an action: drawbridge policy check|test DIR")
             return run_policy_command(ns.policy_command, ns.directory)
+        if ns.command == "scan":
+            return run_scan(ns)
+        if ns.command in ("pin", "pins"):
+            return run_pin_command(ns)
         if ns.command == "hash-key":
             from proxy.identity.apikeys import hash_key_command
 

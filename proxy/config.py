@@ -16,6 +16,7 @@ from proxy.admin.config import AdminConfig, ContainmentConfig
 from proxy.errors import ConfigError
 from proxy.identity.config import IdentityConfig
 from proxy.jsonrpc import Limits
+from proxy.pins.settings import PinsConfig
 from proxy.yamlfile import read_yaml, validate_model
 
 UPSTREAM_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -124,6 +125,7 @@ class Config(_Strict):
     store: str = "sqlite:var/drawbridge-state.db"  # or redis://HOST:PORT/DB to share state between replicas
     admin: AdminConfig | None = None  # the admin API listener (off unless configured)
     containment: ContainmentConfig = ContainmentConfig()
+    pins: PinsConfig | None = None  # tool-definition pinning per upstream (strict | tofu | alert)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("listen")

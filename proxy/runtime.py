@@ -16,10 +16,10 @@ from proxy.decision import Decision
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.evidence_hook import record as record_evidence
 from proxy.exchange import Exchange
-from proxy.inspections.canary import CanaryCheck
-from proxy.inspections.containment import ContainmentGate
 from proxy.inspections.registry import build_registry
 from proxy.jsonrpc import Limits
+from proxy.pins.enforcer import PinEnforcer
+from proxy.pins.settings import build_enforcer
 from proxy.pipeline import Pipeline
 from proxy.policy import PolicyHolder
 from proxy.state.factory import open_store
@@ -39,6 +39,7 @@ class Runtime:
     store: Store
     evidence: EvidenceRecorder
     auto: AutoContainment = field(init=False)
+    pins: PinEnforcer | None = field(init=False, default=None)
 
     @classmethod
     def build(cls, config: Config, *, stdout_is_protocol: bool = False) -> Runtime:
@@ -60,10 +61,12 @@ class Runtime:
         evidence = EvidenceRecorder(evidence_dir)
         catalog = ToolCatalog()
         store = open_store(config.store)
-        inspections = [ContainmentGate(store, catalog), CanaryCheck(holder), *build_registry(holder)]
-        pipeline = Pipeline(inspections, lambda ex, decision: runtime.after_decision(ex, decision))
+        enforcer = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
+        pipeline = Pipeline(build_registry(holder, store, catalog, enforcer),
+                            lambda ex, decision: runtime.after_decision(ex, decision))
         runtime = cls(config, holder, auditor, pipeline, config.limits.message_limits(), catalog, store, evidence)
         runtime.auto = AutoContainment(store, holder, evidence, runtime.snapshot_context, auditor.emit)
+        runtime.pins = enforcer
         return runtime
 
     def after_decision(self, ex: Exchange, decision: Decision) -> None:
@@ -76,6 +79,11 @@ class Runtime:
         """What evidence records besides exchanges: tool manifests and the policy in force."""
         return {"tool_manifests": self.catalog.manifest(), "policy_version": self.holder.policy.version,
                 "policy_files": [str(p) for p in self.holder.loaded.files]}
+
+    async def aclose(self) -> None:
+        """Stop what runs in the event loop (the pin enforcer's own store, if it has one)."""
+        if self.pins is not None:
+            await self.pins.close()
 
     def close(self) -> None:
         self.auditor.close()

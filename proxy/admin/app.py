@@ -22,6 +22,7 @@ from starlette.routing import Route
 from proxy.containment.revocation import TokenRevoker
 from proxy.containment.webhook import ContainmentNotifier
 from proxy.evidence.recorder import EvidenceRecorder
+from proxy.pins.admin import PIN_ENDPOINTS
 from proxy.state.model import Store
 
 from . import routes_overlays as ov
@@ -87,6 +88,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v1/evidence", rd.list_evidence, "Evidence snapshots, newest first", "evidence"),
     Endpoint("GET", "/v1/evidence/{evidence_id}", rd.show_evidence, "One snapshot, re-verified against its "
              "manifest", "evidence", query=(("exchanges", "true to include the captured exchanges"),)),
+    *PIN_ENDPOINTS,
 )
 
 

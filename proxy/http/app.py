@@ -76,6 +76,7 @@ def build_app(plane: Plane) -> DataPlane:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGHUP)
             await plane.aclose()
+            await runtime.aclose()
             await runtime.store.close()
 
     endpoints = {endpoint_path(name): McpEndpoint(plane, name) for name in plane.upstreams}

@@ -77,6 +77,7 @@ async def _serve(runtime: Runtime, command: list[str]) -> int:
     try:
         return await _serve_started(runtime, command)
     finally:
+        await runtime.aclose()
         await runtime.store.close()
 
 

@@ -16,6 +16,7 @@ import orjson
 from proxy.decision import Decision
 from proxy.exchange import Exchange
 from proxy.mcp_methods import LISTINGS
+from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder
 from proxy.types import Direction, Era, JsonObject, RequestId, Transport
 
@@ -141,3 +142,14 @@ class RecordingAudit:
     @property
     def decisions(self) -> list[Decision]:
         return [d for _, d in self.calls]
+
+
+async def registry_for(holder: PolicyHolder) -> list[Inspection]:
+    """The real inspection registry over a started in-memory SQLite store and an empty tool catalog."""
+    from proxy.catalog import ToolCatalog
+    from proxy.inspections.registry import build_registry
+    from proxy.state.factory import open_store
+
+    store = open_store("sqlite::memory:", poll_interval=0)
+    await store.start()
+    return build_registry(holder, store, ToolCatalog())

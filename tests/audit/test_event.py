@@ -15,10 +15,10 @@ from proxy.audit import SCHEMA_VERSION, decision_event, system_event
 from proxy.decision import ALLOW, Decision, Finding, deny
 from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
-from proxy.inspections.registry import build_registry
 from proxy.pipeline import Pipeline
 from proxy.policy import PolicyHolder
 from proxy.testing import make_exchange, request_message, tool_call
+from proxy.testing.factories import registry_for
 from proxy.types import Direction, Era, Severity, Transport, Verdict
 
 DOCUMENTED_FIELDS = {
@@ -167,7 +167,7 @@ async def test_secret_never_appears_in_events_of_a_real_pipeline() -> None:
     def audit(ex: Exchange, decision: Decision) -> None:
         events.append(orjson.dumps(decision_event(ex, decision, holder.policy.version)))
 
-    pipeline = Pipeline(build_registry(holder), audit)
+    pipeline = Pipeline(await registry_for(holder), audit)
     calls = [
         tool_call("search_notes", {"query": f"password {SECRET}"}),  # forbidden by no-secrets-in-search
         tool_call("get_weather", {"city": SECRET}),  # allowed

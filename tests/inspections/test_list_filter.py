@@ -10,7 +10,6 @@ import pytest
 from proxy.decision import Decision
 from proxy.exchange import Exchange
 from proxy.inspections.list_filter import ListingFilter
-from proxy.inspections.registry import build_registry
 from proxy.pipeline import Pipeline
 from proxy.policy import PolicyHolder
 from proxy.testing import (
@@ -24,6 +23,7 @@ from proxy.testing import (
     tool_item,
     tools_list_response,
 )
+from proxy.testing.factories import registry_for
 from proxy.types import Direction, Era, Verdict
 
 POLICY = """\
@@ -173,7 +173,7 @@ def test_applies_only_to_listing_answers(flt: ListingFilter) -> None:
 @pytest.mark.anyio
 async def test_through_the_pipeline_the_rewrite_is_final(holder: PolicyHolder) -> None:
     audit = RecordingAudit()
-    pipeline = Pipeline(build_registry(holder), audit)
+    pipeline = Pipeline(await registry_for(holder), audit)
     ex: Exchange = tools_list_response("get_weather", "rm", era=Era.MODERN)
     decision = await pipeline.run(ex)
     assert decision.verdict is Verdict.REWRITE

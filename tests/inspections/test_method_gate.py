@@ -8,10 +8,10 @@ import pytest
 
 from proxy.errors import ErrorCode
 from proxy.inspections.method_gate import UNKNOWN_METHOD_RULE, UnknownMethodGate
-from proxy.inspections.registry import build_registry
 from proxy.mcp_methods import KNOWN_METHODS
 from proxy.pipeline import Pipeline
 from proxy.testing import RecordingAudit, make_exchange, policy_holder, request_message
+from proxy.testing.factories import registry_for
 from proxy.types import Direction, Verdict
 
 PERMIT_ALL = """\
@@ -75,7 +75,7 @@ async def test_in_the_registry_unknown_methods_then_go_to_policy(tmp_path: Path)
     """With `unknown_methods: policy` the rules decide: permitted here, and default deny elsewhere."""
     holder = policy_holder(tmp_path, "settings: {unknown_methods: policy}\n"
                                      "rules:\n  - {id: vendor, effect: permit, methods: ['vendor/*']}\n")
-    pipeline = Pipeline(build_registry(holder), RecordingAudit())
+    pipeline = Pipeline(await registry_for(holder), RecordingAudit())
     allowed = await pipeline.run(make_exchange("vendor/extra"))
     assert allowed.verdict is Verdict.ALLOW and allowed.rule_ids == ("vendor",)
     denied = await pipeline.run(make_exchange("other/extra"))
@@ -85,7 +85,7 @@ async def test_in_the_registry_unknown_methods_then_go_to_policy(tmp_path: Path)
 
 @pytest.mark.anyio
 async def test_in_the_registry_gate_decides_before_policy(tmp_path: Path) -> None:
-    pipeline = Pipeline(build_registry(policy_holder(tmp_path, PERMIT_ALL)), RecordingAudit())
+    pipeline = Pipeline(await registry_for(policy_holder(tmp_path, PERMIT_ALL)), RecordingAudit())
     decision = await pipeline.run(make_exchange("vendor/extra"))
     assert decision.code is ErrorCode.METHOD_NOT_FOUND
     assert decision.rule_ids == ("unknown-method",)

@@ -1,0 +1,68 @@
+"""Benign coloured CLI output: real commands run with colour forced (ls, grep, git log/diff/show,
+pytest) and Pygments' terminal formatters (8/256/true-colour) over source files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.detection.records import BENIGN, Record, record
+
+REPO = Path(__file__).resolve().parents[2]
+_ENV = {**os.environ, "FORCE_COLOR": "1", "CLICOLOR_FORCE": "1", "TERM": "xterm-256color", "GIT_PAGER": "cat"}
+
+
+def _run(cmd: list[str], cwd: Path = REPO) -> str:
+    try:
+        result = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=60, env=_ENV, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout.decode("utf-8", "replace")
+
+
+def _pieces(text: str, lines: int = 40) -> Iterator[str]:
+    rows = text.splitlines(keepends=True)
+    for i in range(0, len(rows), lines):
+        piece = "".join(rows[i:i + lines])
+        if piece.strip():
+            yield piece
+
+
+def _commands() -> Iterator[tuple[str, str]]:
+    yield "ls", _run(["ls", "-la", "--color=always", "/usr/lib", "/usr/bin"])
+    yield "grep", _run(["grep", "-rn", "--color=always", "-E", "def |class ", "proxy"])
+    yield "git-log", _run(["git", "log", "--color=always", "--stat", "-n", "60"])
+    yield "git-log-graph", _run(["git", "log", "--color=always", "--graph", "--oneline", "--decorate", "-n", "200"])
+    yield "git-show", _run(["git", "show", "--color=always", "HEAD~3"])
+    yield "git-diff", _run(["git", "diff", "--color=always", "HEAD~6", "HEAD~3"])
+    with tempfile.TemporaryDirectory() as tmp:
+        test = Path(tmp) / "test_demo.py"
+        test.write_text("def test_ok():\n    assert 1 + 1 == 2\n\ndef test_fails():\n    assert [1, 2] == [1, 3]\n")
+        yield "pytest", _run([sys.executable, "-m", "pytest", "--color=yes", "-p", "no:cacheprovider", str(test)],
+                             cwd=Path(tmp))
+
+
+def _pygments() -> Iterator[tuple[str, str]]:
+    try:
+        from pygments import highlight
+        from pygments.formatters import Terminal256Formatter, TerminalFormatter, TerminalTrueColorFormatter
+        from pygments.lexers import get_lexer_for_filename
+    except ImportError:
+        return
+    formatters = [TerminalFormatter(), Terminal256Formatter(style="monokai"), TerminalTrueColorFormatter()]
+    # proxy/content holds attack strings as data (detector vocabularies), so it is not sample CLI output
+    files = [p for p in sorted((REPO / "proxy").rglob("*.py")) if "content" not in p.parts][:40]
+    files += sorted((REPO / "policies").rglob("*.yaml"))[:10]
+    for n, path in enumerate(files):
+        source = path.read_text(encoding="utf-8")[:6000]
+        yield "pygments", highlight(source, get_lexer_for_filename(path.name), formatters[n % 3])
+
+
+def records() -> Iterator[Record]:
+    for name, output in [*_commands(), *_pygments()]:
+        for piece in _pieces(output):
+            yield record("cli", f"cli.{name}", BENIGN, None, "tool_result", piece)

@@ -1,0 +1,284 @@
+"""Egress: destinations in tool arguments, checked against allowlists per principal / agent / tool.
+
+Destinations are URLs, host names, IP addresses (also decimal, octal and hex spellings, IPv6 and
+IPv4-mapped forms) and e-mail recipients. Host names are compared in punycode. Loopback, private,
+link-local, metadata-service and other non-global addresses are refused unless an allow entry
+names them literally (an address, a CIDR or an exact host, never a wildcard).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.content.settings import EgressAllow, EgressSettings
+from proxy.globs import compile_globs
+
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}):/{2,}([^\s/?#\"'<>\\`]+)")
+_EMAIL = re.compile(r"(?i)(?:mailto:)?([\w.+-]{1,64}@([a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+))")
+_IPV4_TEXT = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_HOSTISH = re.compile(r"(?i)^\[?[a-z0-9._:%\-\[\]]{1,255}\]?(?::\d{1,5})?$")
+METADATA_IPS = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "169.254.170.23", "100.100.100.200", "192.0.0.192", "fd00:ec2::254"))
+METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+                            "instance-data.ec2.internal", "metadata.azure.internal"})
+INTERNAL_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".intranet", ".corp", ".lan", ".home.arpa")
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """One place a call could send something. `value` is what the audit event lists (no path/query)."""
+
+    value: str
+    host: str  # punycode host, IP text, or e-mail domain
+    ip: IP | None
+    email: str | None
+    path: str  # argument path it was found in
+    declared: bool  # found in a destination argument (not only mentioned in free text)
+
+
+def parse_ip(host: str) -> IP | None:
+    """An IP address in any spelling `inet_aton` accepts (`2852039166`, `0251.0376.0251.0376`, `0xA9FEA9FE`)."""
+    h = host.strip("[]").split("%", 1)[0]
+    address: IP | None
+    try:
+        address = ipaddress.ip_address(h)
+    except ValueError:
+        address = _loose_ipv4(h)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _loose_ipv4(h: str) -> IP | None:
+    parts = h.split(".")
+    if not 1 <= len(parts) <= 4 or not all(parts):
+        return None
+    nums = []
+    for p in parts:
+        try:
+            nums.append(int(p, 16) if p.lower().startswith("0x") else int(p, 8) if len(p) > 1 and p[0] == "0"
+                        else int(p, 10))
+        except ValueError:
+            return None
+    *head, last = nums
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(nums)):
+        return None
+    value = 0
+    for n in head:
+        value = value * 256 + n
+    value = value * 256 ** (5 - len(nums)) + last
+    return ipaddress.IPv4Address(value) if value < 2 ** 32 else None
+
+
+def punycode(host: str) -> str:
+    host = host.strip().rstrip(".").lower()
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def internal_kind(dest: Destination) -> str | None:
+    """Why a destination is internal ('metadata service', 'loopback', …), or None if it is public."""
+    if dest.ip is not None:
+        ip = dest.ip
+        if ip in METADATA_IPS:
+            return "metadata service"
+        for kind, test in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
+                           ("private", ip.is_private), ("unspecified", ip.is_unspecified),
+                           ("multicast", ip.is_multicast)):
+            if test:
+                return kind
+        return None if ip.is_global else "reserved"
+    host = dest.host
+    if host in METADATA_HOSTS:
+        return "metadata service"
+    if host == "localhost" or host.endswith(INTERNAL_SUFFIXES) or ("." not in host and dest.email is None):
+        return "internal host name"
+    return None
+
+
+def _destination(raw: str, path: str, declared: bool) -> Destination | None:
+    raw = raw.strip()
+    m = _URL.match(raw) or (_URL.search(raw) if not declared else None)
+    if m is not None:
+        scheme, authority = m.group(1).lower(), m.group(2).rsplit("@", 1)[-1]
+        host, port = _split_port(authority)
+        name = punycode(host)
+        ip = parse_ip(name)
+        shown = f"{scheme}://{_bracket(str(ip) if ip else name)}{f':{port}' if port else ''}"
+        return Destination(shown, str(ip) if ip else name, ip, None, path, declared)
+    e = _EMAIL.fullmatch(raw) if declared else None
+    if e is not None:
+        domain = punycode(e.group(2))
+        address = f"{e.group(1).rsplit('@', 1)[0]}@{domain}"
+        return Destination(f"mailto:{address}", domain, None, address.lower(), path, declared)
+    if declared and _HOSTISH.match(raw.split("/", 1)[0]):
+        host, _ = _split_port(raw.split("/", 1)[0])
+        name = punycode(host)
+        ip = parse_ip(name)
+        return Destination(str(ip) if ip else name, str(ip) if ip else name, ip, None, path, declared)
+    return None
+
+
+def _split_port(authority: str) -> tuple[str, str]:
+    if authority.startswith("["):
+        host, _, rest = authority[1:].partition("]")
+        return host, rest.lstrip(":")
+    if authority.count(":") == 1:
+        host, port = authority.split(":")
+        return host, port
+    return authority, ""
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _leaves(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif depth < 16 and isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k), depth + 1)
+    elif depth < 16 and isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, f"{path}.{i}" if path else str(i), depth + 1)
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    want, have = pattern.split("."), path.split(".")
+    return len(want) == len(have) and all(w in ("*", h) for w, h in zip(want, have, strict=True))
+
+
+def destinations(arguments: dict[str, Any], settings: EgressSettings, declared_paths: list[str]) -> list[Destination]:
+    """Destinations in a call's arguments: declared paths and destination-named keys first, then free text."""
+    found: list[Destination] = []
+    keys = {k.lower() for k in settings.destination_keys}
+    for path, value in _leaves(arguments, ""):
+        last = path.rsplit(".", 1)[-1]
+        parent = path.rsplit(".", 2)[-2] if path.count(".") >= 1 else ""
+        declared = any(_path_matches(p, path) for p in declared_paths) or last.lower() in keys or (
+            last.isdigit() and parent.lower() in keys)
+        if declared:
+            dest = _destination(value, path, True)
+            if dest is not None:
+                found.append(dest)
+                continue
+        if settings.scan_all_arguments and len(value) <= 1 << 20:
+            found.extend(_mentions(value, path))
+    return found
+
+
+def _mentions(text: str, path: str) -> Iterator[Destination]:
+    covered: list[tuple[int, int]] = []
+    for m in _URL.finditer(text):
+        covered.append(m.span())
+        dest = _destination(m.group(0), path, False)
+        if dest is not None:
+            yield dest
+    if "@" in text:
+        for m in _EMAIL.finditer(text):
+            if _inside(covered, m.start()):
+                continue
+            domain = punycode(m.group(2))
+            address = f"{m.group(1).rsplit('@', 1)[0]}@{domain}"
+            yield Destination(f"mailto:{address}", domain, None, address.lower(), path, False)
+    for m in _IPV4_TEXT.finditer(text):
+        if _inside(covered, m.start()):
+            continue
+        ip = parse_ip(m.group())
+        if ip is not None:
+            yield Destination(str(ip), str(ip), ip, None, path, False)
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    """Is `pos` inside one of the sorted, non-overlapping spans?"""
+    i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+
+
+class EgressPolicy:
+    """Compiled `EgressSettings`: which tools are egress-capable and what each caller may reach."""
+
+    def __init__(self, settings: EgressSettings) -> None:
+        self.settings = settings
+        self._egress_tools = compile_globs(settings.egress_tools) if settings.egress_tools else None
+        self._declared = [(compile_globs(d.tools), list(d.paths)) for d in settings.destination_arguments]
+        self._rules = [(_Matcher(rule), rule) for rule in settings.allow]
+
+    def egress_capable(self, tool: str) -> bool:
+        return self._egress_tools is not None and self._egress_tools.fullmatch(tool) is not None
+
+    def declared_paths(self, tool: str) -> list[str]:
+        return [p for tools, paths in self._declared if tools.fullmatch(tool) for p in paths]
+
+    def refusal(self, dest: Destination, principal: str, agent: str | None, tool: str, upstream: str) -> str | None:
+        """Why this destination is refused for this caller and tool, or None if it may be reached."""
+        internal = internal_kind(dest)
+        egress = self.egress_capable(tool)
+        if internal is None and not egress:
+            return None
+        if not dest.declared and not egress and internal is not None:
+            return None  # only mentioned in free text of a tool that sends nothing anywhere
+        applicable = [m for m, rule in self._rules if m.applies(principal, agent, tool, upstream)]
+        if internal is not None:
+            if any(m.allows(dest, literal_only=True) for m in applicable):
+                return None
+            return f"{internal} address"
+        if any(m.allows(dest, literal_only=False) for m in applicable):
+            return None
+        return f"not in the egress allowlist for tool {tool!r}"
+
+
+class _Matcher:
+    def __init__(self, rule: EgressAllow) -> None:
+        self.principals = compile_globs(rule.principals)
+        self.agents = compile_globs(rule.agents)
+        self.tools = compile_globs(rule.tools)
+        self.upstreams = compile_globs(rule.upstreams)
+        self.networks = []
+        self.literal_hosts: set[str] = set()
+        host_globs: list[str] = []
+        email_globs: list[str] = []
+        for entry in rule.hosts:
+            entry = entry.strip()
+            if "@" in entry:
+                email_globs.append(entry.lower())
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                continue
+            except ValueError:
+                pass
+            name = punycode(entry) if "*" not in entry else entry.lower()
+            if "*" in name:
+                host_globs.append(name)
+            else:
+                self.literal_hosts.add(name)
+        self.host_globs = compile_globs(host_globs, ignore_case=True) if host_globs else None
+        self.email_globs = compile_globs(email_globs, ignore_case=True) if email_globs else None
+
+    def applies(self, principal: str, agent: str | None, tool: str, upstream: str) -> bool:
+        return (self.principals.fullmatch(principal) is not None and self.tools.fullmatch(tool) is not None
+                and self.upstreams.fullmatch(upstream) is not None
+                and self.agents.fullmatch(agent or "") is not None)
+
+    def allows(self, dest: Destination, literal_only: bool) -> bool:
+        if dest.email is not None:
+            return not literal_only and self.email_globs is not None and bool(self.email_globs.fullmatch(dest.email))
+        if dest.ip is not None:
+            glob = self.host_globs
+            return any(dest.ip in net for net in self.networks if net.version == dest.ip.version) or (
+                not literal_only and glob is not None and glob.fullmatch(str(dest.ip)) is not None)
+        if dest.host in self.literal_hosts:
+            return True
+        return not literal_only and self.host_globs is not None and self.host_globs.fullmatch(dest.host) is not None

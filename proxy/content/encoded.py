@@ -1,0 +1,223 @@
+"""Encoded payloads: base64, base32, hex, URL-encoding, HTML entities, quoted-printable, backslash
+escapes and ROT13. Candidate runs are decoded (bounded depth and size) and the decoded text is
+scanned again; the finding shows the decoding chain.
+
+A run is reported when it decodes to readable text (binary data such as images or hashes does not),
+or when the decoded text itself trips a detector. Percent-encoding, entities, quoted-printable and
+escapes are only suspicious when they encode plain ASCII letters and digits, which never need it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import html
+import quopri
+import re
+from collections.abc import Callable, Iterator
+from urllib.parse import unquote
+
+import orjson
+
+from proxy.content.model import ATLAS_OBFUSCATION, Hit, clip
+from proxy.types import Severity
+
+Rescan = Callable[[str, int], list[Hit]]
+MAX_DEPTH = 3
+MAX_ROT13_TEXT = 65536
+REMOVED = "[encoded payload removed by Drawbridge]"
+
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+_B32 = re.compile(r"[A-Z2-7]{16,}=*")
+_ALNUM_HEX = r"(?:3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa])"  # hex codes of ASCII letters and digits
+_SPECIAL: tuple[tuple[str, str, re.Pattern[str], re.Pattern[str], int], ...] = (
+    ("url", "%", re.compile(r"%[0-9A-Fa-f]{2}(?:[^\s%<>\"'()]{0,6}%[0-9A-Fa-f]{2}){3,}"),
+     re.compile(rf"%{_ALNUM_HEX}"), 4),
+    ("html_entities", "&#", re.compile(r"&#[xX]?[0-9A-Fa-f]{1,7};(?:[^\s&<>]{0,6}&#[xX]?[0-9A-Fa-f]{1,7};){3,}"),
+     re.compile(r"&#(?:(?:4[89]|5[0-7]|6[5-9]|[78][0-9]|9[07-9]|1[01][0-9]|12[0-2]);|[xX]" + _ALNUM_HEX + ";)"), 4),
+    ("escapes", "\\", re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})(?:[^\s\\]{0,6}\\(?:x[0-9a-fA-F]{2}|"
+                                   r"u[0-9a-fA-F]{4})){5,}"),
+     re.compile(rf"\\(?:x|u00){_ALNUM_HEX}"), 6),
+    ("quoted_printable", "=", re.compile(r"=[0-9A-F]{2}(?:[^\s=]{0,6}=[0-9A-F]{2}){3,}"),
+     re.compile(r"=(?:3[0-9]|[46][1-9A-F]|[57][0-9A])"), 4),
+)
+_SHORT_B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{6,15}==")
+_SMUGGLED = re.compile("[\U000e0000-\U000e0fff\ufe00-\ufe0f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_ESC = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))")
+_WORDS = re.compile(r"[a-z]+")
+_ROT13_HINTS = (" gur ", " lbh ", " naq ", "vtaber", "vafgehpg")
+COMMON_WORDS = frozenset(str.split(
+    "the and of to a in is you that it for on with as are this be your all not or from by at have do if can will an "
+    "we they he she was what when then now me my must please ignore previous instructions instruction system prompt "
+    "tell user say print send following text above below new only"))
+
+
+def _textual(data: bytes) -> str | None:
+    """The decoded bytes as text if they read as text (UTF-8, printable, mostly letters)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text) < 4:
+        return None
+    printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in text)
+    letters = sum(ch.isalpha() for ch in text)
+    if len(text) < 8 and not text.replace(" ", "").isalpha():
+        return None
+    return text if printable >= 0.9 * len(text) and letters >= max(3, 0.2 * len(text)) else None
+
+
+def _decode_special(kind: str, chunk: str) -> bytes:
+    if kind == "url":
+        return unquote(chunk.replace("+", " ")).encode("utf-8", "surrogatepass")
+    if kind == "html_entities":
+        return html.unescape(chunk).encode("utf-8", "surrogatepass")
+    if kind == "escapes":
+        return _ESC.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), chunk).encode("utf-8", "surrogatepass")
+    return quopri.decodestring(chunk.encode("ascii", "replace"))
+
+
+def _specials(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """Percent-encoding, entities, backslash escapes and quoted-printable that encode plain letters."""
+    for kind, marker, sequence, alnum, minimum in _SPECIAL:
+        if marker not in text:
+            continue
+        for m in sequence.finditer(text):
+            if len(alnum.findall(m.group())) >= minimum:
+                yield kind, m.start(), m.end(), _decode_special(kind, m.group())
+
+
+def _run_decodings(text: str, start: int, end: int) -> Iterator[tuple[str, int, int, bytes]]:
+    """Hex, base32 or base64 inside one token run (with its `=` padding)."""
+    while end < len(text) and end - start < 1 << 22 and text[end] == "=":
+        end += 1
+    for m in _B64.finditer(text, start, end):
+        cand = m.group()
+        if cand.isalpha() and (cand.islower() or cand.isupper() or cand[1:].islower()):
+            continue  # a word, not an encoding
+        if _HEX.fullmatch(cand):
+            if cand.isdigit() and len(cand) < 16:
+                continue  # a number
+
+            yield "hex", m.start(), m.end(), binascii.unhexlify(cand)
+        elif _B32.fullmatch(cand) and len(cand.rstrip("=")) % 8 in (0, 2, 4, 5, 7):
+            body = cand.rstrip("=")
+            try:
+                yield "base32", m.start(), m.end(), base64.b32decode(body + "=" * (-len(body) % 8))
+            except (binascii.Error, ValueError):
+                continue
+        elif not cand.islower() and not cand.isupper():
+            body = cand.rstrip("=")
+            if len(body) % 4 == 1:
+                body = body[:-1]
+            try:
+                yield "base64", m.start(), m.end(), base64.b64decode(
+                    (body + "=" * (-len(body) % 4)).replace("-", "+").replace("_", "/"))
+            except (binascii.Error, ValueError):
+                continue
+
+
+def _padded(text: str, runs: list[tuple[int, int]]) -> Iterator[tuple[str, int, int, bytes]]:
+    """Short base64 ending in `==` (shorter than a run): a word or two, decoded only if all letters."""
+    long_runs = {e for _, e in runs}
+    pos = text.find("==")
+    while pos >= 0:
+        m = _SHORT_B64.search(text, max(0, pos - 16), pos + 2)
+        if m is not None and m.end() == pos + 2 and pos not in long_runs:
+            try:
+                data = base64.b64decode(m.group())
+            except (binascii.Error, ValueError):
+                data = b""
+            if len(data) >= 4 and data.replace(b" ", b"").isalpha():
+                yield "base64", m.start(), m.end(), data
+        pos = text.find("==", pos + 2)
+
+
+def scan(text: str, runs: list[tuple[int, int]], rescan: Rescan, depth: int = 0) -> list[Hit]:
+    """Findings for encoded payloads in `text`; `rescan(decoded, depth)` scans what they decode to."""
+    hits: list[Hit] = []
+    budget = 4 * len(text) + 65536
+    candidates = _chain(_specials(text), _padded(text, runs) if "==" in text else iter(()))
+    for kind, start, end, data in _chain(candidates, (d for s, e in runs for d in _run_decodings(text, s, e))):
+        budget -= len(data)
+        if budget < 0:
+            break
+        hit = _judge(kind, data, start, end, rescan, depth)
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def _chain(*iterators: Iterator[tuple[str, int, int, bytes]]) -> Iterator[tuple[str, int, int, bytes]]:
+    for it in iterators:
+        yield from it
+
+
+def _structured(text: str) -> bool:
+    """JSON (a JWT header, a Kubernetes secret's manifest…): encoded data, not a hidden message."""
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _judge(kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: int) -> Hit | None:
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    textual = _textual(data) is not None
+    layered = decoded.isascii() and decoded.replace("\n", "").isprintable()  # maybe another encoding inside
+    if not textual and not layered and not _SMUGGLED.search(decoded):
+        return None  # binary (images, hashes, keys): nothing a model would read as instructions
+    inner = rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []
+    if not inner and (not textual or _structured(decoded)):
+        return None
+    chain = kind
+    nested = [h for h in inner if h.family == "encoded"]
+    if nested:
+        chain = f"{kind} > {nested[0].message.split('chain: ', 1)[-1].split(';')[0]}"
+    triggered = sorted({h.detector for h in inner if h.family != "encoded"} |
+                       {d for h in nested for d in _triggered(h)})
+    secret = next((h for h in inner if h.family == "secrets"), None)
+    excerpt = secret.excerpt if secret else clip(decoded, 100)
+    message = f"encoded payload decodes to text; chain: {chain}"
+    if triggered:
+        message += f"; decoded text triggers {', '.join(triggered)}"
+    severity = Severity.SEV2 if triggered else Severity.SEV3
+    return Hit(f"encoded.{kind}", severity, message, f"decoded: {excerpt}", ATLAS_OBFUSCATION,
+               ((start, end),), replacement=REMOVED)
+
+
+def _triggered(hit: Hit) -> list[str]:
+    tail = hit.message.split("decoded text triggers ", 1)
+    return tail[1].split(", ") if len(tail) == 2 else []
+
+
+def scan_rot13(text: str, low: str, rescan: Rescan, depth: int = 0) -> list[Hit]:
+    """ROT13 lines: few common English words as written, many once rotated."""
+    if len(low) > MAX_ROT13_TEXT or not any(h in low for h in _ROT13_HINTS):
+        return []
+    spans = []
+    pos = 0
+    for line in low.split("\n"):
+        words = _WORDS.findall(line)
+        if len(words) >= 4:
+            plain = sum(w in COMMON_WORDS for w in words)
+            rotated = sum(codecs.encode(w, "rot13") in COMMON_WORDS for w in words)
+            if rotated >= 3 and rotated >= 0.3 * len(words) and plain * 3 <= rotated:
+                spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    if not spans or len(low) != len(text):
+        return []
+    decoded = "\n".join(codecs.encode(text[s:e], "rot13") for s, e in spans)
+    inner = rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []
+    triggered = sorted({h.detector for h in inner})
+    message = "ROT13 text; chain: rot13" + (f"; decoded text triggers {', '.join(triggered)}" if triggered else "")
+    return [Hit("encoded.rot13", Severity.SEV2 if triggered else Severity.SEV3, message,
+                f"decoded: {clip(decoded, 100)}", ATLAS_OBFUSCATION, tuple(spans), replacement=REMOVED)]

@@ -1,0 +1,42 @@
+"""Markup forms of prompt injection (chat-template tokens, alarm tags, instructing HTML comments).
+
+They all start with "<", so one pass of `re` over the whole text finds them fast (literal prefix).
+"""
+
+from __future__ import annotations
+
+import re
+
+from proxy.content.injection_patterns import MARKUP, TEMPLATE, spaces_flexible
+from proxy.content.injection_vocab import AI
+
+# Markup starts with "<": one pass of `re` over the whole text finds it fast (literal prefix).
+_MARKUP: tuple[tuple[str, str, int, str], ...] = (
+    ("template.special_token", TEMPLATE, 2,
+     r"\|\s*(?:im_start|im_end|im_sep|endoftext|end_of_text|system|user|assistant|end|eot_id|eom_id|"
+     r"begin_of_text|start_header_id|end_header_id|start|message|channel|return|call|fim_\w+|pad|"
+     r"endofprompt|tool_call|tool)\s*\|>|</?sys>>|(?:start|end)_of_turn>|"
+     r"\|?\s*(?:end|start) of (?:session|turn|conversation|prompt|document|context)\s*\|?>"),
+    ("markup.alarm_tag", MARKUP, 2,
+     r"\s*/?\s*(?:system|secret|hidden|admin|override|ai[_-]?instructions?|assistant[_-]?instructions?|"
+     r"system[_-]?(?:reminder|prompt|message|instructions?)|instructions? for (?:the )?(?:ai|assistant|model))"
+     r"\b[^<>]{0,40}>"),
+    ("markup.emphasis_tag", MARKUP, 1,
+     r"\s*/?\s*(?:important|information|info|instructions?|critical|mandatory|urgent|priority|"
+     r"note[_-]?to[_-]?(?:ai|assistant|model)|sidenote)\b[^<>]{0,40}>"),
+    ("markup.comment", MARKUP, 0, r"!--"),  # judged by `comment_instructs` on the comment's content
+)
+_COMMENT_IMPERATIVE = re.compile(r"\b(?:you must|you should|you will|do not|don't|never|always|please|ignore|"
+                                 r"disregard|instructions?)\b")
+_COMMENT_ADDRESSEE = re.compile(rf"\b(?:{AI}|the user)\b")
+
+
+def comment_instructs(content: str) -> bool:
+    """An HTML comment that gives an instruction and addresses the model (or mentions the user)."""
+    return _COMMENT_IMPERATIVE.search(content) is not None and _COMMENT_ADDRESSEE.search(content) is not None
+
+
+MARKUP_IDS: tuple[tuple[str, str, int], ...] = tuple((pid, fam, w) for pid, fam, w, _ in _MARKUP)
+MARKUP_REGEX = re.compile(
+    "<(?:" + "|".join(f"(?P<m{i}>{spaces_flexible(src)})" for i, (_, _, _, src) in enumerate(_MARKUP)) + ")",
+    re.DOTALL)

@@ -1,0 +1,165 @@
+"""Credentials: cloud and platform keys and tokens, private keys, JWTs, connection strings with
+passwords, and high-entropy values assigned to secret-sounding names. Excerpts are masked.
+
+Candidates come from the token runs (see `runs`); only connection strings need a pass of their
+own (a regex with the literal prefix `://`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from proxy.content.model import ATLAS_CREDENTIALS, Hit, Span
+from proxy.content.secret_formats import START as _START
+from proxy.content.secret_formats import TOKEN as _TOKEN
+from proxy.types import Severity
+
+_NAMES = ("password", "passwd", "pwd", "pass", "secret", "api_key", "api-key", "apikey", "access_key",
+          "access-key", "token", "bearer", "credential", "private_key", "private-key", "client_secret", "auth")
+_QUOTED_NAMES = ("secret", "token", "key", "passw", "credential", "aws", "facebook", "fb", "twilio", "twitter",
+                 "linkedin", "heroku", "auth")
+_SLUG = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")
+_NOT_NAME = re.compile(r"[^\w.-]")
+_CONNECTION = re.compile(r"://(?P<user>[^\s:/@'\"<>]{1,64}):(?P<password>[^\s@/'\"<>]{3,128})@[\w.-]{3,}")
+_SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.:-]{1,23}$")
+_SCHEME = re.compile(r"(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|"
+                     r"oracle|s?ftp|smtps?|ldaps?|https?|jdbc:[a-z]+|clickhouse|snowflake|cockroachdb|cloudinary|"
+                     r"nats|kafka|elasticsearch|couchdb|neo4j(?:\+s)?|bolt)")
+_PLACEHOLDER = re.compile(r"(?i)^(?:.*(?:example|placeholder|changeme|change_me|your[_-]|xxxx|\*\*\*|<|>|\{|\}|\$|"
+                          r"dummy|sample|redacted|password|passwd|secret|foobar|test123).*|pass|pw|pwd|user|"
+                          r"[a-z]+)$")
+_PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def mask(secret: str, keep: int = 4) -> str:
+    """Enough to recognise the kind of credential, never enough to use it."""
+    return f"{secret[:keep]}…[{len(secret)} chars]"
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _high_entropy(value: str) -> bool:
+    value = value.strip("\"'`,;")
+    if not 12 <= len(value) <= 256 or _PLACEHOLDER.match(value):
+        return False
+    if _SLUG.fullmatch(value):
+        return False  # lower-case words joined by dashes: a name, not a secret
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
+                   any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
+    return classes >= 2 and entropy(value) >= 3.3
+
+
+def scan(text: str, runs: list[tuple[int, int]]) -> list[Hit]:
+    """Credential findings in `text`, given its token runs."""
+    found: list[tuple[str, Span]] = []
+    taken_until = -1
+    n = len(text)
+    for start, end in runs:
+        if end <= taken_until:
+            continue
+        m = _token_in(text, max(start - 12, taken_until, 0), end, n)
+        if m is not None and not _sample_token(m.group()):
+            found.append((m.lastgroup or "token", m.span()))
+            taken_until = m.end()
+            continue
+        pem = _pem_around(text, start, end)
+        if pem is not None:
+            found.append(("private_key", pem))
+            taken_until = pem[1]
+            continue
+        assigned = _assignment(text, start, end)
+        if assigned is not None:
+            found.append(("secret_assignment", assigned))
+    if "://" in text:
+        for m in _CONNECTION.finditer(text):
+            scheme = _SCHEME_BEFORE.search(text, max(0, m.start() - 24), m.start())
+            if scheme and _SCHEME.fullmatch(scheme.group()) and not _PLACEHOLDER.match(m.group("password")):
+                found.append(("connection_string", m.span("password")))
+    return _hits(text, found)
+
+
+_SEQUENCES = ("0123456789", "1234567890", "abcdefghij", "xxxxxx", "XXXXXX", "000000")
+
+
+def _sample_token(token: str) -> bool:
+    """A documentation sample: a run of the alphabet or digits, x-padding, or far too little entropy."""
+    return any(s in token for s in _SEQUENCES) or entropy(token) < 3.0
+
+
+def _token_in(text: str, start: int, end: int, n: int) -> re.Match[str] | None:
+    """A credential starting inside [start, end) (it may run on past `end`, e.g. a JWT's dots)."""
+    pos = start
+    for _ in range(8):  # a few candidate starts per run; a padded run cannot make this quadratic
+        hit = _START.search(text, pos, end)
+        if hit is None:
+            return None
+        m = _TOKEN.match(text, hit.start(), min(n, hit.start() + 2048))
+        if m is not None:
+            return m
+        pos = hit.start() + 1
+    return None
+
+
+def _pem_around(text: str, start: int, end: int) -> Span | None:
+    """A private-key block around a base64 run: from its BEGIN line to its END line (or 16 KiB on)."""
+    if end - start < 40:
+        return None
+    head = _PEM_BEGIN.search(text, max(0, start - 400), start)
+    if head is None:
+        return None
+    tail = _PEM_END.search(text, end, end + 16384)
+    return head.start(), tail.end() if tail else min(len(text), end + 16384)
+
+
+def _secret_name(name: str) -> bool:
+    name = name.lower().replace("-", "_")
+    return any(n in name for n in _NAMES)
+
+
+def _assignment(text: str, start: int, end: int) -> Span | None:
+    """A high-entropy value assigned to a secret-sounding name (`KEY=value` in the run, or before it)."""
+    eq = text.find("=", start, end)
+    if eq > start:
+        value = (eq + 1, end)
+        if _secret_name(text[start:eq]) and _high_entropy(text[value[0]:value[1]]):
+            return value
+        return None
+    lead = text[max(0, start - 48):start]
+    if lead[-7:].lower().rstrip().endswith("bearer"):
+        return (start, end) if _high_entropy(text[start:end]) else None
+    if lead[-1:] in ("'", '"') and text[end:end + 1] == lead[-1:]:
+        context = lead[-32:].lower()
+        if any(name in context for name in _QUOTED_NAMES) and _high_entropy(text[start:end]):
+            return start, end  # aws…"<40 chars>", fb…'<32 hex>'
+        return None
+    head = lead.rstrip(" \t\"'")
+    if head.endswith(("=>", ":=")):
+        head = head[:-2]
+    elif head.endswith(("=", ":")):
+        head = head[:-1]
+    else:
+        return None
+    name = _NOT_NAME.split(head.rstrip(" \t\"'"))[-1]
+    if not name or not _secret_name(name):
+        return None
+    return (start, end) if _high_entropy(text[start:end]) else None
+
+
+def _hits(text: str, found: list[tuple[str, Span]]) -> list[Hit]:
+    by_kind: dict[str, list[Span]] = {}
+    for kind, span in found:
+        by_kind.setdefault(kind, []).append(span)
+    hits = []
+    for kind, spans in by_kind.items():
+        s, e = spans[0]
+        hits.append(Hit(f"secrets.{kind}", Severity.SEV2, f"{len(spans)} credential(s) ({kind.replace('_', ' ')})",
+                        mask(text[s:e]), ATLAS_CREDENTIALS, tuple(spans), replacement=f"[REDACTED:{kind}]"))
+    return hits

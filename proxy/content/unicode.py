@@ -1,0 +1,218 @@
+"""Invisible and deceptive characters: tag smuggling, zero-width, bidi controls, variation-selector
+channels, private-use and other format characters.
+
+Legitimate text passes: emoji ZWJ sequences, flags (including subdivision tag sequences), keycaps,
+ZWNJ/ZWJ inside Arabic, Persian and Indic words, ZWSP among Thai/CJK, LRM/RLM marks, a lone
+variation selector after an emoji or ideograph, a leading BOM, single icon-font glyphs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from proxy.content.model import ATLAS_OBFUSCATION, Hit, Span, clip
+from proxy.types import Severity
+
+_SUSPECT = re.compile(
+    "[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+    "\u3164\ue000-\uf8ff\ufdd0-\ufdef\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\ufffe\uffff"
+    "\U000e0000-\U000e0fff\U000f0000-\U0010ffff\U0001bca0-\U0001bca3\U0001d173-\U0001d17a]+"
+)
+TAG, VS, BIDI, ZW, PUA, FORMAT = "tag", "variation_selector", "bidi", "zero_width", "private_use", "format"
+_OVERRIDES = frozenset("\u202d\u202e")
+_FLAG_BLACK = "\U0001f3f4"
+MAX_CLASSIFIED = 4096  # suspicious characters judged one by one before the rest is taken in bulk
+
+
+def _category(code: int) -> str:
+    if 0xE0000 <= code <= 0xE007F:
+        return TAG
+    if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:
+        return VS
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        return BIDI
+    if 0xE000 <= code <= 0xF8FF:
+        return PUA
+    if code >= 0xF0000:
+        return PUA
+    if code in (0xFFF9, 0xFFFA, 0xFFFB, 0xFFFE, 0xFFFF) or 0xFDD0 <= code <= 0xFDEF or code > 0x1B000:
+        return FORMAT
+    return ZW
+
+
+def _in(ch: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+    if not ch:
+        return False
+    code = ord(ch)
+    return any(lo <= code <= hi for lo, hi in ranges)
+
+
+_JOINING = ((0x0590, 0x08FF), (0x0900, 0x0DFF), (0x0F00, 0x109F), (0x1780, 0x18AF), (0xA8E0, 0xA8FF),
+            (0xFB1D, 0xFDFF), (0xFE70, 0xFEFC), (0x0300, 0x036F))
+_BREAK_HINT = ((0x0E00, 0x0FFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3000, 0x9FFF), (0xAC00, 0xD7AF),
+               (0xF900, 0xFAFF), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))
+_EMOJI = ((0x00A9, 0x00A9), (0x00AE, 0x00AE), (0x203C, 0x3299), (0xFE0F, 0xFE0F), (0x1F000, 0x1FAFF),
+          (0xE0020, 0xE007F))
+_HANGUL = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF))
+_IDEOGRAPH = ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF), (0x1800, 0x18AF))
+
+
+def _zero_width_is_legit(ch: str, prev: str, nxt: str, at_start: bool) -> bool:
+    code = ord(ch)
+    if code == 0x200D:
+        return (_in(prev, _EMOJI) and _in(nxt, _EMOJI)) or _in(prev, _JOINING)
+    if code == 0x200C:
+        return _in(prev, _JOINING) or _in(nxt, _JOINING)
+    if code == 0x200B:
+        return _in(prev, _BREAK_HINT) or _in(nxt, _BREAK_HINT)
+    if code == 0xFEFF:
+        return at_start
+    if code == 0x00AD:
+        return prev.isalpha() and nxt.isalpha()
+    if 0x180B <= code <= 0x180F:
+        return _in(prev, ((0x1800, 0x18AF),)) or _in(nxt, ((0x1800, 0x18AF),))
+    if code in (0x17B4, 0x17B5):
+        return _in(prev, ((0x1780, 0x17FF),))
+    if code in (0x115F, 0x1160, 0x3164, 0xFFA0):
+        return _in(prev, _HANGUL) or _in(nxt, _HANGUL)
+    if code == 0x034F:
+        return prev.isalpha()
+    return False
+
+
+def _groups(text: str, start: int, end: int) -> Iterator[tuple[str, int, int]]:
+    """(category, start, end) for each same-category stretch of one suspect run."""
+    i = start
+    while i < end:
+        cat = _category(ord(text[i]))
+        j = i + 1
+        while j < end and _category(ord(text[j])) == cat:
+            j += 1
+        yield cat, i, j
+        i = j
+
+
+def _suspicious_spans(text: str) -> dict[str, list[Span]]:
+    found: dict[str, list[Span]] = {}
+    kept = 0
+    for m in _SUSPECT.finditer(text):
+        if kept > MAX_CLASSIFIED:  # plainly adversarial: the rest is taken in bulk, at C speed
+            bulk = found.setdefault(_category(ord(m.group()[0])), [])
+            bulk.append(m.span())
+            bulk.extend(x.span() for x in _SUSPECT.finditer(text, m.end()))
+            break
+        for cat, start, end in _groups(text, *m.span()):
+            span = _judge(text, cat, start, end)
+            if span:
+                found.setdefault(cat, []).extend(span)
+                kept += len(span)
+    return found
+
+
+def _judge(text: str, cat: str, start: int, end: int) -> list[Span]:
+    """The spans of one same-category stretch that are not legitimate in their context."""
+    prev = text[start - 1] if start else ""
+    nxt = text[end] if end < len(text) else ""
+    if cat == TAG:
+        if prev == _FLAG_BLACK and _is_subdivision_flag(text[start:end]):
+            return []
+    elif cat == VS:
+        if end - start == 1 and not (prev.isascii() and prev.isalpha()) and prev not in " \n\t":
+            return []
+    elif cat == PUA:
+        if end - start < 4 and ord(text[start]) < 0xF0000:
+            return []  # icon-font glyphs in prompts and CLI output come one at a time
+    elif cat == ZW:
+        return [(i, i + 1) for i in range(start, end)
+                if end - start > 1 or not _zero_width_is_legit(text[i], prev, nxt, i == 0)]
+    return [(start, end)]
+
+
+def _is_subdivision_flag(run: str) -> bool:
+    body, last = run[:-1], run[-1:]
+    return last == "\U000e007f" and 2 <= len(body) <= 6 and all(
+        0xE0030 <= ord(c) <= 0xE0039 or 0xE0061 <= ord(c) <= 0xE007A for c in body)
+
+
+def decode_tags(chars: str) -> str:
+    """The ASCII that tag characters smuggle (U+E0020-U+E007E map to ' '…'~')."""
+    return "".join(chr(ord(c) - 0xE0000) for c in chars if 0xE0020 <= ord(c) <= 0xE007E)
+
+
+def decode_variation_selectors(chars: str) -> str:
+    """Bytes hidden as variation selectors (VS1-16 = 0-15, VS17-256 = 16-255), as UTF-8 text."""
+    data = bytearray()
+    for c in chars:
+        code = ord(c)
+        if 0xFE00 <= code <= 0xFE0F:
+            data.append(code - 0xFE00)
+        elif 0xE0100 <= code <= 0xE01EF:
+            data.append(code - 0xE0100 + 16)
+    return data.decode("utf-8", errors="replace")
+
+
+def decode_zero_width_bits(chars: str) -> str:
+    """Text hidden as a binary stream of two invisible characters, or '' if it does not decode."""
+    symbols = sorted(set(chars))
+    if len(symbols) != 2 or len(chars) < 16:
+        return ""
+    for zero, _one in (symbols, symbols[::-1]):
+        bits = "".join("0" if c == zero else "1" for c in chars)
+        data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits) - 7, 8))
+        decoded = data.decode("ascii", errors="replace")
+        if sum(ch.isprintable() for ch in decoded) >= 0.9 * len(decoded):
+            return decoded
+    return ""
+
+
+def _printable(text: str) -> bool:
+    return bool(text.strip()) and sum(ch.isprintable() for ch in text) >= 0.8 * len(text)
+
+
+def worth_scanning(non_ascii: str) -> bool:
+    """Cheap prefilter on the text's non-ASCII characters alone."""
+    return _SUSPECT.search(non_ascii) is not None
+
+
+def scan(text: str) -> list[Hit]:
+    """Findings for invisible and deceptive characters (the caller skips ASCII-only text)."""
+    found = _suspicious_spans(text)
+    hits = []
+    for cat, spans in found.items():
+        if not spans:
+            continue
+        chars = "".join(text[s:e] for s, e in spans)
+        count = len(chars)
+        severity, hidden = Severity.SEV3, ""
+        if cat == TAG:
+            hidden = decode_tags(chars)
+            severity = Severity.SEV2 if hidden.strip() else Severity.SEV3
+        elif cat == VS:
+            hidden = decode_variation_selectors(chars)
+            severity = Severity.SEV2 if _printable(hidden) else Severity.SEV3
+            hidden = hidden if _printable(hidden) else ""
+        elif cat == BIDI:
+            severity = Severity.SEV2 if any(c in _OVERRIDES for c in chars) else Severity.SEV3
+        elif cat == ZW:
+            hidden = decode_zero_width_bits(chars)
+            severity = Severity.SEV2 if hidden else Severity.SEV3
+        message = f"{count} {cat.replace('_', ' ')} character(s)"
+        if hidden:
+            message += f" hiding text: {clip(hidden, 120)!r}"
+            excerpt = clip(hidden, 120)
+        else:
+            s0 = spans[0][0]
+            excerpt = clip(text[max(0, s0 - 20):s0 + 20])
+        hits.append(Hit(f"unicode.{cat}", severity, message, excerpt, ATLAS_OBFUSCATION, _merge(spans)))
+    return hits
+
+
+def _merge(spans: list[Span]) -> tuple[Span, ...]:
+    merged: list[Span] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return tuple(merged)

@@ -1,0 +1,99 @@
+"""Content inspection of requests (tool arguments, sampling/elicitation) and answers (tool results,
+listings, resources, prompts), per surface, with the actions of `settings.content`.
+
+A block refuses the message; strip/redact forward it rewritten (REWRITE) and each finding says
+what was done to it; detect only records findings.
+"""
+
+from __future__ import annotations
+
+from proxy.content.scanner import Scanner
+from proxy.content.settings import ContentSettings
+from proxy.content.walk import replace_at, sites
+from proxy.decision import Decision, Finding, deny
+from proxy.exchange import Exchange
+from proxy.pipeline import Inspection
+from proxy.policy import PolicyHolder
+from proxy.types import Direction, JsonObject, MessageKind, Verdict
+
+_DONE = {"detect": "detected", "strip": "stripped", "redact": "redacted", "block": "blocked"}
+
+
+class _ScannerCache:
+    """One compiled scanner per settings object (a policy reload brings a new one)."""
+
+    def __init__(self) -> None:
+        self._settings: ContentSettings | None = None
+        self._scanner: Scanner | None = None
+
+    def get(self, settings: ContentSettings) -> Scanner:
+        if self._scanner is None or self._settings is not settings:
+            self._settings, self._scanner = settings, Scanner(settings)
+        return self._scanner
+
+
+def inspect_content(name: str, scanner: Scanner, ex: Exchange, is_request: bool) -> Decision | None:
+    """Scan every text site of the message; decide block / rewrite / record."""
+    findings: list[Finding] = []
+    message: JsonObject = ex.message
+    changed = blocked = False
+    for site in sites(ex.message, ex.method, is_request):
+        outcome = scanner.scan_text(site.text, site.surface)
+        if not outcome.hits:
+            continue
+        for hit, action in outcome.hits:
+            done = "blocked" if outcome.block else _DONE[action]
+            findings.append(Finding(hit.detector, hit.severity, f"{hit.message} [{done}]", site.path, hit.excerpt,
+                                    hit.atlas, site.surface))
+        if outcome.block:
+            blocked = True
+        elif outcome.rewritten is not None:
+            message = replace_at(message, site.keys, outcome.rewritten)
+            changed = True
+    if not findings:
+        return None
+    if blocked:
+        detectors = sorted({f.detector for f in findings if f.message.endswith("[blocked]")})
+        return deny(f"content inspection refused the message ({', '.join(detectors[:6])})",
+                    rule_ids=tuple(f"content:{d}" for d in detectors), findings=tuple(findings), check=name)
+    if changed:
+        return Decision(Verdict.REWRITE, message=message, findings=tuple(findings), check=name)
+    return Decision(Verdict.ALLOW, findings=tuple(findings), check=name)
+
+
+class ContentRequestCheck(Inspection):
+    """Tool and prompt arguments leaving for a server; sampling and elicitation requests from one."""
+
+    name = "content"
+    methods = frozenset({"tools/call", "prompts/get", "sampling/createMessage", "elicitation/create"})
+    kinds = frozenset({MessageKind.REQUEST})
+
+    def __init__(self, holder: PolicyHolder) -> None:
+        self._holder = holder
+        self._cache = _ScannerCache()
+
+    def inspect(self, ex: Exchange) -> Decision | None:
+        settings = self._holder.policy.settings.content
+        if not settings.enabled:
+            return None
+        return inspect_content(self.name, self._cache.get(settings), ex, is_request=True)
+
+
+class ContentAnswerCheck(Inspection):
+    """Tool results, listings (descriptions and schemas), resource contents and prompt messages."""
+
+    name = "content"
+    methods = frozenset({"tools/call", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
+                         "resources/read", "prompts/get"})
+    directions = frozenset({Direction.TO_CLIENT})
+    kinds = frozenset({MessageKind.RESPONSE})
+
+    def __init__(self, holder: PolicyHolder) -> None:
+        self._holder = holder
+        self._cache = _ScannerCache()
+
+    def inspect(self, ex: Exchange) -> Decision | None:
+        settings = self._holder.policy.settings.content
+        if not settings.enabled:
+            return None
+        return inspect_content(self.name, self._cache.get(settings), ex, is_request=False)

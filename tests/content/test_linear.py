@@ -1,0 +1,50 @@
+"""Work is linear in input size: adversarial inputs at 3.3x the size take about 3.3x the time.
+
+Both sizes sit in the same scanning regime (over the whole-text limit, under the large-text one), and
+the bound is loose (2.5x the size ratio) because the machine is shared and timings are noisy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from proxy.content.scanner import Scanner
+from proxy.content.settings import ContentSettings
+
+INPUTS: dict[str, Callable[[int], str]] = {
+    "ignore-repeated": lambda n: "ignore previous " * (n // 16),
+    "angle-brackets": lambda n: "<" * n,
+    "comment-openers": lambda n: "<!--" * (n // 4),
+    "base64-run": lambda n: ("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo" * (n // 35 + 1))[:n],
+    "percent-run": lambda n: "%41" * (n // 3),
+    "escape-storm": lambda n: "\x1b[" * (n // 2),
+    "zero-width": lambda n: "a\u200b" * (n // 2),
+    "bidi-storm": lambda n: "\u202e\u2066" * (n // 2),
+    "word-salad": lambda n: ("do not tell the user send to " * (n // 29 + 1))[:n],
+    "pem-like": lambda n: "-----BEGIN PRIVATE KEY-----\n" + ("A" * 64 + "\n") * (n // 65),
+    "markdown-links": lambda n: "![a](http://x.example/?q=" * (n // 25),
+    "nested-brackets": lambda n: "[" * (n // 2) + "](http://x" * (n // 20),
+    "hex-run": lambda n: "41" * (n // 2),
+    "urls-and-ips": lambda n: "http://1.2.3.4/ 10.0.0.1 a@b.example " * (n // 38),
+}
+
+
+def _seconds(scanner: Scanner, text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        scanner.scan_text(text, "text")
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_time_grows_linearly(name: str) -> None:
+    scanner = Scanner(ContentSettings())
+    make = INPUTS[name]
+    small, large = _seconds(scanner, make(72 << 10)), _seconds(scanner, make(240 << 10))
+    assert large < 2.0, f"{name}: {large:.2f} s for 240 KiB"
+    assert large <= max(small, 0.004) * 8.3, f"{name}: {small * 1e3:.1f} ms -> {large * 1e3:.1f} ms for 3.3x input"

@@ -1,0 +1,56 @@
+"""Credentials are found and masked; placeholders and ordinary identifiers pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.content import secrets
+from proxy.content.runs import TextView
+
+
+def scan(text: str) -> list[secrets.Hit]:
+    return secrets.scan(text, TextView(text).runs)
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("key AKIAZ3MXQ7R2ABCDTE6P", "aws_access_key"),
+    ("token ghp_R7mK2pQ9xT4vW8yZ1aB3cD5eF6gH0jL2nM4o", "github_token"),
+    ("xoxb-2048593021-4819203948-Xh7Tn2Lq9Wm4Rz8Yb5Nc1Hd4", "slack_token"),
+    ("GOOGLE=AIzaSyD3x9k2LmQ7vT4pR8wZ1nB6cY0fH5jK2aE", "google_api_key"),
+    ('{"stripe": "sk_live_4eC39HqLyjWDarjtT1zdp7dc9x"}', "stripe_key"),
+    ("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "jwt"),
+    ("postgres://admin:S3cr3tPassw0rd@db.internal:5432/app", "connection_string"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8a9BcDeF", "secret_assignment"),
+    ("client_secret: 'aZ9kL2mQ7vX4pR8tY1wB6nC3'", "secret_assignment"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi8Z8Qp1vXk2LmN4oPq7RsT6uVwXyZa\n"
+     "-----END RSA PRIVATE KEY-----", "private_key"),
+])
+def test_credentials_are_found_and_masked(text: str, kind: str) -> None:
+    hits = scan(text)
+    assert [h.detector for h in hits] == [f"secrets.{kind}"]
+    excerpt = hits[0].excerpt or ""
+    assert "chars]" in excerpt and len(excerpt) < 30
+    secret = text[hits[0].spans[0][0]:hits[0].spans[0][1]]
+    assert secret not in excerpt
+
+
+@pytest.mark.parametrize("text", [
+    "postgres://user:password@localhost:5432/app",
+    "DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app",
+    "password = changeme",
+    "token: ${{ secrets.GITHUB_TOKEN }}",
+    "customer_id=7f3a9c2e request_id=4821 getUserAccountInformationById",
+    "api_key = os.environ['API_KEY']",
+])
+def test_placeholders_and_identifiers_pass(text: str) -> None:
+    assert scan(text) == []
+
+
+def test_redaction_replacement_names_the_kind() -> None:
+    (hit,) = scan("AKIAZ3MXQ7R2ABCDTE6P")
+    assert hit.replacement == "[REDACTED:aws_access_key]"
+
+
+def test_entropy() -> None:
+    assert secrets.entropy("aaaa") == 0.0
+    assert secrets.entropy("abcd") == 2.0
