@@ -197,7 +197,9 @@ def list_evidence(root: Path) -> list[EvidenceRecord]:
     if not root.is_dir():
         return []
     out = []
-    for directory in sorted(root.iterdir(), reverse=True):
+    # The id starts with a UTC second; within one second, the sealing order is the directories' mtimes.
+    candidates = [d for d in root.iterdir() if d.is_dir() and EVIDENCE_ID.fullmatch(d.name)]
+    for directory in sorted(candidates, key=lambda d: (d.name.split("-", 1)[0], d.stat().st_mtime_ns), reverse=True):
         if directory.is_dir() and EVIDENCE_ID.fullmatch(directory.name):
             try:
                 manifest = (directory / MANIFEST).read_bytes()
