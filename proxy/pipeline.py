@@ -50,6 +50,21 @@ class Pipeline:
     def __init__(self, inspections: Sequence[Inspection], audit: AuditHook) -> None:
         self.inspections = tuple(inspections)
         self._audit = audit
+        self._plans: dict[tuple[Direction, MessageKind, str | None], tuple[Inspection, ...]] = {}
+
+    def _plan(self, ex: Exchange) -> tuple[Inspection, ...]:
+        """The inspections that may apply to this (direction, kind, method), in registry order.
+
+        Class-level filters are resolved once per key; an inspection that overrides `applies` (it
+        looks at the exchange itself) stays in the plan and is asked every time.
+        """
+        key = (ex.direction, ex.kind, ex.method)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = tuple(c for c in self.inspections if type(c).applies is not Inspection.applies or c.applies(ex))
+            if len(self._plans) < 4096:  # methods are agent-chosen strings: bound the cache
+                self._plans[key] = plan
+        return plan
 
     async def run(self, ex: Exchange) -> Decision:
         """Decide one exchange and emit its audit event. A REWRITE decision carries the new message."""
@@ -72,10 +87,12 @@ class Pipeline:
         findings: list[Finding] = []
         rule_ids: list[str] = []
         rewritten = False
-        for check in self.inspections:
-            if not check.applies(ex):
+        for check in self._plan(ex):
+            if type(check).applies is not Inspection.applies and not check.applies(ex):
                 continue
-            result = await self._run_one(check, ex)
+            result = self._run_sync(check, ex)
+            if result is not None and type(result) is not Decision:
+                result = await self._await(check, ex, result)
             if result is None:
                 continue
             findings.extend(result.findings)
@@ -91,12 +108,21 @@ class Pipeline:
         return Decision(verdict, rule_ids=tuple(rule_ids), findings=tuple(findings),
                         message=ex.message if rewritten else None)
 
-    async def _run_one(self, check: Inspection, ex: Exchange) -> InspectResult:
+    def _run_sync(self, check: Inspection, ex: Exchange) -> InspectResult | Awaitable[InspectResult]:
+        """Call the hook; a synchronous result is checked against its time budget here (no coroutine)."""
         started = time.perf_counter()
         try:
             result = check.inspect(ex)
-            if result is not None and type(result) is not Decision:
-                result = await asyncio.wait_for(cast(Awaitable[InspectResult], result), check.timeout_seconds)
+        except Exception as exc:
+            log.exception("inspection %s raised on %s", check.name, ex.method)
+            return self._failed(check, ex, f"failed ({exc.__class__.__name__})")
+        if (result is None or type(result) is Decision) and time.perf_counter() - started > check.timeout_seconds:
+            return self._failed(check, ex, "exceeded its time budget")
+        return result
+
+    async def _await(self, check: Inspection, ex: Exchange, pending: object) -> InspectResult:
+        try:
+            return await asyncio.wait_for(cast(Awaitable[InspectResult], pending), check.timeout_seconds)
         except TimeoutError:
             return self._failed(check, ex, "timed out")
         except asyncio.CancelledError:
@@ -104,10 +130,6 @@ class Pipeline:
         except Exception as exc:
             log.exception("inspection %s raised on %s", check.name, ex.method)
             return self._failed(check, ex, f"failed ({exc.__class__.__name__})")
-        elapsed = time.perf_counter() - started
-        if elapsed > check.timeout_seconds:
-            return self._failed(check, ex, "exceeded its time budget")
-        return result
 
     def _failed(self, check: Inspection, ex: Exchange, what: str) -> InspectResult:
         finding = Finding(detector=f"{check.name}.error", severity=Severity.SEV3,
