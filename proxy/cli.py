@@ -12,7 +12,6 @@ from typing import Any
 from proxy import __version__
 from proxy.admin.commands import add_admin_commands, run_admin_command
 from proxy.config import DEFAULT_UPSTREAM, Config, load_config
-from proxy.content.scan_command import add_scan_parser, run_scan
 from proxy.errors import ConfigError
 from proxy.pins.commands import add_pin_parsers, run_pin_command
 from proxy.pins.settings import section_from_flags
@@ -56,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("directory", type=Path)
 
     add_admin_commands(sub)
+
+    from proxy.content.scan_command import add_scan_parser  # compiles the detectors: only when parsing
 
     add_scan_parser(sub)
     add_pin_parsers(sub)
@@ -136,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError("policy needs an action: drawbridge policy check|test DIR")
             return run_policy_command(ns.policy_command, ns.directory)
         if ns.command == "scan":
+            from proxy.content.scan_command import run_scan
+
             return run_scan(ns)
         if ns.command in ("pin", "pins"):
             return run_pin_command(ns)

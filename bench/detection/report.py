@@ -61,8 +61,9 @@ def markdown(res: Results, speeds: dict[str, Any] | None, cache: Path) -> str:
             lines.append(_row(category, t))
     lines += ["", "## Out of scope (reported, not counted)", "",
               "Encodings the issue does not list (ascii85, UU, braille, Morse, NATO, leet, atbash), escapes",
-              "written as text (`\\x1b[`) or merely asked for, and garak's LatentJailbreak (a translation request",
-              "carrying a harmful ask, not an injection).", "",
+              "written as text (`\\x1b[`) or merely asked for, garak's LatentJailbreak (a translation request",
+              "carrying a harmful ask, not an injection), quoted-printable/MIME records whose text needed no",
+              "escaping (`.no-op`: nothing encoded to find), and spikee seeds in other languages.", "",
               "| category | records | flagged | top detectors |", "|---|---|---|---|"]
     for category, t in sorted(res.out_of_scope.items()):
         top = ", ".join(f"{d} x{n}" for d, n in t.detectors.most_common(3))

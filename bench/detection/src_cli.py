@@ -62,7 +62,40 @@ def _pygments() -> Iterator[tuple[str, str]]:
         yield "pygments", highlight(source, get_lexer_for_filename(path.name), formatters[n % 3])
 
 
+def _rich() -> Iterator[tuple[str, str]]:
+    """Rich (pip's vendored copy, MIT): a progress bar, a table, highlighted code and a traceback."""
+    import io
+
+    try:
+        from pip._vendor.rich.console import Console
+        from pip._vendor.rich.progress import Progress
+        from pip._vendor.rich.syntax import Syntax
+        from pip._vendor.rich.table import Table
+    except ImportError:
+        return
+    for system in ("standard", "256", "truecolor"):
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=True, color_system=system, width=100)  # type: ignore[arg-type]
+        with Progress(console=console, auto_refresh=False) as progress:
+            task = progress.add_task("Downloading mcp-server-fetch", total=8)
+            for _ in range(8):
+                progress.advance(task)
+                progress.refresh()
+        table = Table(title="Tools")
+        for column in ("name", "description", "calls"):
+            table.add_column(column)
+        table.add_row("read_file", "Read a file from disk", "12")
+        table.add_row("fetch", "Fetch a URL and return markdown", "3")
+        console.print(table)
+        console.print(Syntax((REPO / "proxy" / "decision.py").read_text(encoding="utf-8")[:1500], "python"))
+        try:
+            {}["missing"]
+        except KeyError:
+            console.print_exception()
+        yield "rich", buf.getvalue()
+
+
 def records() -> Iterator[Record]:
-    for name, output in [*_commands(), *_pygments()]:
+    for name, output in [*_commands(), *_pygments(), *_rich()]:
         for piece in _pieces(output):
             yield record("cli", f"cli.{name}", BENIGN, None, "tool_result", piece)

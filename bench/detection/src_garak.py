@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from bench.detection.records import ATTACK, BENIGN, Record, record
 VERSION = "0.17.1"
 IN_SCOPE_ENCODINGS = {"InjectBase64", "InjectBase32", "InjectBase16", "InjectHex", "InjectQP", "InjectROT13",
                       "InjectMime"}
+_QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
 _CONTROL = {chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32), 127, *range(0x80, 0xA0))}
 
 
@@ -30,6 +32,8 @@ def _family(probe: str, text: str) -> tuple[str, str | None]:
             "InjectUnicodeTagChars", "InjectUnicodeVariantSelectors", "InjectSneakyBits"):
         return f"garak.{name}", "unicode"
     if module == "encoding":
+        if name in ("InjectQP", "InjectMime") and not _QP_ESCAPE.search(text):
+            return f"garak.{name}.no-op", None  # quoted-printable of plain ASCII changes nothing: no payload to find
         return f"garak.{name}", "encoded" if name in IN_SCOPE_ENCODINGS else None
     if name == "LatentJailbreak":
         return f"garak.{name}", None  # a translation request carrying a harmful ask, not an injection

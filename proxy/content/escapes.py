@@ -1,9 +1,10 @@
 """Terminal escapes and control characters that can hide or disguise text from a human reviewer.
 
-Plain colour (SGR without "conceal") and erase-to-end-of-line are what coloured CLI output uses
-(ls, grep, gcc, pytest, rich) and pass. Cursor movement, erasing, OSC (titles, OSC 8 hyperlinks,
-OSC 52 clipboard), device strings, other ESC sequences and C0/C1 controls other than tab, line
-feed and carriage return are reported.
+Plain colour (SGR without "conceal"), erase-in-line, cursor-to-column and cursor visibility are what
+coloured CLI output and progress lines use (ls, grep, gcc, pytest, rich, pip) and pass, as does a bare
+carriage return. Cursor movement across lines or positioning, screen erasing, OSC (titles, OSC 8
+hyperlinks, OSC 52 clipboard), device strings, other ESC sequences and C0/C1 controls other than tab,
+line feed and carriage return are reported.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _SEQUENCE = re.compile(
     r"|(?P<esc>\x1b[ -/]{0,4}[0-~]?)"
     r"|(?P<ctl>[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f])"
 )
+_BENIGN_MODES = frozenset({"?25", "?2004", "?12", "?7"})
 _HIDE_COLOURS = re.compile(r"^(?:.*;)?3([0-7]);(?:.*;)?4\1(?:;.*)?$|^(?:.*;)?4([0-7]);(?:.*;)?3\2(?:;.*)?$")
 
 
@@ -51,8 +53,8 @@ def _classify(m: re.Match[str]) -> tuple[str, Severity] | None:
         final, params = m.group("final"), m.group("params") or ""
         if final == "m":
             return ("escapes.sgr_hidden", Severity.SEV3) if _sgr_hides(params) else None
-        if final == "K" and params in ("", "0"):
-            return None
+        if final in ("K", "G") or (final in ("h", "l") and params in _BENIGN_MODES):
+            return None  # erase in line / column 1 (progress lines, like a carriage return), cursor visibility
         return "escapes.csi", Severity.SEV3
     if kind == "osc":
         body = m.group("body") or ""

@@ -105,7 +105,7 @@ def match(low: str) -> Matched:
 def _guard_holds(low: str, pos: int, guard: str) -> bool:
     """Cheap context checks that let most occurrences skip the regex call."""
     if guard == "bracket":
-        return low[max(0, pos - 4):pos].rstrip().endswith("[")
+        return low[max(0, pos - 5):pos].rstrip().endswith(("[", "[/"))
     line = low.rfind("\n", max(0, pos - 12), pos) + 1
     return (line > 0 or pos < 12) and not low[line:pos].strip(" \t>*#-")
 

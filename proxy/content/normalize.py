@@ -12,11 +12,11 @@ import re
 import unicodedata
 
 # Characters that render as nothing (or nearly) and that an attacker sprinkles to split keywords.
-INVISIBLE_CLASS = (
+_INVISIBLE_CLASS = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
     "\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
 )
-_INVISIBLE = re.compile(f"[{INVISIBLE_CLASS}]+")
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CLASS}]+")
 
 # Lookalikes of Latin letters from other scripts (Unicode confusables, the ones seen in attacks).
 _CONFUSABLE_PAIRS = {
@@ -73,7 +73,3 @@ def fold(text: str, non_ascii: str | None = None) -> str:
             text = text.replace(curly, straight)
     return text.casefold()
 
-
-def strip_invisible(text: str) -> str:
-    """Remove invisible characters only (used before decoding encoded runs)."""
-    return text if text.isascii() else _INVISIBLE.sub("", text)

@@ -13,7 +13,6 @@ from proxy.content.model import ENCODED, ESCAPES, EXFIL, INJECTION, SECRETS, UNI
 from proxy.content.normalize import fold
 from proxy.content.runs import TextView
 from proxy.content.settings import ContentSettings
-from proxy.types import Severity
 
 INNER = frozenset({UNICODE, ESCAPES, INJECTION, ENCODED, SECRETS})
 
@@ -107,6 +106,3 @@ def apply_edits(text: str, edits: list[tuple[Hit, str]]) -> str:
     out.append(text[pos:])
     return "".join(out)
 
-
-def worst(hits: list[Hit]) -> Severity:
-    return min((h.severity for h in hits), default=Severity.NONE)

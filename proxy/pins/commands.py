@@ -19,10 +19,12 @@ import anyio
 from proxy.errors import ConfigError
 from proxy.pins import lockfile
 from proxy.pins.diff import ListingDiff, diff_listings
-from proxy.pins.fetch import FetchError, Listing, fetch_listing
 from proxy.pins.poison import at_or_above, scan_definition
 from proxy.pins.settings import SEVERITIES
 from proxy.pins.shadowing import find_collisions
+
+if TYPE_CHECKING:
+    from proxy.pins.fetch import Listing
 
 if TYPE_CHECKING:
     from proxy.config import Config
@@ -74,6 +76,8 @@ def add_pin_parsers(subparsers: Any) -> None:
 
 def run_pin_command(ns: argparse.Namespace, config: Config | None = None) -> int:
     """Run `pin` or `pins …`; returns the exit code (errors are one line on stderr)."""
+    from proxy.pins.fetch import FetchError  # the MCP SDK client: imported only when a pin command runs
+
     try:
         if config is None and getattr(ns, "config", None) is not None:
             from proxy.config import load_config
@@ -99,6 +103,8 @@ def _pin(ns: argparse.Namespace, config: Config | None) -> int:
         raise ConfigError("pin needs exactly one of -o FILE (write) or --check FILE (compare)")
     pinned = lockfile.load(ns.check) if ns.check is not None else None
     target, headers, name = _resolve(ns, config, pinned.upstream if pinned else None)
+    from proxy.pins.fetch import fetch_listing
+
     listing = anyio.run(lambda: fetch_listing(target, headers=headers, timeout_seconds=ns.timeout))
     dupes = sorted(str(n) for n, c in Counter(t.get("name") for t in listing.tools).items() if c > 1)
     if dupes:

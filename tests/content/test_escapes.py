@@ -16,7 +16,9 @@ def detectors(text: str) -> set[str]:
 @pytest.mark.parametrize(("text", "detector"), [
     ("ok\x1b[8mhidden\x1b[0m", "escapes.sgr_hidden"),
     ("ok\x1b[30;40mblack on black\x1b[0m", "escapes.sgr_hidden"),
-    ("done\x1b[2K\x1b[1Aoverwritten", "escapes.csi"),
+    ("done\x1b[1Aoverwritten", "escapes.csi"),
+    ("x\x1b[2Jcleared", "escapes.csi"),
+    ("x\x1b[10;5Hmoved", "escapes.csi"),
     ("\x1b]8;;https://evil.example\x07docs\x1b]8;;\x07", "escapes.osc8"),
     ("\x1b]52;c;Y3VybA==\x07", "escapes.osc52"),
     ("\x1b]0;title\x07", "escapes.osc"),
@@ -35,12 +37,13 @@ def test_hiding_sequences_are_reported(text: str, detector: str) -> None:
     "app.py:\x1b[32m\x1b[K12\x1b[m\x1b[K:\x1b[01;31m\x1b[Kimport\x1b[m\x1b[K os",
     "\x1b[38;5;8mgrey\x1b[0m \x1b[38;2;255;128;0morange\x1b[0m \x1b[48;5;236mbg\x1b[0m",
     "tabs\tand\nnewlines\r\nand progress\r50%",
+    "\x1b[?25l\r\x1b[2K 42% ━━━━━━ 3.1 MB/s\x1b[1G\x1b[0K done\x1b[?25h",
 ])
 def test_colour_output_passes(text: str) -> None:
     assert detect(text, ESCAPES) == []
 
 
 def test_findings_carry_spans_for_stripping() -> None:
-    text = "a\x1b[2Kb"
+    text = "a\x1b[1Ab"
     (hit,) = detect(text, ESCAPES)
-    assert [text[s:e] for s, e in hit.spans] == ["\x1b[2K"]
+    assert [text[s:e] for s, e in hit.spans] == ["\x1b[1A"]
