@@ -31,13 +31,10 @@ from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
 from proxy.state.model import (
     ContainmentState,
-    DenyOverlay,
-    EgressDeny,
     EventListener,
     Listener,
-    Quarantine,
-    SubjectKind,
 )
+from proxy.state.records import RecordWrites
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,7 +49,7 @@ _PRUNE = ("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
           "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0")
 
 
-class RedisStore:
+class RedisStore(RecordWrites):
     """`Store` on Redis, shared by every replica using the same server, database and prefix."""
 
     def __init__(self, url: str, *, prefix: str = "drawbridge", resync_interval: float = 5.0,
@@ -104,25 +101,6 @@ class RedisStore:
         await self._redis.aclose()
 
     # -- containment ---------------------------------------------------------------------------
-    async def put_quarantine(self, quarantine: Quarantine) -> None:
-        await self._put(quarantine)
-
-    async def release(self, kind: SubjectKind, subject: str) -> Quarantine | None:
-        removed = await self._delete(codec.QUARANTINES, codec.quarantine_key(kind, subject))
-        return removed if isinstance(removed, Quarantine) else None
-
-    async def put_deny_overlay(self, overlay: DenyOverlay) -> None:
-        await self._put(overlay)
-
-    async def remove_deny_overlay(self, overlay_id: str) -> bool:
-        return await self._delete(codec.DENY_OVERLAYS, overlay_id) is not None
-
-    async def put_egress_deny(self, deny: EgressDeny) -> None:
-        await self._put(deny)
-
-    async def remove_egress_deny(self, deny_id: str) -> bool:
-        return await self._delete(codec.EGRESS_DENIES, deny_id) is not None
-
     async def broadcast(self, event: dict[str, Any]) -> None:
         """Publish to every replica; this one's listeners run once the publish succeeded."""
         message = codec.dumps({"o": self._origin, "e": event})

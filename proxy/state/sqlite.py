@@ -23,13 +23,10 @@ from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
 from proxy.state.model import (
     ContainmentState,
-    DenyOverlay,
-    EgressDeny,
     EventListener,
     Listener,
-    Quarantine,
-    SubjectKind,
 )
+from proxy.state.records import RecordWrites
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,7 +47,7 @@ ON CONFLICT (key) DO UPDATE SET value = CASE WHEN expires <= :now THEN 1 ELSE va
 RETURNING value"""
 
 
-class SQLiteStore:
+class SQLiteStore(RecordWrites):
     """`Store` on a SQLite file (or `:memory:`); see `proxy.state.model.Store` for the contract."""
 
     def __init__(self, path: str | os.PathLike[str], *, poll_interval: float = 1.0) -> None:
@@ -102,25 +99,6 @@ class SQLiteStore:
         self._healthy = False
 
     # -- containment ---------------------------------------------------------------------------
-    async def put_quarantine(self, quarantine: Quarantine) -> None:
-        await self._put(quarantine)
-
-    async def release(self, kind: SubjectKind, subject: str) -> Quarantine | None:
-        removed = await self._delete(codec.QUARANTINES, codec.quarantine_key(kind, subject))
-        return removed if isinstance(removed, Quarantine) else None
-
-    async def put_deny_overlay(self, overlay: DenyOverlay) -> None:
-        await self._put(overlay)
-
-    async def remove_deny_overlay(self, overlay_id: str) -> bool:
-        return await self._delete(codec.DENY_OVERLAYS, overlay_id) is not None
-
-    async def put_egress_deny(self, deny: EgressDeny) -> None:
-        await self._put(deny)
-
-    async def remove_egress_deny(self, deny_id: str) -> bool:
-        return await self._delete(codec.EGRESS_DENIES, deny_id) is not None
-
     async def broadcast(self, event: dict[str, Any]) -> None:
         """Single node: the only replica is this one."""
         self._snapshot.emit(event)
