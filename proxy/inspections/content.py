@@ -61,12 +61,11 @@ def inspect_content(name: str, scanner: Scanner, ex: Exchange, is_request: bool)
     return Decision(Verdict.ALLOW, findings=tuple(findings), check=name)
 
 
-class ContentRequestCheck(Inspection):
-    """Tool and prompt arguments leaving for a server; sampling and elicitation requests from one."""
+class _ContentCheck(Inspection):
+    """Scan the strings of a message with the content settings of the policy in force."""
 
     name = "content"
-    methods = frozenset({"tools/call", "prompts/get", "sampling/createMessage", "elicitation/create"})
-    kinds = frozenset({MessageKind.REQUEST})
+    is_request = True
 
     def __init__(self, holder: PolicyHolder) -> None:
         self._holder = holder
@@ -76,24 +75,21 @@ class ContentRequestCheck(Inspection):
         settings = self._holder.policy.settings.content
         if not settings.enabled:
             return None
-        return inspect_content(self.name, self._cache.get(settings), ex, is_request=True)
+        return inspect_content(self.name, self._cache.get(settings), ex, is_request=self.is_request)
 
 
-class ContentAnswerCheck(Inspection):
+class ContentRequestCheck(_ContentCheck):
+    """Tool and prompt arguments leaving for a server; sampling and elicitation requests from one."""
+
+    methods = frozenset({"tools/call", "prompts/get", "sampling/createMessage", "elicitation/create"})
+    kinds = frozenset({MessageKind.REQUEST})
+
+
+class ContentAnswerCheck(_ContentCheck):
     """Tool results, listings (descriptions and schemas), resource contents and prompt messages."""
 
-    name = "content"
+    is_request = False
     methods = frozenset({"tools/call", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
                          "resources/read", "prompts/get"})
     directions = frozenset({Direction.TO_CLIENT})
     kinds = frozenset({MessageKind.RESPONSE})
-
-    def __init__(self, holder: PolicyHolder) -> None:
-        self._holder = holder
-        self._cache = _ScannerCache()
-
-    def inspect(self, ex: Exchange) -> Decision | None:
-        settings = self._holder.policy.settings.content
-        if not settings.enabled:
-            return None
-        return inspect_content(self.name, self._cache.get(settings), ex, is_request=False)
