@@ -220,3 +220,14 @@ def test_stdio_without_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "stdio", "--")
     assert code == 2
     assert "stdio needs the server command after --" in one_line_error(err)
+
+
+def test_serve_pin_flags_become_the_pins_section() -> None:
+    from proxy.cli import _parser, build_config
+
+    ns = _parser().parse_args(["serve", "--upstream", "wx=http://127.0.0.1:9/mcp", "--pin-mode", "tofu",
+                               "--store", "sqlite::memory:", "--admin-listen", "127.0.0.1:9999"])
+    config = build_config(ns)
+    assert config.pins is not None and config.pins.upstreams["wx"].mode == "tofu"
+    assert config.store == "sqlite::memory:"
+    assert config.admin is not None and config.admin.listen == "127.0.0.1:9999"
