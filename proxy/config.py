@@ -71,10 +71,20 @@ class UpstreamConfig(_Strict):
         return value
 
 
+class OtlpConfig(_Strict):
+    """Export audit events as OpenTelemetry log records over OTLP/HTTP (best effort, batched)."""
+
+    endpoint: str = Field(pattern=r"^https?://\S+$")  # e.g. http://otel-collector:4318/v1/logs
+    headers: dict[str, SecretSource] = Field(default_factory=dict)
+    service_name: str = "drawbridge"
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
 class AuditConfig(_Strict):
     file: Path | None = None
     stdout: bool = False
     fsync: bool = False  # fsync each event before the message is released
+    otlp: OtlpConfig | None = None
 
 
 class LimitsConfig(_Strict):

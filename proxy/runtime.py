@@ -48,7 +48,14 @@ class Runtime:
         sinks: list[Sink] = []
         if config.audit.file is not None:
             sinks.append(FdSink.open_file(config.audit.file, fsync=config.audit.fsync))
-        if config.audit.stdout or not sinks:  # nothing configured: events still go somewhere (nothing lost)
+        if config.audit.otlp is not None:
+            from proxy.audit.otel import OtelSink
+
+            otlp = config.audit.otlp
+            sinks.append(OtelSink(otlp.endpoint, {k: v.resolve(f"audit.otlp.headers.{k}") for k, v in
+                                                  otlp.headers.items()}, otlp.service_name, otlp.timeout_seconds))
+        # With no local sink configured, events still go somewhere durable-enough to read (nothing lost).
+        if config.audit.stdout or not any(isinstance(sink, FdSink) for sink in sinks):
             stream = sys.stderr if stdout_is_protocol else sys.stdout
             sinks.append(FdSink(stream.fileno(), owned=False))
         auditor = Auditor(sinks)
