@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from proxy.exchange import Exchange
+from proxy.http.sessions import SessionInfo
 from proxy.mcp_methods import HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from proxy.types import Direction, Era, Headers, JsonObject, RequestId, Transport
 
@@ -52,6 +53,13 @@ class Call:
     era: Era
     client: str | None
     requests: dict[RequestId, JsonObject] = field(default_factory=dict)
+    session: SessionInfo | None = None  # handshake era: counters shown by `drawbridge sessions list`
+
+    def count(self, calls: int, bytes_in: int = 0, bytes_out: int = 0) -> None:
+        if self.session is not None:
+            self.session.calls += calls
+            self.session.bytes_in += bytes_in
+            self.session.bytes_out += bytes_out
 
     def exchange(self, direction: Direction, message: JsonObject, raw_size: int,
                  request: JsonObject | None = None) -> Exchange:

@@ -88,10 +88,13 @@ class Plane:
                 self.revoker.remember(principal, headers.get("authorization", "").partition(" ")[2].strip())
         call = Call(upstream, principal, agent, credential, session_id, Era.UNKNOWN, address)
         if session_id is not None and ((upstream, session_id) in self.killed_sessions
-                                       or self.sessions.check(upstream, session_id, principal, agent) is None):
+                                       or (call_session := self.sessions.check(upstream, session_id, principal,
+                                                                               agent)) is None):
             self.refusal(scope, upstream, "session ended or owned by another principal", call)
             await send_json(send, 404, error_response(None, ErrorCode.INVALID_REQUEST, "session not found"))
             return None
+        if session_id is not None:
+            call.session = call_session
         return call
 
     def refusal(self, scope: Scope, upstream: str, reason: str, call: Call | None = None) -> None:
@@ -111,7 +114,7 @@ class Plane:
         if issued is not None:
             session_id = issued.decode("latin-1")
             if session_id != call.session_id:
-                self.sessions.bind(call.upstream, session_id, call.principal, call.agent)
+                call.session = self.sessions.bind(call.upstream, session_id, call.principal, call.agent)
                 call.session_id = session_id
 
     def end_session(self, call: Call) -> None:

@@ -72,6 +72,7 @@ class McpEndpoint:
             await send_json(send, REFUSAL_STATUS.get(exc.code, 400), error_response(None, exc.code, exc.message))
             return
         messages: list[JsonObject] = parsed if isinstance(parsed, list) else [parsed]
+        call.count(len(messages), bytes_in=len(raw))
         first_method = messages[0].get("method")
         call.era = detect_era(headers.get("mcp-protocol-version"), call.session_id,
                               first_method if isinstance(first_method, str) else None)
@@ -158,6 +159,7 @@ class McpEndpoint:
             return
         if content_type == b"application/json":
             body = await inspector.body(raw)
+            call.count(0, bytes_out=len(body))
             await send_bytes(send, response.status, body, b"application/json",
                              [h for h in headers if h[0] != b"content-type"])
             return

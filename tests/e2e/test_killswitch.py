@@ -142,3 +142,25 @@ def test_quarantine_survives_a_restart_of_the_embedded_store(demo_server: str, t
         code = anyio.run(refused_code, second, "get_weather", {"city": "Kyiv"})
         assert code == QUARANTINED
         assert "agent-a" in second.cli("status").stdout
+
+
+def test_sessions_list_shows_live_sessions_with_their_counters(contained: Drawbridge) -> None:
+    import json
+
+    import httpx
+
+    headers = {**AUTH, "accept": "application/json, text/event-stream"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    with httpx.Client(timeout=10) as http:
+        opened = http.post(contained.mcp_url(), json=init, headers=headers)
+        session = opened.headers["mcp-session-id"]
+        live = {**headers, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+        http.post(contained.mcp_url(), json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=live)
+        http.post(contained.mcp_url(), json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=live)
+    listed = contained.cli("sessions", "list", "--principal", "alice", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["session_id"]: row for row in json.loads(listed.stdout)["sessions"]}
+    assert rows[session]["agent"] == "agent-a" and rows[session]["calls"] >= 2 and rows[session]["bytes_in"] > 0
+    ok(contained.cli("sessions", "kill", session, "--reason", "IR"))
+    assert session not in contained.cli("sessions", "list").stdout
