@@ -18,7 +18,7 @@ def test_events_are_exported_as_otlp_log_records(tmp_path: Path) -> None:
     seen_headers: list[str | None] = []
 
     class Collector(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             request = ExportLogsServiceRequest()
             request.ParseFromString(body)
