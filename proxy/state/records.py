@@ -1,14 +1,39 @@
-"""The containment half of the Store protocol, written once over two backend hooks."""
+"""What both Store backends share: the synchronous surface over the in-memory snapshot, and the
+containment record writes over two backend hooks (`_put`, `_delete`)."""
 
 from __future__ import annotations
 
 from proxy.state import codec
-from proxy.state.codec import Record
-from proxy.state.model import DenyOverlay, EgressDeny, Quarantine, SubjectKind
+from proxy.state.codec import Record, Snapshot
+from proxy.state.model import (
+    ContainmentState,
+    DenyOverlay,
+    EgressDeny,
+    EventListener,
+    Listener,
+    Quarantine,
+    SubjectKind,
+)
 
 
-class RecordWrites:
-    """Quarantines, deny overlays and egress denies as records; backends provide `_put` and `_delete`."""
+class StoreCommon:
+    """Backends set `_snapshot` and `_healthy`, and provide `_put` and `_delete`."""
+
+    _snapshot: Snapshot
+    _healthy: bool
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def state(self) -> ContainmentState:
+        return self._snapshot.state
+
+    def on_change(self, listener: Listener) -> None:
+        self._snapshot.on_change(listener)
+
+    def on_event(self, listener: EventListener) -> None:
+        self._snapshot.on_event(listener)
 
     async def _put(self, record: Record) -> None:
         raise NotImplementedError

@@ -29,12 +29,7 @@ from redis.exceptions import RedisError
 
 from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
-from proxy.state.model import (
-    ContainmentState,
-    EventListener,
-    Listener,
-)
-from proxy.state.records import RecordWrites
+from proxy.state.records import StoreCommon
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +44,7 @@ _PRUNE = ("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
           "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0")
 
 
-class RedisStore(RecordWrites):
+class RedisStore(StoreCommon):
     """`Store` on Redis, shared by every replica using the same server, database and prefix."""
 
     def __init__(self, url: str, *, prefix: str = "drawbridge", resync_interval: float = 5.0,
@@ -71,19 +66,6 @@ class RedisStore(RecordWrites):
         self._supervisor: asyncio.Task[None] | None = None
 
     # -- the synchronous surface -------------------------------------------------------------
-    @property
-    def healthy(self) -> bool:
-        return self._healthy
-
-    def state(self) -> ContainmentState:
-        return self._snapshot.state
-
-    def on_change(self, listener: Listener) -> None:
-        self._snapshot.on_change(listener)
-
-    def on_event(self, listener: EventListener) -> None:
-        self._snapshot.on_event(listener)
-
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect and load; if Redis is unreachable, return unhealthy and keep retrying in the background."""

@@ -21,12 +21,7 @@ from typing import Any, TypeVar
 from proxy.errors import ConfigError
 from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
-from proxy.state.model import (
-    ContainmentState,
-    EventListener,
-    Listener,
-)
-from proxy.state.records import RecordWrites
+from proxy.state.records import StoreCommon
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,7 +42,7 @@ ON CONFLICT (key) DO UPDATE SET value = CASE WHEN expires <= :now THEN 1 ELSE va
 RETURNING value"""
 
 
-class SQLiteStore(RecordWrites):
+class SQLiteStore(StoreCommon):
     """`Store` on a SQLite file (or `:memory:`); see `proxy.state.model.Store` for the contract."""
 
     def __init__(self, path: str | os.PathLike[str], *, poll_interval: float = 1.0) -> None:
@@ -63,19 +58,6 @@ class SQLiteStore(RecordWrites):
         self._next_counter_prune = 0.0
 
     # -- the synchronous surface -------------------------------------------------------------
-    @property
-    def healthy(self) -> bool:
-        return self._healthy
-
-    def state(self) -> ContainmentState:
-        return self._snapshot.state
-
-    def on_change(self, listener: Listener) -> None:
-        self._snapshot.on_change(listener)
-
-    def on_event(self, listener: EventListener) -> None:
-        self._snapshot.on_event(listener)
-
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Open (creating it 0600, and its directory, if needed) and load; `StoreUnavailable` if unusable."""
