@@ -6,6 +6,7 @@ import ipaddress
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -112,14 +113,21 @@ async def list_deny_tools(plane: AdminPlane, request: Request) -> Response:
     return json_response({"deny_tools": rows})
 
 
-async def remove_deny_tools(plane: AdminPlane, request: Request) -> Response:
+async def _remove(plane: AdminPlane, request: Request, entry_id: str,
+                  remover: Callable[[str], Awaitable[bool]], action: str, what: str) -> Response:
+    """Lift one overlay entry: audited, 404 when there is no such live entry."""
     body = await read_model(request, RemoveBody)
-    overlay_id, actor = request.path_params["overlay_id"], actor_of(request)
-    fields = {"actor": actor, "id": overlay_id, "reason": body.reason, "ticket": body.ticket}
-    if not await plane.store_call(plane.deps.store.remove_deny_overlay(overlay_id), "deny_tools_removed", **fields):
-        raise ApiError(404, "not_found", f"no deny-tools entry {overlay_id}")
-    plane.announce("deny_tools_removed", **fields)
-    return json_response({"removed": overlay_id})
+    actor = actor_of(request)
+    fields = {"id": entry_id, "reason": body.reason, "ticket": body.ticket}
+    if not await plane.store_call(remover(entry_id), action, actor, **fields):
+        raise ApiError(404, "not_found", f"no {what} {entry_id}")
+    plane.announce(action, actor=actor, **fields)
+    return json_response({"removed": entry_id})
+
+
+async def remove_deny_tools(plane: AdminPlane, request: Request) -> Response:
+    return await _remove(plane, request, request.path_params["overlay_id"], plane.deps.store.remove_deny_overlay,
+                         "deny_tools_removed", "deny-tools entry")
 
 
 async def create_egress_deny(plane: AdminPlane, request: Request) -> Response:
@@ -141,10 +149,5 @@ async def list_egress_denies(plane: AdminPlane, request: Request) -> Response:
 
 
 async def remove_egress_deny(plane: AdminPlane, request: Request) -> Response:
-    body = await read_model(request, RemoveBody)
-    deny_id, actor = request.path_params["deny_id"], actor_of(request)
-    fields = {"actor": actor, "id": deny_id, "reason": body.reason, "ticket": body.ticket}
-    if not await plane.store_call(plane.deps.store.remove_egress_deny(deny_id), "egress_deny_removed", **fields):
-        raise ApiError(404, "not_found", f"no egress deny {deny_id}")
-    plane.announce("egress_deny_removed", **fields)
-    return json_response({"removed": deny_id})
+    return await _remove(plane, request, request.path_params["deny_id"], plane.deps.store.remove_egress_deny,
+                         "egress_deny_removed", "egress deny")
