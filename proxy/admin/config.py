@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -114,21 +114,9 @@ class RevocationConfig(BaseModel):
         return _https_url(value, "revocation endpoint")
 
 
-class AutoContainmentConfig(BaseModel):
-    """Quarantine automatically when the pipeline reaches a severity (off by default)."""
-
-    model_config = _FROZEN
-    enabled: bool = False
-    min_severity: Literal["SEV-1", "SEV-2"] = "SEV-1"
-    kind: Literal["session", "principal", "agent"] = "session"
-    mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
-    ttl: Annotated[str, StringConstraints(pattern=r"^(?:\d{1,6}[smhdw])+$")] = "24h"
-
-
 class ContainmentConfig(BaseModel):
     """Side effects of containment actions."""
 
     model_config = _FROZEN
     webhook: WebhookConfig | None = None
     revocation: RevocationConfig | None = None
-    auto: AutoContainmentConfig = AutoContainmentConfig()

@@ -19,7 +19,7 @@ from proxy.containment.webhook import ContainmentNotifier
 from proxy.decision import Decision, Finding
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.exchange import Exchange
-from proxy.globs import compile_globs
+from proxy.globs import cached_globs
 from proxy.policy import PolicyHolder
 from proxy.policy.model import AutoContainmentRule
 from proxy.state.model import MODE_ORDER, Quarantine, Store
@@ -30,7 +30,7 @@ ACTOR = "drawbridge:auto"
 
 def _matches(rule: AutoContainmentRule, finding: Finding) -> bool:
     return (finding.severity.value <= int(rule.min_severity[-1])
-            and compile_globs(rule.detectors).fullmatch(finding.detector) is not None)
+            and cached_globs(rule.detectors).fullmatch(finding.detector) is not None)
 
 
 class AutoContainment:

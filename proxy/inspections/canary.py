@@ -10,7 +10,7 @@ from __future__ import annotations
 from proxy.decision import Decision, Finding
 from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
-from proxy.globs import compile_globs
+from proxy.globs import cached_globs
 from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder
 from proxy.policy.engine import DEFAULT_DENY
@@ -22,7 +22,7 @@ CANARY_DETECTOR = "canary.call"
 
 def is_canary(holder: PolicyHolder, name: str | None) -> bool:
     globs = holder.policy.settings.canary_tools
-    return bool(globs) and name is not None and compile_globs(globs).fullmatch(name) is not None
+    return bool(globs) and name is not None and cached_globs(globs).fullmatch(name) is not None
 
 
 class CanaryCheck(Inspection):

@@ -10,7 +10,7 @@ from proxy.catalog import ToolCatalog
 from proxy.decision import Decision, Finding, deny
 from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
-from proxy.globs import compile_globs
+from proxy.globs import cached_globs
 from proxy.pipeline import Inspection
 from proxy.state.model import ContainmentState, Quarantine, Store
 from proxy.types import Direction, MessageKind, Severity, Verdict
@@ -75,7 +75,7 @@ class ContainmentGate(Inspection):
             subject = ex.principal if overlay.kind == "principal" else ex.agent
             if subject != overlay.subject or not overlay.active_now():
                 continue
-            if compile_globs(overlay.tools).fullmatch(name):
+            if cached_globs(overlay.tools).fullmatch(name):
                 ticket = f" (ticket {overlay.ticket})" if overlay.ticket else ""
                 return deny(f"tool {name} denied by incident response{ticket}", code=ErrorCode.QUARANTINED,
                             rule_ids=(OVERLAY_RULE,), check=self.name)

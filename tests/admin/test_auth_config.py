@@ -62,9 +62,10 @@ def test_config_models_are_strict() -> None:
         WebhookConfig(url="http://soc.example/hook", secret=SecretRef(env="X"))
     with pytest.raises(ValidationError, match="exactly one"):
         RevocationConfig(endpoint="https://as.example/revoke", client_id="c", client_secret=SecretRef())
-    cfg = ContainmentConfig.model_validate({"webhook": {"url": "https://soc.example/h", "secret": {"env": "S"}},
-                                            "auto": {"enabled": True, "ttl": "72h"}})
-    assert cfg.revocation is None and cfg.auto.mode == "block"
+    cfg = ContainmentConfig.model_validate({"webhook": {"url": "https://soc.example/h", "secret": {"env": "S"}}})
+    assert cfg.revocation is None
+    with pytest.raises(ValidationError, match="auto"):  # thresholds live in policy (settings.auto_containment)
+        ContainmentConfig.model_validate({"auto": {"enabled": True}})
 
 
 def test_secret_ref_resolves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
