@@ -1,46 +1,47 @@
 """Prompt-injection phrasing, matched deterministically on folded text.
 
-Texts up to 64 KiB are matched whole; in longer ones, gate words (a handful of `str.find` passes)
-and markup matches open windows. Each pattern is tried only where one of its (deliberately
-uncommon) first words occurs, with `regex.match` at that position. Each family that fires becomes one
-finding naming its patterns. A text is reported when its families add up to 2: one strong pattern,
-or weak signals from two families (a family counts 2 if a strong pattern fired in it, else 1).
+One RE2 pass (`prefilter`) names the patterns that can possibly match; only those are tried, each
+with `regex.match` where one of its (deliberately uncommon) first words occurs. Texts up to 64 KiB
+are matched whole; in longer ones, windows open around those first words and around markup matches.
+Each family that fires becomes one finding naming its patterns. A text is reported when its
+families add up to 2: one strong pattern, or weak signals from two families (a family counts 2 if a
+strong pattern fired in it, else 1).
 """
 
 from __future__ import annotations
 
 from proxy.content.injection_markup import MARKUP_IDS, MARKUP_REGEX, comment_instructs
-from proxy.content.injection_patterns import ALL_FAMILIES, BY_FIRST, CHAINING, CORE_GATES, FIRST_WORDS, GATES
+from proxy.content.injection_patterns import BY_FIRST, CHAINING, PATTERNS, Pattern
 from proxy.content.model import ATLAS_INJECTION, ATLAS_TOOL_INVOCATION, Hit, clip
+from proxy.content.prefilter import Prefilter, prefilter_bytes
 from proxy.types import Severity
 
-WHOLE_TEXT = 65536  # texts up to this size are matched whole; longer ones in windows around gate words
-LARGE_TEXT = 262144  # beyond this only the core gates are searched (see README: throughput vs. coverage)
-BEFORE, AFTER = 200, 280  # window around a gate word, in characters
-MAX_WINDOWS_PER_GATE = 48  # beyond this the whole text is matched in chunks (still linear)
+WHOLE_TEXT = 65536  # texts up to this size are matched whole; longer ones in windows around first words
+BEFORE, AFTER = 200, 280  # window around a first word, in characters
+MAX_WINDOWS_PER_WORD = 48  # beyond this the whole text is matched in chunks (still linear)
 MAX_MARKUP = 256
 CHUNK, OVERLAP = 4096, 400
 COMMENT_LIMIT = 1200
 NOTICE = "[content removed by Drawbridge: prompt injection]"
 GLUED = (("ignor", "ignore"), ("disregard", "disregard"))
 _LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+PREFILTER = Prefilter({p.id: p.regex.pattern for p in PATTERNS})
 
 Matched = dict[str, tuple[str, int, str]]  # pattern id → (family, weight, matched text)
-
-
-Window = tuple[int, int, frozenset[str]]
+Window = tuple[int, int]
 
 
 def _chunks(n: int) -> list[Window]:
-    return [(s, min(n, s + CHUNK + OVERLAP), ALL_FAMILIES) for s in range(0, n, CHUNK)]
+    return [(s, min(n, s + CHUNK + OVERLAP)) for s in range(0, n, CHUNK)]
 
 
-def _windows(low: str, matched: Matched) -> list[Window]:
+def _markup(low: str, matched: Matched) -> list[Window] | None:
+    """Record markup matches; windows around them (None: too many, match the whole text)."""
     n = len(low)
     spans: list[Window] = []
     for count, m in enumerate(MARKUP_REGEX.finditer(low)):
         if count >= MAX_MARKUP:
-            return _chunks(n)
+            return None
         pid, family, weight = MARKUP_IDS[int((m.lastgroup or "m0")[1:])]
         if weight == 0:  # an HTML comment: look inside it
             close = low.find("-->", m.end(), m.end() + COMMENT_LIMIT)
@@ -49,57 +50,84 @@ def _windows(low: str, matched: Matched) -> list[Window]:
                 continue
             pid, weight = "markup.instructing_comment", 2
         matched.setdefault(pid, (family, weight, m.group()))
-        spans.append((max(0, m.start() - BEFORE), min(n, m.end() + AFTER), ALL_FAMILIES))
-    if n <= WHOLE_TEXT:
-        return [(0, n, ALL_FAMILIES)]
-    for gate, families in GATES if n <= LARGE_TEXT else GATES[:CORE_GATES]:
-        pos = low.find(gate)
+        spans.append((max(0, m.start() - BEFORE), min(n, m.end() + AFTER)))
+    return spans
+
+
+def _windows(low: str, spans: list[Window], words: set[str]) -> list[Window]:
+    """Windows around each occurrence of `words` (and the markup spans), merged."""
+    n = len(low)
+    for word in sorted(words):
+        pos = low.find(word)
         count = 0
         while pos >= 0:
             count += 1
-            if count > MAX_WINDOWS_PER_GATE:
+            if count > MAX_WINDOWS_PER_WORD:
                 return _chunks(n)
-            spans.append((max(0, pos - BEFORE), min(n, pos + AFTER), families))
-            pos = low.find(gate, pos + len(gate))
-    spans.sort(key=lambda w: w[0])
+            spans.append((max(0, pos - BEFORE), min(n, pos + len(word) + AFTER)))
+            pos = low.find(word, pos + len(word))
+    spans.sort()
     merged: list[Window] = []
-    for s, e, fams in spans:
+    for s, e in spans:
         if merged and s <= merged[-1][1]:
-            ps, pe, pf = merged[-1]
-            merged[-1] = (ps, max(e, pe), pf | fams)
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
         else:
-            merged.append((s, e, fams))
+            merged.append((s, e))
     return merged
 
 
 def _words(raw: bytes, start: int, end: int) -> list[str]:
     """The a-z words of a window (non-ASCII letters split words, which only ever loses a match)."""
-    return raw[start:end].translate(_LETTERS_ONLY).decode("ascii").split()
+    return raw[start:end].translate(_LETTERS_ONLY).decode("latin-1").split()
 
 
-def match(low: str) -> Matched:
-    """Every pattern that matches the folded text, with the text it matched."""
+def match(low: str, use_prefilter: bool = True) -> Matched:
+    """Every pattern that matches the folded text, with the text it matched.
+
+    `use_prefilter=False` tries every pattern (the reference the prefilter is tested against).
+    """
     matched: Matched = {}
-    raw = low.encode("ascii") if low.isascii() else low.encode("ascii", "replace")  # offsets kept
-    for start, end, families in _windows(low, matched):
-        words = set(_words(raw, start, end))
-        for word in FIRST_WORDS.intersection(words):
-            patterns = [p for p in BY_FIRST[word] if p.family in families and p.id not in matched
-                        and not any(group.isdisjoint(words) for group in p.also)]
-            pos = low.find(word, start, end)
-            while patterns and pos >= 0:
-                after = pos + len(word)
-                if (pos == 0 or not low[pos - 1].isalpha()) and not low[after:after + 1].isalpha():
-                    for pattern in patterns:
-                        if pattern.guard and not _guard_holds(low, pos, pattern.guard):
-                            continue
-                        m = pattern.regex.match(low, pos, end)
-                        if m is not None:
-                            matched[pattern.id] = (pattern.family, pattern.weight, m.group())
-                    patterns = [p for p in patterns if p.id not in matched]
-                pos = low.find(word, after, end)
-        _glued(low, start, end, matched)
+    raw = prefilter_bytes(low)  # one byte per character: offsets kept
+    markup = _markup(low, matched)
+    possible = PREFILTER.candidates(raw) if use_prefilter else None
+    if possible is not None and not possible:
+        return matched
+    candidates = PATTERNS if possible is None else [p for p in PATTERNS if p.id in possible]
+    n = len(low)
+    if n <= WHOLE_TEXT:
+        windows: list[Window] = [(0, n)]
+    elif markup is None:
+        windows = _chunks(n)
+    else:
+        windows = _windows(low, markup, {word for p in candidates for word in p.first} | {s for s, _ in GLUED})
+    ids = {p.id for p in candidates}
+    for start, end in windows:
+        _match_window(low, raw, start, end, ids, matched)
     return matched
+
+
+def _match_window(low: str, raw: bytes, start: int, end: int, ids: set[str], matched: Matched) -> None:
+    words = set(_words(raw, start, end))
+    for word in words.intersection(BY_FIRST):
+        patterns = [p for p in BY_FIRST[word] if p.id in ids and p.id not in matched
+                    and not any(group.isdisjoint(words) for group in p.also)]
+        pos = low.find(word, start, end)
+        while patterns and pos >= 0:
+            after = pos + len(word)
+            if (pos == 0 or not low[pos - 1].isalpha()) and not low[after:after + 1].isalpha():
+                _try(low, pos, end, patterns, matched)
+                patterns = [p for p in patterns if p.id not in matched]
+            pos = low.find(word, after, end)
+    _glued(low, start, end, ids, matched)
+
+
+def _try(low: str, pos: int, end: int, patterns: list[Pattern], matched: Matched) -> None:
+    for pattern in patterns:
+        if pattern.guard and not _guard_holds(low, pos, pattern.guard):
+            continue
+        m = pattern.regex.match(low, pos, end)
+        if m is not None:
+            matched[pattern.id] = (pattern.family, pattern.weight, m.group())
 
 
 def _guard_holds(low: str, pos: int, guard: str) -> bool:
@@ -110,17 +138,14 @@ def _guard_holds(low: str, pos: int, guard: str) -> bool:
     return (line > 0 or pos < 12) and not low[line:pos].strip(" \t>*#-")
 
 
-def _glued(low: str, start: int, end: int, matched: Matched) -> None:
+def _glued(low: str, start: int, end: int, ids: set[str], matched: Matched) -> None:
     """Override verbs glued to the previous word ("...USAIgnore your previous...") still count."""
     for stem, word in GLUED:
         pos = low.find(stem, start, end)
         while pos >= 0:
             if pos > 0 and low[pos - 1].isalpha():
-                for pattern in BY_FIRST.get(word, ()):
-                    if pattern.id not in matched:
-                        m = pattern.regex.match(low, pos, end)
-                        if m is not None:
-                            matched[pattern.id] = (pattern.family, pattern.weight, m.group())
+                _try(low, pos, end, [p for p in BY_FIRST.get(word, ()) if p.id in ids and p.id not in matched],
+                     matched)
             pos = low.find(stem, pos + len(stem), end)
 
 

@@ -310,15 +310,3 @@ for _pattern in PATTERNS:
         BY_FIRST[_word] = (*BY_FIRST.get(_word, ()), _pattern)
 
 FIRST_WORDS = frozenset(BY_FIRST)
-
-# Gate words for texts over WHOLE_TEXT: patterns are tried only in windows around these and around
-# markup matches. Each gate costs one pass over the text, so they are few; most strong phrasings
-# co-occur with one. A gate common in benign text ("tool") opens its window to the families using it.
-ALL_FAMILIES = frozenset({OVERRIDE, ROLE, TEMPLATE, MARKUP, SECRECY, CHAINING, ADDRESSING, HIJACK, DECODE})
-GATES: tuple[tuple[str, frozenset[str]], ...] = (
-    *((g, ALL_FAMILIES) for g in ("ignor", "instruct", "system", "assistant", "prompt", "the user", "you are",
-                                  "inst]", "user:", "disregard", "secret", "!!", "decod", "your response",
-                                  "previous")),
-    ("tool", frozenset({CHAINING, SECRECY})),
-)
-CORE_GATES = 8  # texts over LARGE_TEXT use only the first CORE_GATES gates (each gate is a pass over the text)

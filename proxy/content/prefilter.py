@@ -1,0 +1,201 @@
+"""One linear-time pass that tells which detector patterns can possibly match a text.
+
+The patterns are written for the `regex` module (lookbehinds, Unicode classes) and are tried at
+known positions. Before that, an RE2 set (a DFA: one pass, no backtracking) runs over the whole text
+with each pattern translated to an RE2 pattern matching a *superset* of what the original matches:
+
+- lookarounds and word boundaries are dropped, except that a lookbehind opening the pattern becomes
+  a plain prefix (the same texts then contain a match);
+- counted repeats `{m,n}` become `*` or `+`;
+- the text is given as Latin-1 bytes in which every non-ASCII character is a byte >= 0x80, and the
+  translated `\\w`, `\\s` and `\\d` (and negated classes) accept such bytes.
+
+A pattern the translation does not understand is always a candidate, so the prefilter can only make
+the exact matching do less work, never miss a match.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+
+import re2
+
+_HIGH = r"\x80-\xff"
+_WORD, _SPACE, _DIGIT = "0-9A-Za-z_", r"\t\n\v\f\r\x1c-\x1f ", "0-9"
+_CLASS_ESCAPES = {"w": _WORD, "s": _SPACE, "d": _DIGIT}
+_NEGATED_ESCAPES = {"W": f"[^{_WORD}]", "S": f"[^{_SPACE}]", "D": f"[^{_DIGIT}]"}
+_PLAIN_ESCAPES = frozenset("ntrfv")
+_REPEAT = re.compile(r"\{(\d*)(?:,(\d*))?\}\??")
+_LOOKAROUNDS = ("(?<=", "(?<!", "(?=", "(?!")
+MAX_MEMORY = 256 << 20  # RE2's budget for the compiled set and its lazily built DFA
+
+
+def _to_high(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeEncodeError)
+    return "\xff" * (err.end - err.start), err.end
+
+
+codecs.register_error("drawbridge-prefilter", _to_high)
+
+
+def prefilter_bytes(low: str) -> bytes:
+    """The text as the set sees it: one byte per character, offsets kept, non-ASCII >= 0x80."""
+    return low.encode("ascii") if low.isascii() else low.encode("latin-1", "drawbridge-prefilter")
+
+
+def translate(source: str) -> str | None:
+    """An RE2 pattern matching a superset of what `source` matches, or None if it cannot tell."""
+    out: list[str] = []
+    groups: list[bool] = []  # for each open group: did it open where a match starts?
+    at_start = True  # nothing consumed yet on this branch of the match
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if not ch.isascii():
+            return None
+        if source.startswith(_LOOKAROUNDS, i):
+            end = _closing(source, i)
+            if end < 0:
+                return None
+            if at_start and source.startswith("(?<=", i):  # context before the match: same texts match
+                inner = translate(source[i + 4:end])
+                if inner is None:
+                    return None
+                out.append(f"(?:{inner})")
+            i = end + 1
+            continue
+        if ch == "(":
+            if source.startswith("(?", i) and not source.startswith(("(?:", "(?P<"), i):
+                return None  # inline flags, atomic groups, conditionals...
+            groups.append(at_start)
+            out.append(ch)
+            i += 1
+            continue
+        if ch == "|":
+            at_start = groups[-1] if groups else True
+            out.append(ch)
+            i += 1
+            continue
+        if ch == ")":
+            if not groups:
+                return None
+            groups.pop()
+        at_start = False
+        if ch == "\\":
+            piece = _escape(source[i + 1:i + 2], in_class=False, negated=False)
+            if piece is None:
+                return None
+            out.append(piece)
+            i += 2
+        elif ch == "[":
+            i, piece = _class(source, i)
+            if piece is None:
+                return None
+            out.append(piece)
+        elif ch == "{" and (m := _REPEAT.match(source, i)) is not None:
+            out.append("+" if m.group(1) not in ("", "0") else "*")
+            i = m.end()
+        else:
+            out.append(r"\{" if ch == "{" else ch)
+            i += 1
+    return "".join(out)
+
+
+def _escape(letter: str, in_class: bool, negated: bool) -> str | None:
+    if letter == "":
+        return None
+    if letter in _CLASS_ESCAPES:
+        body = _CLASS_ESCAPES[letter] + ("" if negated else _HIGH)
+        return body if in_class else f"[{body}]"
+    if letter in _NEGATED_ESCAPES:
+        return None if in_class else _NEGATED_ESCAPES[letter]
+    if letter in "bB":
+        return None if in_class else ""
+    if letter.isalnum() and letter not in _PLAIN_ESCAPES:
+        return None  # \x.., \u...., \p{..}, back-references: not worth translating
+    return "\\" + letter
+
+
+def _class(source: str, start: int) -> tuple[int, str | None]:
+    """Translate the character class opening at `start`; (index after it, RE2 text or None)."""
+    i = start + 1
+    negated = source.startswith("^", i)
+    i += negated
+    parts = ["[^" if negated else "["]
+    if source.startswith("]", i):
+        parts.append(r"\]")
+        i += 1
+    while i < len(source) and source[i] != "]":
+        ch = source[i]
+        if not ch.isascii() or ch == "[":
+            return i, None
+        if ch == "\\":
+            piece = _escape(source[i + 1:i + 2], in_class=True, negated=negated)
+            if piece is None:
+                return i, None
+            parts.append(piece)
+            i += 2
+        else:
+            parts.append(ch)
+            i += 1
+    if i >= len(source):
+        return i, None
+    parts.append("]")
+    return i + 1, "".join(parts)
+
+
+def _closing(source: str, start: int) -> int:
+    """Index of the parenthesis closing the group opened at `start`, or -1."""
+    depth, i, in_class = 0, start, False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+class Prefilter:
+    """An RE2 set over translated patterns: `candidates(data)` names the ones that may match."""
+
+    def __init__(self, sources: Mapping[str, str], flags: str = "sm") -> None:
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1
+        options.max_mem = MAX_MEMORY
+        options.log_errors = False
+        self._set = re2.Set.SearchSet(options)
+        self._ids: list[str] = []
+        always: set[str] = set()
+        for pid, source in sources.items():
+            translated = translate(source)
+            if translated is None:
+                always.add(pid)
+                continue
+            try:
+                self._set.Add(f"(?{flags}){translated}")
+            except re2.error:
+                always.add(pid)
+                continue
+            self._ids.append(pid)
+        self.always = frozenset(always)
+        self._set.Compile()
+
+    def candidates(self, data: bytes) -> frozenset[str]:
+        """The ids of the patterns that may match the text `data` (see `prefilter_bytes`)."""
+        found = self._set.Match(data) if self._ids else None
+        if not found:
+            return self.always
+        return self.always.union(self._ids[i] for i in found)
