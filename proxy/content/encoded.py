@@ -15,7 +15,7 @@ import codecs
 import html
 import quopri
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from urllib.parse import unquote
 
 import orjson
@@ -43,6 +43,10 @@ _SPECIAL: tuple[tuple[str, str, re.Pattern[str], re.Pattern[str], int], ...] = (
     ("quoted_printable", "=", re.compile(r"=[0-9A-F]{2}(?:[^\s=]{0,6}=[0-9A-F]{2}){3,}"),
      re.compile(r"=(?:3[0-9]|[46][1-9A-F]|[57][0-9A])"), 4),
 )
+# Gates for the one RE2 pass (`triggers`), matched on the lower-cased text: a kind whose gate did
+# not fire cannot match.
+TRIGGERS = {f"encoded.{kind}": sequence.pattern.replace("[0-9A-F]", "[0-9A-Fa-f]")
+            for kind, _, sequence, _, _ in _SPECIAL}
 _SHORT_B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{6,15}==")
 _SMUGGLED = re.compile("[\U000e0000-\U000e0fff\ufe00-\ufe0f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ESC = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))")
@@ -79,10 +83,10 @@ def _decode_special(kind: str, chunk: str) -> bytes:
     return quopri.decodestring(chunk.encode("ascii", "replace"))
 
 
-def _specials(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+def _specials(text: str, fired: Container[str]) -> Iterator[tuple[str, int, int, bytes]]:
     """Percent-encoding, entities, backslash escapes and quoted-printable that encode plain letters."""
-    for kind, marker, sequence, alnum, minimum in _SPECIAL:
-        if marker not in text:
+    for kind, _, sequence, alnum, minimum in _SPECIAL:
+        if f"encoded.{kind}" not in fired:
             continue
         for m in sequence.finditer(text):
             if len(alnum.findall(m.group())) >= minimum:
@@ -135,11 +139,14 @@ def _padded(text: str, runs: list[tuple[int, int]]) -> Iterator[tuple[str, int, 
         pos = text.find("==", pos + 2)
 
 
-def scan(text: str, runs: list[tuple[int, int]], rescan: Rescan, depth: int = 0) -> list[Hit]:
-    """Findings for encoded payloads in `text`; `rescan(decoded, depth)` scans what they decode to."""
+def scan(text: str, runs: list[tuple[int, int]], rescan: Rescan, fired: Container[str], depth: int = 0) -> list[Hit]:
+    """Findings for encoded payloads in `text`; `rescan(decoded, depth)` scans what they decode to.
+
+    `fired` names the gates (see TRIGGERS) that fired on the text.
+    """
     hits: list[Hit] = []
     budget = 4 * len(text) + 65536
-    candidates = _chain(_specials(text), _padded(text, runs) if "==" in text else iter(()))
+    candidates = _chain(_specials(text, fired), _padded(text, runs) if "==" in text else iter(()))
     for kind, start, end, data in _chain(candidates, (d for s, e in runs for d in _run_decodings(text, s, e))):
         budget -= len(data)
         if budget < 0:

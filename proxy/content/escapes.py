@@ -27,6 +27,9 @@ _BENIGN_MODES = frozenset({"?25", "?2004", "?12", "?7"})
 _HIDE_COLOURS = re.compile(r"^(?:.*;)?3([0-7]);(?:.*;)?4\1(?:;.*)?$|^(?:.*;)?4([0-7]);(?:.*;)?3\2(?:;.*)?$")
 
 
+TRIGGERS = {"escapes.controls": r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"}  # a gate for ASCII text (C0 and DEL)
+
+
 def has_controls(view: TextView) -> bool:
     """True if the text holds any C0 control other than tab/LF/CR, DEL, or a C1 control."""
     return view.has_c0_controls or (not view.is_ascii and _C1.search(view.non_ascii) is not None)

@@ -9,6 +9,7 @@ links and `{id}` templates are common in documentation.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from urllib.parse import parse_qsl, urlsplit
 
 from proxy.content.model import ATLAS_RENDERING, Hit, Span, clip
@@ -25,6 +26,7 @@ _ENCODED_VALUE = re.compile(r"[A-Za-z0-9+/_=-]{24,}")
 _HEXISH = re.compile(r"[0-9a-fA-F-]+")
 _WORDY = re.compile(r"(?:[A-Za-z]{2,}(?:\+|%20|%2B| )){3,}[A-Za-z]{2,}")
 REPLACEMENT = "[link removed by Drawbridge]"
+TRIGGERS = {"exfil.markdown": _MD.pattern, "exfil.img": _IMG.pattern}  # gates, matched on lower-cased text
 
 
 def _carries_data(url: str, image: bool) -> str | None:
@@ -64,17 +66,18 @@ def _looks_encoded(value: str) -> bool:
         entropy(value) >= 4.0
 
 
-def scan(text: str, low: str, secrets_in: list[Span]) -> list[Hit]:
-    """Exfiltration findings; `low` is the lower-cased text, `secrets_in` the credential spans found in it."""
+def scan(text: str, low: str, secrets_in: list[Span], fired: Container[str]) -> list[Hit]:
+    """Exfiltration findings; `low` is the lower-cased text, `secrets_in` the credential spans found in it,
+    `fired` the gates (see TRIGGERS) that fired on the text."""
     images: list[tuple[Span, str]] = []
     links: list[tuple[Span, str]] = []
     candidates: list[tuple[re.Match[str], str, bool]] = []
-    if "](" in text or "]:" in text:
+    if "exfil.markdown" in fired:
         uses_images = "![" in text
         candidates = [(m, "url" if m.group("url") else "ref",
                        _is_image_link(text, m.start()) if m.group("url") else uses_images)
                       for m in _MD.finditer(text)]
-    if "<img" in low:
+    if "exfil.img" in fired and "<img" in low:
         candidates += [(m, "url", True) for m in _IMG.finditer(text)]
     for m, group, image in candidates:
         url = m.group(group)

@@ -10,10 +10,12 @@ strong pattern fired in it, else 1).
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from proxy.content.injection_markup import MARKUP_IDS, MARKUP_REGEX, comment_instructs
 from proxy.content.injection_patterns import BY_FIRST, CHAINING, PATTERNS, Pattern
 from proxy.content.model import ATLAS_INJECTION, ATLAS_TOOL_INVOCATION, Hit, clip
-from proxy.content.prefilter import Prefilter, prefilter_bytes
+from proxy.content.prefilter import prefilter_bytes
 from proxy.types import Severity
 
 WHOLE_TEXT = 65536  # texts up to this size are matched whole; longer ones in windows around first words
@@ -24,8 +26,8 @@ CHUNK, OVERLAP = 4096, 400
 COMMENT_LIMIT = 1200
 NOTICE = "[content removed by Drawbridge: prompt injection]"
 GLUED = (("ignor", "ignore"), ("disregard", "disregard"))
+MARKUP = "injection.markup"  # the gate name of MARKUP_REGEX in `triggers`
 _LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
-PREFILTER = Prefilter({p.id: p.regex.pattern for p in PATTERNS})
 
 Matched = dict[str, tuple[str, int, str]]  # pattern id → (family, weight, matched text)
 Window = tuple[int, int]
@@ -81,18 +83,17 @@ def _words(raw: bytes, start: int, end: int) -> list[str]:
     return raw[start:end].translate(_LETTERS_ONLY).decode("latin-1").split()
 
 
-def match(low: str, use_prefilter: bool = True) -> Matched:
+def match(low: str, fired: Container[str] | None = None) -> Matched:
     """Every pattern that matches the folded text, with the text it matched.
 
-    `use_prefilter=False` tries every pattern (the reference the prefilter is tested against).
+    `fired` names the patterns that can match (from `triggers.fired`); None tries every pattern.
     """
     matched: Matched = {}
-    raw = prefilter_bytes(low)  # one byte per character: offsets kept
-    markup = _markup(low, matched)
-    possible = PREFILTER.candidates(raw) if use_prefilter else None
-    if possible is not None and not possible:
+    markup = _markup(low, matched) if fired is None or MARKUP in fired else []
+    candidates = PATTERNS if fired is None else [p for p in PATTERNS if p.id in fired]
+    if not candidates:
         return matched
-    candidates = PATTERNS if possible is None else [p for p in PATTERNS if p.id in possible]
+    raw = prefilter_bytes(low)  # one byte per character: offsets kept
     n = len(low)
     if n <= WHOLE_TEXT:
         windows: list[Window] = [(0, n)]
@@ -157,9 +158,9 @@ def score(matched: Matched) -> dict[str, int]:
     return families
 
 
-def scan(low: str) -> list[Hit]:
-    """Findings for prompt injection in folded text (see `normalize.fold`)."""
-    matched = match(low)
+def scan(low: str, fired: Container[str] | None = None) -> list[Hit]:
+    """Findings for prompt injection in folded text (see `normalize.fold`; `fired` as for `match`)."""
+    matched = match(low, fired)
     families = score(matched)
     total = sum(families.values())
     if total < 2:

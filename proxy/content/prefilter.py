@@ -26,7 +26,7 @@ _HIGH = r"\x80-\xff"
 _WORD, _SPACE, _DIGIT = "0-9A-Za-z_", r"\t\n\v\f\r\x1c-\x1f ", "0-9"
 _CLASS_ESCAPES = {"w": _WORD, "s": _SPACE, "d": _DIGIT}
 _NEGATED_ESCAPES = {"W": f"[^{_WORD}]", "S": f"[^{_SPACE}]", "D": f"[^{_DIGIT}]"}
-_PLAIN_ESCAPES = frozenset("ntrfv")
+_PLAIN_ESCAPES = frozenset("ntrfvx")  # \xHH: its digits follow as plain characters
 _REPEAT = re.compile(r"\{(\d*)(?:,(\d*))?\}\??")
 _LOOKAROUNDS = ("(?<=", "(?<!", "(?=", "(?!")
 MAX_MEMORY = 256 << 20  # RE2's budget for the compiled set and its lazily built DFA

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.content import encoded, escapes, exfil, homoglyphs, injection, secrets, unicode
+from proxy.content import encoded, escapes, exfil, homoglyphs, injection, secrets, triggers, unicode
 from proxy.content.model import ENCODED, ESCAPES, EXFIL, INJECTION, SECRETS, UNICODE, Hit
 from proxy.content.normalize import fold
 from proxy.content.runs import TextView
@@ -17,8 +17,12 @@ from proxy.content.settings import ContentSettings
 INNER = frozenset({UNICODE, ESCAPES, INJECTION, ENCODED, SECRETS})
 
 
-def detect(text: str, families: frozenset[str], depth: int = 0) -> list[Hit]:
-    """Every finding of the given families in `text` (decoded payloads are scanned again)."""
+def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = True) -> list[Hit]:
+    """Every finding of the given families in `text` (decoded payloads are scanned again).
+
+    One RE2 pass (`triggers`) tells which patterns and detectors can match; `gated=False` runs them
+    all (the reference the gates are tested against).
+    """
     hits: list[Hit] = []
     if not text:
         return hits
@@ -28,22 +32,24 @@ def detect(text: str, families: frozenset[str], depth: int = 0) -> list[Hit]:
             hits += unicode.scan(text)
         if homoglyphs.worth_scanning(view.non_ascii):
             hits += homoglyphs.scan(text)
-    if ESCAPES in families and escapes.has_controls(view):
+    needs_gates = families & {ESCAPES, INJECTION, ENCODED, SECRETS, EXFIL}
+    low = fold(text, view.non_ascii) if needs_gates else ""
+    fired = triggers.fired(low, view.is_ascii) if needs_gates and gated else triggers.EVERYTHING
+    if ESCAPES in families and "escapes.controls" in fired and escapes.has_controls(view):
         hits += escapes.scan(text)
-    low = fold(text, view.non_ascii) if families & {INJECTION, ENCODED, EXFIL} else ""
     if INJECTION in families:
-        hits += injection.scan(low)
+        hits += injection.scan(low, fired)
     if families & {ENCODED, SECRETS, EXFIL}:
-        found = secrets.scan(text, view.runs)
+        found = secrets.scan(text, view.runs, fired)
         if SECRETS in families:
             hits += found
         if ENCODED in families:
             def rescan(decoded: str, level: int) -> list[Hit]:
-                return detect(decoded, INNER, level)
-            hits += encoded.scan(text, view.runs, rescan, depth)
+                return detect(decoded, INNER, level, gated)
+            hits += encoded.scan(text, view.runs, rescan, fired, depth)
             hits += encoded.scan_rot13(text, low, rescan, depth)
         if EXFIL in families:
-            hits += exfil.scan(text, low, [span for h in found for span in h.spans])
+            hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
     return hits
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Container
 
 from proxy.content.model import ATLAS_CREDENTIALS, Hit, Span
 from proxy.content.secret_formats import START as _START
@@ -57,8 +58,11 @@ def _high_entropy(value: str) -> bool:
     return classes >= 2 and entropy(value) >= 3.3
 
 
-def scan(text: str, runs: list[tuple[int, int]]) -> list[Hit]:
-    """Credential findings in `text`, given its token runs."""
+TRIGGERS = {"secrets.connection": _CONNECTION.pattern}  # a gate, matched on lower-cased text
+
+
+def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[Hit]:
+    """Credential findings in `text`, given its token runs and the gates (TRIGGERS) that fired."""
     found: list[tuple[str, Span]] = []
     taken_until = -1
     n = len(text)
@@ -78,7 +82,7 @@ def scan(text: str, runs: list[tuple[int, int]]) -> list[Hit]:
         assigned = _assignment(text, start, end)
         if assigned is not None:
             found.append(("secret_assignment", assigned))
-    if "://" in text:
+    if "secrets.connection" in fired:
         for m in _CONNECTION.finditer(text):
             scheme = _SCHEME_BEFORE.search(text, max(0, m.start() - 24), m.start())
             if scheme and _SCHEME.fullmatch(scheme.group()) and not _PLACEHOLDER.match(m.group("password")):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.content import secrets
+from proxy.content import secrets, triggers
+from proxy.content.normalize import fold
 from proxy.content.runs import TextView
 
 
 def scan(text: str) -> list[secrets.Hit]:
-    return secrets.scan(text, TextView(text).runs)
+    return secrets.scan(text, TextView(text).runs, triggers.fired(fold(text), text.isascii()))
 
 
 @pytest.mark.parametrize(("text", "kind"), [
