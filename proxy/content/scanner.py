@@ -34,7 +34,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += homoglyphs.scan(text)
     needs_gates = families & {ESCAPES, INJECTION, ENCODED, SECRETS, EXFIL}
     low = fold(text, view.non_ascii) if needs_gates else ""
-    fired = triggers.fired(low, view.is_ascii) if needs_gates and gated else triggers.EVERYTHING
+    fired = triggers.fired(low, text) if needs_gates and gated else triggers.EVERYTHING
     if ESCAPES in families and "escapes.controls" in fired and escapes.has_controls(view):
         hits += escapes.scan(text)
     if INJECTION in families:

@@ -26,6 +26,7 @@ SeverityLabel = Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"]
 Surface = Literal["tool_description", "tool_arguments", "tool_result", "resource", "prompt", "sampling", "text"]
 Family = Literal["unicode", "escapes", "injection", "encoded", "secrets", "exfil"]
 SURFACES: tuple[str, ...] = get_args(Surface)
+ALL_FAMILIES = frozenset(FAMILIES)
 Globs = tuple[str, ...]
 
 _RESULT: dict[str, Action] = {"unicode": "strip", "escapes": "strip", "injection": "block", "encoded": "detect",
@@ -65,6 +66,7 @@ class ContentSettings(_Strict):
     enabled: bool = True
     surfaces: dict[Surface, dict[Family, DetectorSetting]] = Field(default_factory=dict)
     _table: dict[tuple[str, str], DetectorSetting] = PrivateAttr(default_factory=dict)
+    _families: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("surfaces", mode="before")
     @classmethod
@@ -80,6 +82,7 @@ class ContentSettings(_Strict):
             for family in FAMILIES:
                 given = self.surfaces.get(surface, {}).get(family)  # type: ignore[call-overload]
                 self._table[(surface, family)] = given or DetectorSetting(action=DEFAULT_ACTIONS[surface][family])
+            self._families[surface] = frozenset(f for f in FAMILIES if self._table[(surface, f)].action != "off")
 
     def rule(self, surface: str, family: str) -> DetectorSetting:
         return self._table.get((surface, family)) or DetectorSetting(action="detect")
@@ -88,7 +91,7 @@ class ContentSettings(_Strict):
         """The detector families switched on for a surface."""
         if not self.enabled:
             return frozenset()
-        return frozenset(f for f in FAMILIES if self.rule(surface, f).action != "off")
+        return self._families.get(surface, ALL_FAMILIES)
 
 
 class DestinationArguments(_Strict):

@@ -1,26 +1,29 @@
-"""The one RE2 pass per text: which injection patterns can match, and which detector gates fired.
+"""The RE2 pass per text: which injection patterns can match, and which detector gates fired.
 
-Injection candidates are exact supersets on any folded text (see `prefilter`). The other detectors'
-gates are written for the lower-cased text, which is the folded text only when the original is
-ASCII; for other texts every gate counts as fired, so they never hide a match.
+Injection patterns and markup are matched on the folded text, where their translations are exact
+supersets for any text (see `prefilter`). The other detectors read the original text; their gates
+are matched case-insensitively on it. For ASCII text the folded text is the lower-cased original,
+so one pass over it answers both; other text takes a second, small pass for the gates.
 """
 
 from __future__ import annotations
 
 from proxy.content import encoded, escapes, exfil, secrets
+from proxy.content.injection import MARKUP
 from proxy.content.injection_markup import MARKUP_REGEX
 from proxy.content.injection_patterns import PATTERNS
 from proxy.content.prefilter import Prefilter, prefilter_bytes
 
-MARKUP = "injection.markup"
-GATES: dict[str, str] = {MARKUP: MARKUP_REGEX.pattern, **encoded.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS,
-                         **secrets.TRIGGERS}
-ALL_GATES = frozenset(GATES)
-EVERYTHING = frozenset(p.id for p in PATTERNS) | ALL_GATES
-PREFILTER = Prefilter({**{p.id: p.regex.pattern for p in PATTERNS}, **GATES})
+ON_FOLDED: dict[str, str] = {**{p.id: p.regex.pattern for p in PATTERNS}, MARKUP: MARKUP_REGEX.pattern}
+GATES: dict[str, str] = {**encoded.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS, **secrets.TRIGGERS}
+EVERYTHING = frozenset(ON_FOLDED) | frozenset(GATES)
+ASCII_PASS = Prefilter({**ON_FOLDED, **GATES}, flags="smi")
+FOLDED_PASS = Prefilter(ON_FOLDED)
+GATES_PASS = Prefilter(GATES, flags="smi")
 
 
-def fired(low: str, is_ascii: bool) -> frozenset[str]:
-    """Pattern ids and gate names that may match; `low` is the folded text, `is_ascii` the original's."""
-    found = PREFILTER.candidates(prefilter_bytes(low))
-    return found if is_ascii else found | ALL_GATES
+def fired(low: str, text: str) -> frozenset[str]:
+    """Pattern ids and gate names that may match; `low` is `normalize.fold(text)`."""
+    if text.isascii():
+        return ASCII_PASS.candidates(prefilter_bytes(low))
+    return FOLDED_PASS.candidates(prefilter_bytes(low)) | GATES_PASS.candidates(prefilter_bytes(text))

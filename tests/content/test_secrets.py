@@ -10,7 +10,7 @@ from proxy.content.runs import TextView
 
 
 def scan(text: str) -> list[secrets.Hit]:
-    return secrets.scan(text, TextView(text).runs, triggers.fired(fold(text), text.isascii()))
+    return secrets.scan(text, TextView(text).runs, triggers.fired(fold(text), text))
 
 
 @pytest.mark.parametrize(("text", "kind"), [
