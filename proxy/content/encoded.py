@@ -51,7 +51,8 @@ _SHORT_B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{6,15}==")
 _SMUGGLED = re.compile("[\U000e0000-\U000e0fff\ufe00-\ufe0f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ESC = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))")
 _WORDS = re.compile(r"[a-z]+")
-_ROT13_HINTS = (" gur ", " lbh ", " naq ", "vtaber", "vafgehpg")
+_ROT13_HINTS = (" gur ", " lbh ", " naq ", "vtaber", "vafgehpg")  # "the", "you", "and", "ignore", "instruct"
+ROT13_TRIGGERS = {"encoded.rot13": "|".join(_ROT13_HINTS)}  # a gate on the folded text
 COMMON_WORDS = frozenset(str.split(
     "the and of to a in is you that it for on with as are this be your all not or from by at have do if can will an "
     "we they he she was what when then now me my must please ignore previous instructions instruction system prompt "
@@ -206,9 +207,9 @@ def _triggered(hit: Hit) -> list[str]:
     return tail[1].split(", ") if len(tail) == 2 else []
 
 
-def scan_rot13(text: str, low: str, rescan: Rescan, depth: int = 0) -> list[Hit]:
-    """ROT13 lines: few common English words as written, many once rotated."""
-    if len(low) > MAX_ROT13_TEXT or not any(h in low for h in _ROT13_HINTS):
+def scan_rot13(text: str, low: str, rescan: Rescan, fired: Container[str], depth: int = 0) -> list[Hit]:
+    """ROT13 lines: few common English words as written, many once rotated (`fired`: the gates)."""
+    if len(low) > MAX_ROT13_TEXT or "encoded.rot13" not in fired or not any(h in low for h in _ROT13_HINTS):
         return []
     spans = []
     pos = 0

@@ -27,7 +27,7 @@ _BENIGN_MODES = frozenset({"?25", "?2004", "?12", "?7"})
 _HIDE_COLOURS = re.compile(r"^(?:.*;)?3([0-7]);(?:.*;)?4\1(?:;.*)?$|^(?:.*;)?4([0-7]);(?:.*;)?3\2(?:;.*)?$")
 
 
-TRIGGERS = {"escapes.controls": r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"}  # a gate: C0, DEL and C1
+TRIGGERS = {"escapes.controls": r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"}  # a gate: C0 and DEL (C1 is non-ASCII)
 
 
 def has_controls(view: TextView) -> bool:

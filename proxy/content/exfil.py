@@ -18,7 +18,8 @@ from proxy.types import Severity
 
 # `](url)` inline links/images and `[ref]: url` definitions, in one pass (literal prefix "]")
 _MD = re.compile(r"\](?:\(\s*<?(?P<url>(?:https?:)?//[^\s)>]{1,4096})|:[ \t]*<?(?P<ref>(?:https?:)?//[^\s>]{1,4096}))")
-_IMG = re.compile(r"<img\b[^>]{0,400}?\bsrc\s*=\s*[\"']?(?P<url>(?:https?:)?//[^\"'\s>]{1,4096})", re.IGNORECASE)
+_IMG = re.compile(r"<img\b[^>]{0,400}?\bsrc\s*=\s*[\"']?(?P<url>(?:https?:)?//[^\"'\s>]{1,4096})",
+                  re.IGNORECASE | re.ASCII)  # HTML tag and attribute names are ASCII case-insensitive
 _PLACEHOLDER = re.compile(r"(?i:\[[a-z _-]{2,24}\]|\{[a-z _.-]{2,24}\}|\$[A-Z_]{3,}|%5B[A-Z_]+%5D)")
 _DATA_WORD = re.compile(r"[\[{<$]?\b(?:DATA|INFO|SECRET|PAYLOAD|CONTEXT|HISTORY|CONVERSATION|SUMMARY|PASSWORD|"
                         r"TOKEN|EMAIL|NAME|CHAT)\b")

@@ -7,8 +7,9 @@ with each pattern translated to an RE2 pattern matching a *superset* of what the
 - lookarounds and word boundaries are dropped, except that a lookbehind opening the pattern becomes
   a plain prefix (the same texts then contain a match);
 - counted repeats `{m,n}` become `*` or `+`;
-- the text is given as Latin-1 bytes in which every non-ASCII character is a byte >= 0x80, and the
-  translated `\\w`, `\\s` and `\\d` (and negated classes) accept such bytes.
+- the text is given as ASCII bytes with every non-ASCII character replaced by `?` (one byte per
+  character, as `str.encode("ascii", "replace")` does in C), and the translated `\\w`, `\\s`, `\\d`
+  and negated classes accept `?` wherever the original could have accepted a non-ASCII character.
 
 A pattern the translation does not understand is always a candidate, so the prefilter can only make
 the exact matching do less work, never miss a match.
@@ -16,13 +17,12 @@ the exact matching do less work, never miss a match.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Mapping
 
 import re2
 
-_HIGH = r"\x80-\xff"
+_HIGH = "?"  # what every non-ASCII character of the text becomes
 _WORD, _SPACE, _DIGIT = "0-9A-Za-z_", r"\t\n\v\f\r\x1c-\x1f ", "0-9"
 _CLASS_ESCAPES = {"w": _WORD, "s": _SPACE, "d": _DIGIT}
 _NEGATED_ESCAPES = {"W": f"[^{_WORD}]", "S": f"[^{_SPACE}]", "D": f"[^{_DIGIT}]"}
@@ -32,17 +32,9 @@ _LOOKAROUNDS = ("(?<=", "(?<!", "(?=", "(?!")
 MAX_MEMORY = 256 << 20  # RE2's budget for the compiled set and its lazily built DFA
 
 
-def _to_high(err: UnicodeError) -> tuple[str, int]:
-    assert isinstance(err, UnicodeEncodeError)
-    return "\xff" * (err.end - err.start), err.end
-
-
-codecs.register_error("drawbridge-prefilter", _to_high)
-
-
-def prefilter_bytes(low: str) -> bytes:
-    """The text as the set sees it: one byte per character, offsets kept, non-ASCII >= 0x80."""
-    return low.encode("ascii") if low.isascii() else low.encode("latin-1", "drawbridge-prefilter")
+def prefilter_bytes(text: str) -> bytes:
+    """The text as the set sees it: one byte per character, offsets kept, non-ASCII as `?`."""
+    return text.encode("ascii", "replace")
 
 
 def translate(source: str) -> str | None:
@@ -119,7 +111,10 @@ def _escape(letter: str, in_class: bool, negated: bool) -> str | None:
 
 
 def _class(source: str, start: int) -> tuple[int, str | None]:
-    """Translate the character class opening at `start`; (index after it, RE2 text or None)."""
+    """Translate the character class opening at `start`; (index after it, RE2 text or None).
+
+    A negated class must keep accepting `?` (it may stand for a character the class accepts).
+    """
     i = start + 1
     negated = source.startswith("^", i)
     i += negated
@@ -143,7 +138,10 @@ def _class(source: str, start: int) -> tuple[int, str | None]:
     if i >= len(source):
         return i, None
     parts.append("]")
-    return i + 1, "".join(parts)
+    text = "".join(parts)
+    if negated and re.fullmatch(text, "?") is None:
+        text = f"(?:{text}|\\?)"
+    return i + 1, text
 
 
 def _closing(source: str, start: int) -> int:

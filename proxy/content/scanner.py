@@ -34,8 +34,8 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += homoglyphs.scan(text)
     needs_gates = families & {ESCAPES, INJECTION, ENCODED, SECRETS, EXFIL}
     low = fold(text, view.non_ascii) if needs_gates else ""
-    fired = triggers.fired(low, text) if needs_gates and gated else triggers.EVERYTHING
-    if ESCAPES in families and "escapes.controls" in fired and escapes.has_controls(view):
+    fired = triggers.fired(low, view) if needs_gates and gated else triggers.EVERYTHING
+    if ESCAPES in families and ("escapes.controls" in fired or not view.is_ascii) and escapes.has_controls(view):
         hits += escapes.scan(text)
     if INJECTION in families:
         hits += injection.scan(low, fired)
@@ -47,7 +47,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             def rescan(decoded: str, level: int) -> list[Hit]:
                 return detect(decoded, INNER, level, gated)
             hits += encoded.scan(text, view.runs, rescan, fired, depth)
-            hits += encoded.scan_rot13(text, low, rescan, depth)
+            hits += encoded.scan_rot13(text, low, rescan, fired, depth)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
     return hits

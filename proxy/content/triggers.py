@@ -13,8 +13,10 @@ from proxy.content.injection import MARKUP
 from proxy.content.injection_markup import MARKUP_REGEX
 from proxy.content.injection_patterns import PATTERNS
 from proxy.content.prefilter import Prefilter, prefilter_bytes
+from proxy.content.runs import TextView
 
-ON_FOLDED: dict[str, str] = {**{p.id: p.regex.pattern for p in PATTERNS}, MARKUP: MARKUP_REGEX.pattern}
+ON_FOLDED: dict[str, str] = {**{p.id: p.regex.pattern for p in PATTERNS}, MARKUP: MARKUP_REGEX.pattern,
+                             **encoded.ROT13_TRIGGERS}
 GATES: dict[str, str] = {**encoded.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS, **secrets.TRIGGERS}
 EVERYTHING = frozenset(ON_FOLDED) | frozenset(GATES)
 ASCII_PASS = Prefilter({**ON_FOLDED, **GATES}, flags="smi")
@@ -22,8 +24,8 @@ FOLDED_PASS = Prefilter(ON_FOLDED)
 GATES_PASS = Prefilter(GATES, flags="smi")
 
 
-def fired(low: str, text: str) -> frozenset[str]:
-    """Pattern ids and gate names that may match; `low` is `normalize.fold(text)`."""
-    if text.isascii():
+def fired(low: str, view: TextView) -> frozenset[str]:
+    """Pattern ids and gate names that may match; `low` is `normalize.fold(view.text)`."""
+    if view.is_ascii:
         return ASCII_PASS.candidates(prefilter_bytes(low))
-    return FOLDED_PASS.candidates(prefilter_bytes(low)) | GATES_PASS.candidates(prefilter_bytes(text))
+    return FOLDED_PASS.candidates(prefilter_bytes(low)) | GATES_PASS.candidates(view.view)

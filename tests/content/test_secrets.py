@@ -10,7 +10,8 @@ from proxy.content.runs import TextView
 
 
 def scan(text: str) -> list[secrets.Hit]:
-    return secrets.scan(text, TextView(text).runs, triggers.fired(fold(text), text))
+    view = TextView(text)
+    return secrets.scan(text, view.runs, triggers.fired(fold(text), view))
 
 
 @pytest.mark.parametrize(("text", "kind"), [
