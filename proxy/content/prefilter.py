@@ -6,7 +6,8 @@ with each pattern translated to an RE2 pattern matching a *superset* of what the
 
 - lookarounds and word boundaries are dropped, except that a lookbehind opening the pattern becomes
   a plain prefix (the same texts then contain a match);
-- counted repeats `{m,n}` become `*` or `+`;
+- counted repeats `{m,n}` become `*` or `+` (small ones may be kept: RE2 unrolls them, which makes
+  a gate selective but a large pattern set's DFA much bigger);
 - the text is given as ASCII bytes with every non-ASCII character replaced by `?` (one byte per
   character, as `str.encode("ascii", "replace")` does in C), and the translated `\\w`, `\\s`, `\\d`
   and negated classes accept `?` wherever the original could have accepted a non-ASCII character.
@@ -27,7 +28,7 @@ _WORD, _SPACE, _DIGIT = "0-9A-Za-z_", r"\t\n\v\f\r\x1c-\x1f ", "0-9"
 _CLASS_ESCAPES = {"w": _WORD, "s": _SPACE, "d": _DIGIT}
 _NEGATED_ESCAPES = {"W": f"[^{_WORD}]", "S": f"[^{_SPACE}]", "D": f"[^{_DIGIT}]"}
 _PLAIN_ESCAPES = frozenset("ntrfvx")  # \xHH: its digits follow as plain characters
-_REPEAT = re.compile(r"\{(\d*)(?:,(\d*))?\}\??")
+_REPEAT = re.compile(r"\{(\d*)(?:,(\d*))?\}\??")  # {m}, {m,}, {m,n}, {,n}, lazy or not
 _LOOKAROUNDS = ("(?<=", "(?<!", "(?=", "(?!")
 MAX_MEMORY = 256 << 20  # RE2's budget for the compiled set and its lazily built DFA
 
@@ -37,7 +38,7 @@ def prefilter_bytes(text: str) -> bytes:
     return text.encode("ascii", "replace")
 
 
-def translate(source: str) -> str | None:
+def translate(source: str, max_kept_repeat: int = 0) -> str | None:
     """An RE2 pattern matching a superset of what `source` matches, or None if it cannot tell."""
     out: list[str] = []
     groups: list[bool] = []  # for each open group: did it open where a match starts?
@@ -52,7 +53,7 @@ def translate(source: str) -> str | None:
             if end < 0:
                 return None
             if at_start and source.startswith("(?<=", i):  # context before the match: same texts match
-                inner = translate(source[i + 4:end])
+                inner = translate(source[i + 4:end], max_kept_repeat)
                 if inner is None:
                     return None
                 out.append(f"(?:{inner})")
@@ -87,12 +88,21 @@ def translate(source: str) -> str | None:
                 return None
             out.append(piece)
         elif ch == "{" and (m := _REPEAT.match(source, i)) is not None:
-            out.append("+" if m.group(1) not in ("", "0") else "*")
+            out.append(_repeat(m, max_kept_repeat))
             i = m.end()
         else:
             out.append(r"\{" if ch == "{" else ch)
             i += 1
     return "".join(out)
+
+
+def _repeat(m: re.Match[str], max_kept: int) -> str:
+    """`{m,n}` as RE2 text: kept when its bound is at most `max_kept`, else widened to `*` or `+`."""
+    low, comma, high = m.group(1), "," in m.group(), m.group(2)
+    bound = int(high) if comma and high else int(low) if not comma and low else None
+    if bound is not None and bound <= max_kept:
+        return f"{{{low or 0},{high}}}" if comma else f"{{{low}}}"
+    return "+" if low not in ("", "0") else "*"
 
 
 def _escape(letter: str, in_class: bool, negated: bool) -> str | None:
@@ -169,7 +179,9 @@ def _closing(source: str, start: int) -> int:
 class Prefilter:
     """An RE2 set over translated patterns: `candidates(data)` names the ones that may match."""
 
-    def __init__(self, sources: Mapping[str, str], flags: str = "sm") -> None:
+    def __init__(self, sources: Mapping[str, str], flags: str = "sm",
+                 exact_repeats: Mapping[str, int] | None = None) -> None:
+        """`exact_repeats`: for some ids, the largest repeat bound to keep (see `translate`)."""
         options = re2.Options()
         options.encoding = re2.Options.Encoding.LATIN1
         options.max_mem = MAX_MEMORY
@@ -178,7 +190,7 @@ class Prefilter:
         self._ids: list[str] = []
         always: set[str] = set()
         for pid, source in sources.items():
-            translated = translate(source)
+            translated = translate(source, (exact_repeats or {}).get(pid, 0))
             if translated is None:
                 always.add(pid)
                 continue

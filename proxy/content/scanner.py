@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.content import encoded, escapes, exfil, homoglyphs, injection, secrets, triggers, unicode
+from proxy.content import encoded, escapes, exfil, homoglyphs, injection, rot13, secrets, triggers, unicode
 from proxy.content.model import ENCODED, ESCAPES, EXFIL, INJECTION, SECRETS, UNICODE, Hit
 from proxy.content.normalize import fold
 from proxy.content.runs import TextView
@@ -47,7 +47,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             def rescan(decoded: str, level: int) -> list[Hit]:
                 return detect(decoded, INNER, level, gated)
             hits += encoded.scan(text, view.runs, rescan, fired, depth)
-            hits += encoded.scan_rot13(text, low, rescan, fired, depth)
+            hits += rot13.scan(text, low, rescan, fired, depth, encoded.MAX_DEPTH)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
     return hits

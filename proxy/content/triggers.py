@@ -8,7 +8,7 @@ so one pass over it answers both; other text takes a second, small pass for the 
 
 from __future__ import annotations
 
-from proxy.content import encoded, escapes, exfil, secrets
+from proxy.content import encoded, escapes, exfil, rot13, secrets
 from proxy.content.injection import MARKUP
 from proxy.content.injection_markup import MARKUP_REGEX
 from proxy.content.injection_patterns import PATTERNS
@@ -16,12 +16,13 @@ from proxy.content.prefilter import Prefilter, prefilter_bytes
 from proxy.content.runs import TextView
 
 ON_FOLDED: dict[str, str] = {**{p.id: p.regex.pattern for p in PATTERNS}, MARKUP: MARKUP_REGEX.pattern,
-                             **encoded.ROT13_TRIGGERS}
+                             **rot13.TRIGGERS}
 GATES: dict[str, str] = {**encoded.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS, **secrets.TRIGGERS}
 EVERYTHING = frozenset(ON_FOLDED) | frozenset(GATES)
-ASCII_PASS = Prefilter({**ON_FOLDED, **GATES}, flags="smi")
+EXACT = {name: 16 for name in GATES}  # gates are small: keep their bounded repeats, they make them selective
+ASCII_PASS = Prefilter({**ON_FOLDED, **GATES}, flags="smi", exact_repeats=EXACT)
 FOLDED_PASS = Prefilter(ON_FOLDED)
-GATES_PASS = Prefilter(GATES, flags="smi")
+GATES_PASS = Prefilter(GATES, flags="smi", exact_repeats=EXACT)
 
 
 def fired(low: str, view: TextView) -> frozenset[str]:

@@ -10,6 +10,7 @@ def test_opening_lookbehind_becomes_a_prefix_and_others_are_dropped() -> None:
     assert translate(r"a(?<=b)c(?!d)") == "ac"
     assert translate(r"(?:x|(?<=y)z)") == "(?:x|(?:y)z)"
     assert translate(r"\bword{2,5}?") == "word+"
+    assert translate(r"a{,4}b{0,400}c{3,}d{2}", max_kept_repeat=16) == "a{0,4}b*c+d{2}"
 
 
 def test_negated_classes_keep_accepting_non_ascii_characters() -> None:

@@ -26,7 +26,8 @@ FRAGMENTS = ["\u00c9", "\u200b", "\u017f", "\u212a", "\u0130", "\u00a0",
              "\\u0041\\u0042\\u0043\\u0044\\u0045\\u0046", "](https://x.example/a?q=", "]: //h.example/", ")", "![a",
              "<img src=", "//cdn.example/p.png?d=", "==", "aGVsbG8gd29ybGQ=", "postgres://u:", "pw@db.example",
              "\x1b[31m", "\x07", "\x7f", "\x9b2J", "\x85", "<|im_start|>", "<important>", "<!-- ", " -->", "data",
-             "secret"]
+             "secret", "U3Bvb2s=", "KBQWW2I=", "4C6F6E646F", " gur ", "&lt;", "<vzt fep=k bareebe=", "nyreg(1)",
+             "=3D", "naq V pnaabg yvr. "]
 
 
 def fired(text: str) -> frozenset[str]:

@@ -1,0 +1,79 @@
+"""ROT13: English prose or HTML / JavaScript whose letters were rotated by 13.
+
+Rotation keeps spaces and punctuation, so the text keeps its shape. Two signals, each gated by
+rotated words in the folded text (see TRIGGERS):
+
+- prose: on a line (or a sentence of it), English letter frequencies explain the rotated letters
+  far better than the letters as written (a log-likelihood ratio per letter);
+- markup: at least two HTML / JavaScript words (script, onerror, javascript...) appear rotated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+from collections.abc import Callable, Container
+
+from proxy.content.model import ATLAS_OBFUSCATION, Hit, clip
+from proxy.types import Severity
+
+Rescan = Callable[[str, int], list[Hit]]
+MAX_TEXT = 65536
+MIN_LETTERS = 10
+MIN_GAIN = 0.5  # nats per letter by which the rotated letters must read more like English
+REMOVED = "[encoded payload removed by Drawbridge]"
+
+# Relative frequencies of letters in English text (per cent).
+_ENGLISH = dict(zip("abcdefghijklmnopqrstuvwxyz", (
+    8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0, 0.15, 0.77, 4.0, 2.4, 6.7, 7.5, 1.9, 0.095, 6.0, 6.3, 9.1, 2.8,
+    0.98, 2.4, 0.15, 2.0, 0.074), strict=True))
+_GAIN = {c: math.log(_ENGLISH[codecs.encode(c, "rot13")] / p) for c, p in _ENGLISH.items()}
+
+# Rotated English function words (prose) and HTML / JavaScript words (markup); none is an English word.
+_PROSE_HINTS = ("gur", "lbh", "naq", "jvgu", "guvf", "gung", "lbhe", "sbe", "abg", "ner", "vtaber", "vafgehpg")
+_MARKUP_WORDS = ("script", "javascript", "alert", "onerror", "onload", "onmouseover", "iframe", "img", "src", "href",
+                 "html", "body", "div", "style", "expression", "eval", "document", "cookie", "window", "fetch")
+_ROTATED_MARKUP = {codecs.encode(w, "rot13"): w for w in _MARKUP_WORDS}
+TRIGGERS = {"encoded.rot13": r"\b(?:" + "|".join((*_PROSE_HINTS, *_ROTATED_MARKUP)) + r")\b"}
+_HINT = re.compile(TRIGGERS["encoded.rot13"])
+_SEGMENT = re.compile(r"[^\n.!?]+[.!?]*")
+_WORD = re.compile(r"[a-z]+")
+
+
+def _prose_gain(segment: str) -> tuple[int, float]:
+    """(letters, log-likelihood gain per letter of reading the segment rotated)."""
+    gain = [_GAIN[ch] for ch in segment if ch in _GAIN]
+    return len(gain), (sum(gain) / len(gain) if gain else 0.0)
+
+
+def _spans(low: str) -> list[tuple[int, int]]:
+    """Spans of rotated prose segments and of lines with rotated markup."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in low.split("\n"):
+        words = set(_WORD.findall(line))
+        if len(words.intersection(_ROTATED_MARKUP)) >= 2:
+            spans.append((pos, pos + len(line)))
+        elif _HINT.search(line):
+            for m in _SEGMENT.finditer(line):
+                letters, gain = _prose_gain(m.group())
+                if letters >= MIN_LETTERS and gain >= MIN_GAIN:
+                    spans.append((pos + m.start(), pos + m.end()))
+        pos += len(line) + 1
+    return spans
+
+
+def scan(text: str, low: str, rescan: Rescan, fired: Container[str], depth: int, max_depth: int) -> list[Hit]:
+    """ROT13 findings in `text` (`low` its folded form, `fired` the gates that fired)."""
+    if len(low) > MAX_TEXT or len(low) != len(text) or "encoded.rot13" not in fired:
+        return []
+    spans = _spans(low)
+    if not spans:
+        return []
+    decoded = "\n".join(codecs.encode(text[s:e], "rot13").strip() for s, e in spans)
+    inner = rescan(decoded, depth + 1) if depth + 1 < max_depth else []
+    triggered = sorted({h.detector for h in inner})
+    message = "ROT13 text; chain: rot13" + (f"; decoded text triggers {', '.join(triggered)}" if triggered else "")
+    return [Hit("encoded.rot13", Severity.SEV2 if triggered else Severity.SEV3, message,
+                f"decoded: {clip(decoded, 100)}", ATLAS_OBFUSCATION, tuple(spans), replacement=REMOVED)]
