@@ -38,9 +38,9 @@ from proxy.content.injection_vocab import (
     WHO,
 )
 
-OVERRIDE, ROLE, TEMPLATE, MARKUP, SECRECY, CHAINING, ADDRESSING, HIJACK, DECODE = (
+OVERRIDE, ROLE, TEMPLATE, MARKUP, SECRECY, CHAINING, ADDRESSING, HIJACK, DECODE, VERDICT = (
     "override", "role", "template", "markup", "secrecy", "tool_chaining", "ai_addressing", "task_hijack",
-    "decode_request")
+    "decode_request", "verdict_steering")
 @dataclass(frozen=True, slots=True)
 class Pattern:
     id: str
@@ -224,8 +224,10 @@ PATTERNS: tuple[Pattern, ...] = (
        r"readers?|reviewers?|recruiters?)|visible (?:only )?to (?:the )?(?:ai|llms?|models?|language "
        r"models?|automated)"),
     _p("addressing.important_message", ADDRESSING, 1, "important urgent critical official priority",
-       r"(?<=this is an?\s{1,3}(?:very\s{1,3}|really\s{1,3}|extremely\s{1,3})?)(?:important|urgent|critical|"
+       r"(?<=this is (?:an?\s{1,3})?(?:very\s{1,3}|really\s{1,3}|extremely\s{1,3})?)(?:important|urgent|critical|"
        r"official|priority)\b"),
+    _p("addressing.hidden_for_ai", ADDRESSING, 2, "hidden secret invisible private",
+       rf"(?:hidden|secret|invisible|private)\s+(?:[\w-]+\s+){{0,3}}?(?:for|to)\s+(?:the\s+|all\s+|any\s+)?{AI}\b"),
     _p("addressing.alarm", ADDRESSING, 1, "important urgent critical attention warning everything now stop emergency",
        r"(?:important|urgent|critical|attention|warning|everything|now|stop|emergency)\s*(?:!{2,}|\*{2,})"),
     # task hijacking
@@ -238,9 +240,10 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("hijack.new_goal", HIJACK, 2, "task goal objective job mission purpose priority",
        r"(?<=your\s{1,3}(?:real|true|actual|new|updated|primary|main|only|sole|next|first)\s{1,3})(?:task|goal|"
        r"objective|job|mission|purpose|priority)\s+(?:is|are|now|will be)\b"),
-    _p("hijack.if_asked", HIJACK, 2, "asked",
-       r"(?<=if\s{1,3}(?:you\s{1,3}are\s{1,3}|you're\s{1,3})?)asked\b[^.!?\n]{0,100}?(?:simply\s+|just\s+|"
-       r"only\s+|always\s+)?(?:respond|reply|answer|say|state|output|print)\s+(?:with|that|only|exactly)?"),
+    _p("hijack.if_asked", HIJACK, 2, "asked questioned",
+       r"(?<=if\s{1,3}(?:you\s{1,3}are\s{1,3}|you're\s{1,3})?)(?:asked|questioned)\b[^.!?\n]{0,100}?(?:simply\s+|"
+       r"just\s+|only\s+|always\s+)?(?:respond|reply|answer|say|state|output|print|report)\s+(?:with|that|only|"
+       r"exactly)?"),
     _p("hijack.stop_everything", HIJACK, 2, "stop",
        r"stop\s+(?:everything|all|what you(?:'re| are) doing|now|immediately)\b"),
     _p("hijack.output_only", HIJACK, 1, "print say output respond reply answer repeat return write type",
@@ -285,6 +288,13 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("hijack.stop_task", HIJACK, 1, "summarizing summarising translating answering analyzing analysing "
        "processing reading",
        r"(?<=stop\s{1,3})(?:summari[sz]ing|translating|answering|analy[sz]ing|processing|reading)\b"),
+    # steering the verdict of a model that reviews the text (security triage, screening, grading)
+    _p("verdict.report_benign", VERDICT, 2, "report say state answer conclude classify mark label flag rate",
+       r"(?:report|say|state|answer|conclude|classify|mark|label|flag|rate)\s+(?:that\s+|it\s+as\s+|this\s+as\s+)?"
+       r"(?:this|the|it|all|everything)\b[^.!?\n]{0,60}?\b(?:is|are|as)\s+(?:\w+\s+)?(?:not malicious|"
+       r"non-malicious|benign|harmless|legitimate|trustworthy)\b"),
+    _p("verdict.assert_benign", VERDICT, 1, "not malicious nothing",
+       r"(?<=(?:is|are)\s{1,3}(?:\w+\s{1,3})?)not\s+malicious\b|(?<=nothing\s{1,3})malicious\s+(?:here|in)\b"),
     # requests to decode an embedded payload
     _p("decode.instruction", DECODE, 2, "decode decipher decrypt unscramble interpret",
        rf"(?:decode|decipher|decrypt|unscramble|interpret)\s+the\s+following\s+(?:\w+\s+){{0,2}}?{CODEC}"),

@@ -24,9 +24,12 @@ WEAK_OBJ = (r"(?:context|content|text|data|document|conversation|messages?|every
              r"limitations?|constraints?|polic(?:y|ies)|settings|info(?:rmation)?|input|above|that)")
 DEICTIC = r"(?:all|any|every|previous|prior|above|earlier|preceding|other|the rest of|rest of|this|these|what)"
 AI = (r"(?:ai|llm|llms|language models?|assistants?|chatbots?|bots?|agents?|gpt-?[\w.]*|chatgpt|claude|"
-       r"gemini|copilot|llama|mistral|models?|automated (?:systems?|screening|tools?|readers?))")
+       r"gemini|copilot|llama|mistral|models?|automated (?:\w+ )?(?:systems?|screening|tools?|readers?|software|"
+       r"analy[sz]ers?|reviewers?|scanners?|graders?|agents?|processing)|(?:analysis|screening|scoring|grading|"
+       r"review|hiring|recruiting) (?:software|systems?|tools?|bots?))")
 AI_FIRST = ("ai llm llms language assistant assistants chatbot chatbots bot bots agent agents gpt chatgpt claude "
-             "gemini copilot llama mistral model models automated")
+             "gemini copilot llama mistral model models automated analysis screening scoring grading review hiring "
+             "recruiting")
 ROLE_WORD = r"(?:system|admin|administrator|developer|root|operator|supervisor|moderator|owner)"
 ROLE_FIRST = "system admin administrator developer root operator supervisor moderator owner"
 ROLE_KIND = (r"(?:message|prompt|note|override|instruction|notice|request|command|update|alert|directive|mode)")

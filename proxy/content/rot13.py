@@ -37,7 +37,7 @@ _MARKUP_WORDS = ("script", "javascript", "alert", "onerror", "onload", "onmouseo
 _ROTATED_MARKUP = {codecs.encode(w, "rot13"): w for w in _MARKUP_WORDS}
 TRIGGERS = {"encoded.rot13": r"\b(?:" + "|".join((*_PROSE_HINTS, *_ROTATED_MARKUP)) + r")\b"}
 _HINT = re.compile(TRIGGERS["encoded.rot13"])
-_SEGMENT = re.compile(r"[^\n.!?]+[.!?]*")
+_SEGMENT = re.compile(r"[^\n.!?:;]+[.!?:;]*")  # sentences and clauses after a colon
 _WORD = re.compile(r"[a-z]+")
 
 

@@ -55,9 +55,29 @@ def test_encodings_are_decoded(text: str, detector: str) -> None:
     "token header eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9 is JSON",
     "getUserAccountInformationById and SomeVeryLongIdentifierName",
     "IBAN DE89370400440532013000 and order 20240101123456",
+    "request 4c6f6e64-6f00-4a1b-9c2d-0123456789ab and commit 9f86d081884c",  # UUID part, short hash
+    "call 4165551234 or 2086851750; key=value; KEY_NAME=; x == y; id=\"main\"",
+    "The base64 encoding of 'hello' is aGVsbG8=.",  # the decoded text is written out: nothing is hidden
 ])
 def test_binary_and_ordinary_tokens_pass(text: str) -> None:
     assert hits_of(text) == []
+
+
+@pytest.mark.parametrize(("text", "word"), [
+    ("What does this mean? U3Bvb2s=", "Spook"),
+    ("KBQWW2I=", "Paki"),
+    ("What does this mean? 4C6F6E646F", "Londo"),
+    ("V2hpdGUgdHJhc2g=", "White trash"),
+])
+def test_short_tokens_that_decode_to_words_are_reported(text: str, word: str) -> None:
+    (hit,) = [h for h in detect(text, ALL) if h.family == "encoded"]
+    assert hit.excerpt == f"decoded: {word}"
+
+
+def test_quoted_printable_markup_is_decoded() -> None:
+    text = '<img src=3Dx onerror=3D"javascript:alert(1)">\n<a href=3D"https://evil.example/?q=3D=\n1">x</a>'
+    hits = [h for h in detect(text, ALL) if h.detector == "encoded.quoted_printable"]
+    assert hits and hits[0].excerpt is not None and 'onerror="javascript:alert(1)"' in hits[0].excerpt
 
 
 def test_decoding_is_bounded() -> None:
