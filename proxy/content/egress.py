@@ -180,7 +180,7 @@ def destinations(arguments: dict[str, Any], settings: EgressSettings, declared_p
 
 def _mentions(text: str, path: str) -> Iterator[Destination]:
     covered: list[tuple[int, int]] = []
-    for m in _URL.finditer(text):
+    for m in _URL.finditer(text) if "://" in text else ():  # the substring test is C-fast; the regex is not
         covered.append(m.span())
         dest = _destination(m.group(0), path, False)
         if dest is not None:
@@ -192,12 +192,25 @@ def _mentions(text: str, path: str) -> Iterator[Destination]:
             domain = punycode(m.group(2))
             address = f"{m.group(1).rsplit('@', 1)[0]}@{domain}"
             yield Destination(f"mailto:{address}", domain, None, address.lower(), path, False)
-    for m in _IPV4_TEXT.finditer(text):
+    for m in _ipv4_in(text):
         if _inside(covered, m.start()):
             continue
         ip = parse_ip(m.group())
         if ip is not None:
             yield Destination(str(ip), str(ip), ip, None, path, False)
+
+
+def _ipv4_in(text: str) -> Iterator[re.Match[str]]:
+    """`_IPV4_TEXT.finditer(text)`, driven by the dots (C-fast `str.find`) instead of every character."""
+    pos = text.find(".")
+    while pos >= 0:
+        start = pos
+        while start > 0 and pos - start < 3 and text[start - 1].isdecimal():
+            start -= 1
+        m = _IPV4_TEXT.match(text, start) if start < pos else None
+        if m is not None:
+            yield m
+        pos = text.find(".", m.end() if m is not None else pos + 1)
 
 
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:

@@ -18,8 +18,10 @@ from collections.abc import Callable, Container, Iterator
 from urllib.parse import unquote
 
 import orjson
+import re2
 
 from proxy.content.model import ATLAS_OBFUSCATION, Hit, clip
+from proxy.content.runs import TextView
 from proxy.types import Severity
 
 Rescan = Callable[[str, int], list[Hit]]
@@ -51,6 +53,9 @@ _SHORT_FORMS = (r"(?P<hex>[0-9A-Fa-f]{10,15})|(?P<b64>(?:[A-Za-z0-9+/]{4}){1,3}(
                 r"[A-Za-z0-9+/]{3}=))|(?P<b32>[A-Z2-7]{5,15}={1,6})")
 _SHORT = re.compile(r"(?<![\w+/=.-])(?:(?P<hex>[0-9A-Fa-f]{10,15})|[A-Za-z0-9+/]{5,15}={1,6})(?![\w+/=-])")
 _B32_PADDED = re.compile(r"[A-Z2-7]{5,15}={1,6}")
+# Where RE2 sees such a token begin: hex of 10-15 with a letter, or a padded form, then a boundary.
+_HEX_WITH_LETTER = "|".join(f"[0-9]{{{k}}}[A-Fa-f][0-9A-Fa-f]{{{max(0, 9 - k)},{14 - k}}}" for k in range(15))
+_SHORT_STARTS = re2.compile(rf"(?:{_HEX_WITH_LETTER}|[A-Za-z0-9+/]{{5,15}}={{1,6}})(?:[^\w+/=-]|$)".encode())
 _B64_PADDED = re.compile(r"(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)")
 TRIGGERS["encoded.short"] = rf"(?:^|[^\w+/=.-])(?:{_SHORT_FORMS})(?:[^\w+/=-]|$)"
 _WORD = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+")
@@ -138,10 +143,21 @@ def _wordlike(data: bytes) -> bool:
     return len(data) >= 3 and all(_WORD.fullmatch(w) and any(v in w for v in b"aeiouyAEIOUY") for w in words)
 
 
-def _short_tokens(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+def _short_matches(view: TextView) -> Iterator[re.Match[str]]:
+    """`_SHORT.finditer(view.text)` without all-digit hex (a number, never reported), the slow exact
+    pattern being tried only where RE2 finds a start. A token's boundary characters can never be
+    inside a candidate, so every token starts one."""
+    text = view.text
+    for candidate in _SHORT_STARTS.finditer(view.view):
+        m = _SHORT.match(text, candidate.start())
+        if m is not None:
+            yield m
+
+
+def _short_tokens(view: TextView) -> Iterator[tuple[str, int, int, bytes]]:
     """Tokens too short to be a run that decode to a word or a few: hex with letters in one case, or
     padded base32 / base64 of a valid length. Shorter ones cannot be told from IDs and hashes."""
-    for m in _SHORT.finditer(text):
+    for m in _short_matches(view):
         token = m.group()
         if m.group("hex") is not None:
             if len(token) % 2 or token.isdigit() or not (token.isupper() or token.islower()):
@@ -161,15 +177,16 @@ def _short_tokens(text: str) -> Iterator[tuple[str, int, int, bytes]]:
                 break
 
 
-def scan(text: str, runs: list[tuple[int, int]], rescan: Rescan, fired: Container[str], depth: int = 0) -> list[Hit]:
-    """Findings for encoded payloads in `text`; `rescan(decoded, depth)` scans what they decode to.
+def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) -> list[Hit]:
+    """Findings for encoded payloads in the view's text; `rescan(decoded, depth)` scans what they decode to.
 
     `fired` names the gates (see TRIGGERS) that fired on the text.
     """
+    text, runs = view.text, view.runs
     hits: list[Hit] = []
     budget = 4 * len(text) + 65536
     candidates = _chain(_specials(text, fired), _qp_markup(text) if "encoded.qp_markup" in fired else iter(()),
-                        _short_tokens(text) if "encoded.short" in fired else iter(()))
+                        _short_tokens(view) if "encoded.short" in fired else iter(()))
     for kind, start, end, data in _chain(candidates, (d for s, e in runs for d in _run_decodings(text, s, e))):
         budget -= len(data)
         if budget < 0:

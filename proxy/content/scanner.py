@@ -46,7 +46,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
         if ENCODED in families:
             def rescan(decoded: str, level: int) -> list[Hit]:
                 return detect(decoded, INNER, level, gated)
-            hits += encoded.scan(text, view.runs, rescan, fired, depth)
+            hits += encoded.scan(view, rescan, fired, depth)
             hits += rot13.scan(text, low, rescan, fired, depth, encoded.MAX_DEPTH)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)

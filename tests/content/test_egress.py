@@ -5,7 +5,10 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from proxy.content import egress
 from proxy.content.egress import EgressPolicy, destinations, internal_kind, parse_ip, punycode
 from proxy.content.settings import EgressSettings
 
@@ -95,3 +98,9 @@ def test_internal_addresses_need_a_literal_allow() -> None:
     literal = {"allow": [{"hosts": ["10.0.0.0/8"]}]}
     assert refusal(literal, "fetch", "http://10.0.0.5/") is None
     assert refusal({"allow": [{"hosts": ["localhost"]}]}, "fetch", "http://localhost/") is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="0123456789.. a1é٣x:/-", max_size=40))
+def test_dot_driven_ipv4_scan_finds_what_the_regex_finds(text: str) -> None:
+    assert [m.span() for m in egress._ipv4_in(text)] == [m.span() for m in egress._IPV4_TEXT.finditer(text)]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from proxy.content import encoded
+from proxy.content.runs import TextView
 from proxy.content.scanner import detect
 
 ALL = frozenset({"unicode", "escapes", "injection", "encoded", "secrets", "exfil"})
@@ -86,3 +90,13 @@ def test_decoding_is_bounded() -> None:
         layered = base64.b64encode(layered)
     hits = detect(layered.decode(), ALL)  # deeper than MAX_DEPTH: no recursion blow-up, still reported
     assert any(h.family == "encoded" for h in hits)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["QUJD", "RA==", "=", "4C6F6E646F", "ab", "12", "+/", " ", ".", "-", "é", "_",
+                                 "\n", "KBQWW2I", "U3Bvb2s=", "0123456789abcdef", "0123456789", "—", "\u00a0"]),
+                max_size=12))
+def test_short_token_starts_find_what_the_exact_pattern_finds(parts: list[str]) -> None:
+    text = "".join(parts)
+    expected = [m.span() for m in encoded._SHORT.finditer(text) if not (m.group("hex") and m.group().isdigit())]
+    assert [m.span() for m in encoded._short_matches(TextView(text))] == expected
