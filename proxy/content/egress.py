@@ -198,6 +198,9 @@ def _mentions(text: str, path: str) -> Iterator[Destination]:
         ip = parse_ip(m.group())
         if ip is not None:
             yield Destination(str(ip), str(ip), ip, None, path, False)
+    for start, ip6 in _ipv6_in(text):
+        if not _inside(covered, start):
+            yield Destination(str(ip6), str(ip6), ip6, None, path, False)
 
 
 def _ipv4_in(text: str) -> Iterator[re.Match[str]]:
@@ -211,6 +214,29 @@ def _ipv4_in(text: str) -> Iterator[re.Match[str]]:
         if m is not None:
             yield m
         pos = text.find(".", m.end() if m is not None else pos + 1)
+
+
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+
+def _ipv6_in(text: str) -> Iterator[tuple[int, IP]]:
+    """IPv6 literals in free text (`::1`, `fe80::1%eth0`, `[fd00:ec2::254]`), found from their colons."""
+    pos = text.find(":")
+    while pos >= 0:
+        start, end = pos, pos + 1
+        while start > 0 and text[start - 1] in _IPV6_CHARS:
+            start -= 1
+        while end < len(text) and text[end] in _IPV6_CHARS:
+            end += 1
+        token = text[start:end].strip(".")
+        if token.count(":") >= 2 and (start == 0 or not text[start - 1].isalnum()):
+            if end < len(text) and text[end] == "%":  # a zone id: fe80::1%eth0
+                while end < len(text) and (text[end].isalnum() or text[end] in "%_-"):
+                    end += 1
+            ip = parse_ip(token) if end == len(text) or not (text[end].isalnum() or text[end] == "_") else None
+            if isinstance(ip, ipaddress.IPv6Address):  # an IPv4-mapped one is found by its dotted quad
+                yield start, ip
+        pos = text.find(":", end + 1)
 
 
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:

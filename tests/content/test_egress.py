@@ -47,6 +47,16 @@ def test_destinations_from_named_arguments_and_free_text() -> None:
                      "http://169.254.169.254", "10.0.0.5"]
 
 
+@pytest.mark.parametrize(("text", "found"), [
+    ("then connect to ::1 on port 80", ["::1"]),
+    ("try [fe80::1%eth0]:8080 or fd00:ec2::254.", ["fe80::1", "fd00:ec2::254"]),
+    ("mapped ::ffff:169.254.169.254 here", ["169.254.169.254"]),
+    ("std::vector<int> v; Foo::bar(); at 12:30:45; mac 00:1a:2b:3c:4d:5e; key: value", []),
+])
+def test_ipv6_literals_in_free_text(text: str, found: list[str]) -> None:
+    assert dests({"command": text}) == found
+
+
 def test_declared_paths_are_destinations() -> None:
     settings = EgressSettings(destination_arguments=[{"tools": ["deploy"], "paths": ["target.host"]}])
     policy = EgressPolicy(settings)
