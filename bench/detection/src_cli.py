@@ -32,14 +32,39 @@ def _pieces(text: str, lines: int = 40) -> Iterator[str]:
             yield piece
 
 
+_STDLIB = Path(os.__file__).parent
+_SAMPLE_FILES = ("json/__init__.py", "json/decoder.py", "json/encoder.py", "textwrap.py", "csv.py", "shlex.py",
+                 "fnmatch.py", "glob.py")
+
+
+def _sample_repo(root: Path) -> Path:
+    """A throwaway git history of standard-library modules (third-party text): each file is added in a
+    first half, then completed, so logs, shows and diffs have real content. Not this project's history,
+    whose tests and commit messages quote attacks on purpose."""
+    repo = root / "sample"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=Sample", "-c", "user.email=sample@example.invalid", "-c", "commit.gpgsign=false"]
+    _run([*git, "init", "-q"], repo)
+    for stage in ("half", "full"):
+        for name in _SAMPLE_FILES:
+            source = (_STDLIB / name).read_text(encoding="utf-8")
+            target = repo / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source[:len(source) // 2] if stage == "half" else source, encoding="utf-8")
+            _run([*git, "add", name], repo)
+            _run([*git, "commit", "-q", "-m", f"{'Add' if stage == 'half' else 'Complete'} {name}"], repo)
+    return repo
+
+
 def _commands() -> Iterator[tuple[str, str]]:
     yield "ls", _run(["ls", "-la", "--color=always", "/usr/lib", "/usr/bin"])
-    yield "grep", _run(["grep", "-rn", "--color=always", "-E", "def |class ", "proxy"])
-    yield "git-log", _run(["git", "log", "--color=always", "--stat", "-n", "60"])
-    yield "git-log-graph", _run(["git", "log", "--color=always", "--graph", "--oneline", "--decorate", "-n", "200"])
-    yield "git-show", _run(["git", "show", "--color=always", "HEAD~3"])
-    yield "git-diff", _run(["git", "diff", "--color=always", "HEAD~6", "HEAD~3"])
     with tempfile.TemporaryDirectory() as tmp:
+        repo = _sample_repo(Path(tmp))
+        yield "grep", _run(["grep", "-rn", "--color=always", "-E", "def |class ", "."], repo)
+        yield "git-log", _run(["git", "log", "--color=always", "--stat", "-n", "60"], repo)
+        yield "git-log-graph", _run(["git", "log", "--color=always", "--graph", "--oneline", "--decorate"], repo)
+        yield "git-show", _run(["git", "show", "--color=always", "HEAD~3"], repo)
+        yield "git-diff", _run(["git", "diff", "--color=always", "HEAD~12", "HEAD~3"], repo)
         test = Path(tmp) / "test_demo.py"
         test.write_text("def test_ok():\n    assert 1 + 1 == 2\n\ndef test_fails():\n    assert [1, 2] == [1, 3]\n")
         yield "pytest", _run([sys.executable, "-m", "pytest", "--color=yes", "-p", "no:cacheprovider", str(test)],
