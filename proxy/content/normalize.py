@@ -70,6 +70,7 @@ def fold(text: str, non_ascii: str | None = None) -> str:
         text = _CONFUSABLE.sub(lambda m: CONFUSABLES[ord(m.group())], text)
     if _CURLY.search(probe):
         for curly, straight in _STRAIGHT:
-            text = text.replace(curly, straight)
+            if curly in probe:  # each replace is a pass over the whole text
+                text = text.replace(curly, straight)
     return text.casefold()
 
