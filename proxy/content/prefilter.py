@@ -187,7 +187,8 @@ class Prefilter:
         options.max_mem = MAX_MEMORY
         options.log_errors = False
         self._set = re2.Set.SearchSet(options)
-        self._ids: list[str] = []
+        self._set.Add("")  # matches every text: an answer without it means RE2 gave up (out of memory)
+        self._ids: list[str] = [""]
         always: set[str] = set()
         for pid, source in sources.items():
             translated = translate(source, (exact_repeats or {}).get(pid, 0))
@@ -201,11 +202,15 @@ class Prefilter:
                 continue
             self._ids.append(pid)
         self.always = frozenset(always)
+        self.every = frozenset(sources)
         self._set.Compile()
 
     def candidates(self, data: bytes) -> frozenset[str]:
-        """The ids of the patterns that may match the text `data` (see `prefilter_bytes`)."""
-        found = self._set.Match(data) if self._ids else None
-        if not found:
-            return self.always
-        return self.always.union(self._ids[i] for i in found)
+        """The ids of the patterns that may match the text `data` (see `prefilter_bytes`).
+
+        If RE2 could not answer, every id is a candidate: the exact matching then does all the work.
+        """
+        found = self._set.Match(data)
+        if not found or 0 not in found:
+            return self.every
+        return self.always.union(self._ids[i] for i in found if i)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from proxy.content.prefilter import Prefilter, prefilter_bytes, translate
 
 
@@ -35,3 +38,11 @@ def test_non_ascii_characters_count_as_word_and_space_characters() -> None:
     assert prefilter_bytes("aéb\u3000cÿd") == b"a?b?c?d"
     assert prefilter.candidates(prefilter_bytes("aéb\u3000cÿd")) == frozenset({"p"})
     assert prefilter.candidates(prefilter_bytes("a-b c?d")) == frozenset()
+
+
+@given(st.binary(max_size=200))
+def test_a_real_answer_is_told_from_a_failed_one(data: bytes) -> None:
+    """RE2 answers with an always-matching sentinel; without it every pattern is a candidate."""
+    prefilter = Prefilter({"needle": "needle", "thread": "thread"})
+    found = prefilter.candidates(data)
+    assert found == {name for name in ("needle", "thread") if name.encode() in data}
