@@ -115,7 +115,8 @@ def _match_window(low: str, raw: bytes, start: int, end: int, ids: set[str], mat
         pos = low.find(word, start, end)
         while patterns and pos >= 0:
             after = pos + len(word)
-            if (pos == 0 or not low[pos - 1].isalpha()) and not low[after:after + 1].isalpha():
+            # a whole word, except that a non-ASCII letter may follow (words are a-z runs: "esque|ça")
+            if (pos == 0 or not low[pos - 1].isalpha()) and not "a" <= low[after:after + 1] <= "z":
                 _try(low, pos, end, patterns, matched)
                 patterns = [p for p in patterns if p.id not in matched]
             pos = low.find(word, after, end)

@@ -113,6 +113,16 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("override.instead", OVERRIDE, 1, "instead rather",
        r"(?:instead|rather)\s*,?\s+(?:you\s+(?:should|must|will|need to)\s+|just\s+|only\s+|simply\s+)?"
        r"(?:print|say|output|write|respond|reply|answer|return|call|send)\b"),
+    _p("override.disable_safety", OVERRIDE, 1, "disable deactivate bypass remove lift",
+       r"(?:disable|deactivate|bypass|remove|lift|turn off|switch off)\s+(?:all\s+|any\s+|the\s+|your\s+)?"
+       r"(?:safety|content|security|ethical|moderation)\s+(?:filters?|guardrails?|restrictions?|guidelines|checks|"
+       r"protocols?|measures|rules)"),
+    # the same override in other languages (German, French, Spanish, Italian, Portuguese)
+    _p("override.other_language", OVERRIDE, 2, "ignoriere ignorieren ignoriert vergiss vergessen missachte "
+       "ignorez ignore oubliez oublie ignora ignorar olvida olvide olvidar dimentica esquece esque",
+       r"(?:ignorier(?:e|en|t)(?: sie)?|vergiss|vergessen sie|missachte|ignorez|oubliez|oublie|ignora|ignorar|olvida|"
+       r"olvide|olvidar|dimentica|esque\wa|esquece)\s+(?:\w+\s+){0,3}?(?:anweisungen|instruktionen|befehle|"
+       r"vorgaben|instructions|consignes|instrucciones|indicaciones|istruzioni|instru\w\w?es|orienta\w\w?es)\b"),
     _p("override.no_deviation", OVERRIDE, 2, "deviate depart stray",
        r"(?<=(?:may not|must not|cannot|can't|do not|don't|never|shall not)\s{1,3})(?:deviate|depart|stray)"
        r"\s+from\s+(?:this|these|the|my)"),
@@ -122,6 +132,14 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("role.labelled_message", ROLE, 1, ROLE_FIRST,
        rf"(?<=^[ \t>*#-]{{0,8}}){ROLE_WORD}\s+{ROLE_KIND}s?\s*[:\-]"),
     _p("role.line_label", ROLE, 1, ROLE_FIRST, rf"(?<=^[ \t>*#-]{{0,8}}){ROLE_WORD}\s*:\s+(?=[a-z])"),
+    _p("role.inline_label", ROLE, 1, ROLE_FIRST,
+       rf"(?<=[.!?]\s{{1,3}}){ROLE_WORD}\s+{ROLE_KIND}s?\s*:"),
+    _p("role.bracketed_ai_label", ROLE, 1, AI_FIRST, rf"(?<=[\[(]\s{{0,3}}){AI}\s*:\s*\S"),
+    _p("role.message_from", ROLE, 1, "message note instructions notice update",
+       r"(?:message|note|instructions?|notice|update)\s+from\s+(?:openai|anthropic|google deepmind|the developers?|"
+       r"your developers?|your creators?|the system administrator|the system|your administrator)\b"),
+    _p("role.authority_instructing", ROLE, 1, "instructing ordering commanding directing authorizing",
+       r"(?<=(?:i am|i'm|we are|we're)\s{1,3})(?:instructing|ordering|commanding|directing|authorizing)\s+you\s+to\b"),
     _p("role.markdown_system", ROLE, 2, "system",
        r"(?<=#{1,6}\s{0,3}\(?\s{0,3})system[ _-]?(?:message|prompt|instruction)"),
     _p("role.persona", ROLE, 2, "now longer persona role identity jailbroken jailbreak dan developer",
@@ -237,9 +255,9 @@ PATTERNS: tuple[Pattern, ...] = (
        r"answer|answering|finish|finishing|continue with|continuing with)\s+(?:the|your|this|my)\s+(?:\w+\s+)?"
        r"(?:task|request|question|assignment|job)"),
     _p("hijack.task_i_gave", HIJACK, 2, "task", r"task\s+(?:that\s+)?(?:i|the user)\s+(?:gave|assigned|asked)"),
-    _p("hijack.new_goal", HIJACK, 2, "task goal objective job mission purpose priority",
+    _p("hijack.new_goal", HIJACK, 2, "task goal objective job mission purpose priority directive directives orders",
        r"(?<=your\s{1,3}(?:real|true|actual|new|updated|primary|main|only|sole|next|first)\s{1,3})(?:task|goal|"
-       r"objective|job|mission|purpose|priority)\s+(?:is|are|now|will be)\b"),
+       r"objective|job|mission|purpose|priority|directives?|orders)\s+(?:is|are|now|will be)\b"),
     _p("hijack.if_asked", HIJACK, 2, "asked questioned",
        r"(?<=if\s{1,3}(?:you\s{1,3}are\s{1,3}|you're\s{1,3})?)(?:asked|questioned)\b[^.!?\n]{0,100}?(?:simply\s+|"
        r"just\s+|only\s+|always\s+)?(?:respond|reply|answer|say|state|output|print|report)\s+(?:with|that|only|"
