@@ -62,6 +62,17 @@ _WORD = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+")
 _SEPARATOR = re.compile(rb"[ '-]")
 _SMUGGLED = re.compile("[\U000e0000-\U000e0fff\ufe00-\ufe0f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ESC = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))")
+# Hex bytes written apart ("49 67 6e 6f", "49:67:6e:6f"; hex dumps, buffers), with a hex letter (not a
+# table of numbers): reported if the decoded text trips a detector.
+_SPACED_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]){7,}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])")
+TRIGGERS["encoded.spaced_hex"] = r"(?:[0-9A-Fa-f]{2}[ :]){7}[0-9A-Fa-f]{2}"
+# A token with percent-escapes (`Ignore%20previous%20instructions`): reported if its decoded text trips
+# a detector (URLs with escapes are everyday text).
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_TOKEN_BREAK = frozenset(" \t\r\n\f\v<>\"'`")
+_TOKEN_END = re.compile(r"[\s<>\"'`]")
+MAX_TOKEN = 1 << 16
+TRIGGERS["encoded.percent_run"] = r"%[0-9A-Fa-f]{2}[^\s<>\"'`]*%[0-9A-Fa-f]{2}"
 # Markup whose attribute assignments are written `=3D`: quoted-printable by construction (HTML mail).
 _QP_MARKUP = re.compile(r"(?:<|&lt;)/?[A-Za-z][^<>\n]{0,200}?[A-Za-z-]=3D[^\n]*(?:(?<==)\n[^\n]*){0,64}")
 TRIGGERS["encoded.qp_markup"] = r"[A-Za-z-]=3[Dd]"
@@ -105,6 +116,29 @@ def _specials(text: str, fired: Container[str]) -> Iterator[tuple[str, int, int,
 def _qp_markup(text: str) -> Iterator[tuple[str, int, int, bytes]]:
     for m in _QP_MARKUP.finditer(text):
         yield "quoted_printable", m.start(), m.end(), quopri.decodestring(m.group().encode("utf-8", "surrogatepass"))
+
+
+def _spaced_hex(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    for m in _SPACED_HEX.finditer(text):
+        digits = m.group().replace(" ", "").replace(":", "")
+        if not digits.isdigit():
+            yield "hex", m.start(), m.end(), binascii.unhexlify(digits)
+
+
+def _percent_tokens(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """Whitespace-delimited tokens (at most MAX_TOKEN long) with two or more percent-escapes, decoded."""
+    floor = 0
+    pos = text.find("%")
+    while pos >= 0:
+        low = max(floor, pos - MAX_TOKEN)
+        start = max([low] + [text.rfind(ch, low, pos) + 1 for ch in _TOKEN_BREAK])
+        m = _TOKEN_END.search(text, pos, start + MAX_TOKEN)
+        end = m.start() if m is not None else min(len(text), start + MAX_TOKEN)
+        token = text[start:end]
+        if len(_PERCENT.findall(token)) >= 2:
+            yield "url", start, end, unquote(token.replace("+", " ")).encode("utf-8", "surrogatepass")
+        floor = end
+        pos = text.find("%", end)
 
 
 def _run_decodings(text: str, start: int, end: int) -> Iterator[tuple[str, int, int, bytes]]:
@@ -185,15 +219,19 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
     text, runs = view.text, view.runs
     hits: list[Hit] = []
     budget = 4 * len(text) + 65536
-    candidates = _chain(_specials(text, fired), _qp_markup(text) if "encoded.qp_markup" in fired else iter(()),
-                        _short_tokens(view) if "encoded.short" in fired else iter(()))
-    for kind, start, end, data in _chain(candidates, (d for s, e in runs for d in _run_decodings(text, s, e))):
-        budget -= len(data)
-        if budget < 0:
-            break
-        hit = _judge(text, kind, data, start, end, rescan, depth)
-        if hit is not None:
-            hits.append(hit)
+    plain = _chain(_specials(text, fired), _qp_markup(text) if "encoded.qp_markup" in fired else iter(()),
+                   _short_tokens(view) if "encoded.short" in fired else iter(()),
+                   (d for s, e in runs for d in _run_decodings(text, s, e)))
+    everyday = _chain(_percent_tokens(text) if "encoded.percent_run" in fired else iter(()),
+                      _spaced_hex(text) if "encoded.spaced_hex" in fired else iter(()))
+    for candidates, needs_finding in ((plain, False), (everyday, True)):
+        for kind, start, end, data in candidates:
+            budget -= len(data)
+            if budget < 0:
+                return hits
+            hit = _judge(text, kind, data, start, end, rescan, depth, needs_finding)
+            if hit is not None:
+                hits.append(hit)
     return hits
 
 
@@ -213,7 +251,9 @@ def _structured(text: str) -> bool:
     return True
 
 
-def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: int) -> Hit | None:
+def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: int,
+           needs_finding: bool = False) -> Hit | None:
+    """A finding if the decoded data reads as text (or, with `needs_finding`, trips a detector)."""
     try:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -223,6 +263,8 @@ def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Resc
     if not textual and not layered and not _SMUGGLED.search(decoded):
         return None  # binary (images, hashes, keys): nothing a model would read as instructions
     inner = rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []
+    if needs_finding and not any(h.family != "encoded" or _triggered(h) for h in inner):
+        return None  # everyday encodings count only when what they hide trips a detector
     if not inner and (not textual or _structured(decoded) or _shown(decoded, text)):
         return None
     chain = kind

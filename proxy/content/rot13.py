@@ -3,8 +3,8 @@
 Rotation keeps spaces and punctuation, so the text keeps its shape. Two signals, each gated by
 rotated words in the folded text (see TRIGGERS):
 
-- prose: on a line (or a sentence of it), English letter frequencies explain the rotated letters
-  far better than the letters as written (a log-likelihood ratio per letter);
+- prose: on a line, the run of words whose letters English frequencies explain far better rotated
+  than as written (a log-likelihood ratio per letter) is long enough;
 - markup: at least two HTML / JavaScript words (script, onerror, javascript...) appear rotated.
 """
 
@@ -31,20 +31,35 @@ _ENGLISH = dict(zip("abcdefghijklmnopqrstuvwxyz", (
 _GAIN = {c: math.log(_ENGLISH[codecs.encode(c, "rot13")] / p) for c, p in _ENGLISH.items()}
 
 # Rotated English function words (prose) and HTML / JavaScript words (markup); none is an English word.
-_PROSE_HINTS = ("gur", "lbh", "naq", "jvgu", "guvf", "gung", "lbhe", "sbe", "abg", "ner", "vtaber", "vafgehpg")
+_PROSE_HINTS = ("gur", "lbh", "naq", "jvgu", "guvf", "gung", "lbhe", "sbe", "abg", "ner", "nyy", "cyrnfr", "gryy",
+                "fraq", "cevag", "hfre", "cnffjbeq", "frperg", "uggc", "uggcf", "vtaber", "vafgehpg")
 _MARKUP_WORDS = ("script", "javascript", "alert", "onerror", "onload", "onmouseover", "iframe", "img", "src", "href",
                  "html", "body", "div", "style", "expression", "eval", "document", "cookie", "window", "fetch")
 _ROTATED_MARKUP = {codecs.encode(w, "rot13"): w for w in _MARKUP_WORDS}
 TRIGGERS = {"encoded.rot13": r"\b(?:" + "|".join((*_PROSE_HINTS, *_ROTATED_MARKUP)) + r")\b"}
 _HINT = re.compile(TRIGGERS["encoded.rot13"])
-_SEGMENT = re.compile(r"[^\n.!?:;]+[.!?:;]*")  # sentences and clauses after a colon
 _WORD = re.compile(r"[a-z]+")
 
 
-def _prose_gain(segment: str) -> tuple[int, float]:
-    """(letters, log-likelihood gain per letter of reading the segment rotated)."""
-    gain = [_GAIN[ch] for ch in segment if ch in _GAIN]
-    return len(gain), (sum(gain) / len(gain) if gain else 0.0)
+def _rotated_run(line: str) -> tuple[int, int] | None:
+    """The span of the run of words that gains most from being read rotated, if it gains enough.
+
+    A maximum-sum run over the words' gains (Kadane), so rotated text is found next to plain text.
+    """
+    best, best_span = 0.0, None
+    total, letters, start = 0.0, 0, -1
+    best_letters = 0
+    for m in _WORD.finditer(line):
+        gain = sum(_GAIN[ch] for ch in m.group())
+        if total <= 0:
+            total, letters, start = 0.0, 0, m.start()
+        total += gain
+        letters += len(m.group())
+        if total > best:
+            best, best_span, best_letters = total, (start, m.end()), letters
+    if best_span is None or best_letters < MIN_LETTERS or best / best_letters < MIN_GAIN:
+        return None
+    return best_span
 
 
 def _spans(low: str) -> list[tuple[int, int]]:
@@ -55,11 +70,8 @@ def _spans(low: str) -> list[tuple[int, int]]:
         words = set(_WORD.findall(line))
         if len(words.intersection(_ROTATED_MARKUP)) >= 2:
             spans.append((pos, pos + len(line)))
-        elif _HINT.search(line):
-            for m in _SEGMENT.finditer(line):
-                letters, gain = _prose_gain(m.group())
-                if letters >= MIN_LETTERS and gain >= MIN_GAIN:
-                    spans.append((pos + m.start(), pos + m.end()))
+        elif _HINT.search(line) and (run := _rotated_run(line)) is not None:
+            spans.append((pos + run[0], pos + run[1]))
         pos += len(line) + 1
     return spans
 
