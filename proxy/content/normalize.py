@@ -66,11 +66,14 @@ def fold(text: str, non_ascii: str | None = None) -> str:
         text = _INVISIBLE.sub("", text)
     if not unicodedata.is_normalized("NFKC", probe):
         text = unicodedata.normalize("NFKC", text)
+        probe = unicodedata.normalize("NFKC", probe)
     if _CONFUSABLE.search(probe):
         text = _CONFUSABLE.sub(lambda m: CONFUSABLES[ord(m.group())], text)
     if _CURLY.search(probe):
         for curly, straight in _STRAIGHT:
             if curly in probe:  # each replace is a pass over the whole text
                 text = text.replace(curly, straight)
-    return text.casefold()
+    # casefold differs from lower only for a few characters (ß, ligatures...): skip it without them.
+    # Σ lower-cases by context (final ς), so the probe cannot tell: casefold whenever it is there.
+    return text.lower() if "Σ" not in probe and probe.lower() == probe.casefold() else text.casefold()
 
