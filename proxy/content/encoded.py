@@ -32,21 +32,21 @@ _B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
 _B32 = re.compile(r"[A-Z2-7]{16,}=*")
 _ALNUM_HEX = r"(?:3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa])"  # hex codes of ASCII letters and digits
-_SPECIAL: tuple[tuple[str, str, re.Pattern[str], re.Pattern[str], int], ...] = (
-    ("url", "%", re.compile(r"%[0-9A-Fa-f]{2}(?:[^\s%<>\"'()]{0,6}%[0-9A-Fa-f]{2}){3,}"),
+# (kind, a run of escapes, the escapes that encode letters or digits, how many of those make it suspicious)
+_SPECIAL: tuple[tuple[str, re.Pattern[str], re.Pattern[str], int], ...] = (
+    ("url", re.compile(r"%[0-9A-Fa-f]{2}(?:[^\s%<>\"'()]{0,6}%[0-9A-Fa-f]{2}){3,}"),
      re.compile(rf"%{_ALNUM_HEX}"), 4),
-    ("html_entities", "&#", re.compile(r"&#[xX]?[0-9A-Fa-f]{1,7};(?:[^\s&<>]{0,6}&#[xX]?[0-9A-Fa-f]{1,7};){3,}"),
+    ("html_entities", re.compile(r"&#[xX]?[0-9A-Fa-f]{1,7};(?:[^\s&<>]{0,6}&#[xX]?[0-9A-Fa-f]{1,7};){3,}"),
      re.compile(r"&#(?:(?:4[89]|5[0-7]|6[5-9]|[78][0-9]|9[07-9]|1[01][0-9]|12[0-2]);|[xX]" + _ALNUM_HEX + ";)"), 4),
-    ("escapes", "\\", re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})(?:[^\s\\]{0,6}\\(?:x[0-9a-fA-F]{2}|"
-                                   r"u[0-9a-fA-F]{4})){5,}"),
+    ("escapes", re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})(?:[^\s\\]{0,6}\\(?:x[0-9a-fA-F]{2}|"
+                           r"u[0-9a-fA-F]{4})){5,}"),
      re.compile(rf"\\(?:x|u00){_ALNUM_HEX}"), 6),
-    ("quoted_printable", "=", re.compile(r"=[0-9A-F]{2}(?:[^\s=]{0,6}=[0-9A-F]{2}){3,}"),
+    ("quoted_printable", re.compile(r"=[0-9A-F]{2}(?:[^\s=]{0,6}=[0-9A-F]{2}){3,}"),
      re.compile(r"=(?:3[0-9]|[46][1-9A-F]|[57][0-9A])"), 4),
 )
-# Gates for the one RE2 pass (`triggers`), matched on the lower-cased text: a kind whose gate did
-# not fire cannot match.
-TRIGGERS = {f"encoded.{kind}": sequence.pattern.replace("[0-9A-F]", "[0-9A-Fa-f]")
-            for kind, _, sequence, _, _ in _SPECIAL}
+# Gates for the RE2 pass (`triggers`), matched case-insensitively: a kind whose gate did not fire
+# cannot match.
+TRIGGERS = {f"encoded.{kind}": sequence.pattern for kind, sequence, _, _ in _SPECIAL}
 # Standalone tokens shorter than a run that may decode to a word or a few: hex, base64 with its exact
 # `=` padding, base32 with its padding. The gate has the same forms, with the boundaries consumed.
 _SHORT_FORMS = (r"(?P<hex>[0-9A-Fa-f]{10,15})|(?P<b64>(?:[A-Za-z0-9+/]{4}){1,3}(?:[A-Za-z0-9+/]{2}==|"
@@ -105,7 +105,7 @@ def _decode_special(kind: str, chunk: str) -> bytes:
 
 def _specials(text: str, fired: Container[str]) -> Iterator[tuple[str, int, int, bytes]]:
     """Percent-encoding, entities, backslash escapes and quoted-printable that encode plain letters."""
-    for kind, _, sequence, alnum, minimum in _SPECIAL:
+    for kind, sequence, alnum, minimum in _SPECIAL:
         if f"encoded.{kind}" not in fired:
             continue
         for m in sequence.finditer(text):
