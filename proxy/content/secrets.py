@@ -29,10 +29,17 @@ _SCHEME = re.compile(r"(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|re
                      r"oracle|s?ftp|smtps?|ldaps?|https?|jdbc:[a-z]+|clickhouse|snowflake|cockroachdb|cloudinary|"
                      r"nats|kafka|elasticsearch|couchdb|neo4j(?:\+s)?|bolt)")
 _PLACEHOLDER = re.compile(r"(?i)^(?:.*(?:example|placeholder|changeme|change_me|your[_-]|xxxx|\*\*\*|<|>|\{|\}|\$|"
-                          r"dummy|sample|redacted|password|passwd|secret|foobar|test123).*|pass|pw|pwd|user|"
-                          r"[a-z]+)$")
+                          r"dummy|sample|redacted|password|passwd|secret|foobar|test123).*|pass|pw|pwd|user)$")
+# A word or a camelCase identifier (letters, capitals only where words start), not a random string
+_PLAIN_WORD = re.compile(r"[A-Z]{1,16}|(?:[a-z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)*")
+LOOKBEHIND = 28  # a credential's prefix may sit before its first long run ("access_token$production$")
 _PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def _placeholder(value: str) -> bool:
+    """A documentation placeholder or a plain word, not a credential."""
+    return _PLACEHOLDER.match(value) is not None or _PLAIN_WORD.fullmatch(value) is not None
 
 
 def mask(secret: str, keep: int = 4) -> str:
@@ -49,7 +56,7 @@ def entropy(value: str) -> float:
 
 def _high_entropy(value: str) -> bool:
     value = value.strip("\"'`,;")
-    if not 12 <= len(value) <= 256 or _PLACEHOLDER.match(value):
+    if not 12 <= len(value) <= 256 or _placeholder(value):
         return False
     if _SLUG.fullmatch(value):
         return False  # lower-case words joined by dashes: a name, not a secret
@@ -69,7 +76,7 @@ def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[
     for start, end in runs:
         if end <= taken_until:
             continue
-        m = _token_in(text, max(start - 12, taken_until, 0), end, n)
+        m = _token_in(text, max(start - LOOKBEHIND, taken_until, 0), end, n)
         if m is not None and not _sample_token(m.group()):
             found.append((m.lastgroup or "token", m.span()))
             taken_until = m.end()
@@ -85,7 +92,7 @@ def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[
     if "secrets.connection" in fired:
         for m in _CONNECTION.finditer(text):
             scheme = _SCHEME_BEFORE.search(text, max(0, m.start() - 24), m.start())
-            if scheme and _SCHEME.fullmatch(scheme.group()) and not _PLACEHOLDER.match(m.group("password")):
+            if scheme and _SCHEME.fullmatch(scheme.group()) and not _placeholder(m.group("password")):
                 found.append(("connection_string", m.span("password")))
     return _hits(text, found)
 

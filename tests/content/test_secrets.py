@@ -26,6 +26,9 @@ def scan(text: str) -> list[secrets.Hit]:
     ("client_secret: 'aZ9kL2mQ7vX4pR8tY1wB6nC3'", "secret_assignment"),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi8Z8Qp1vXk2LmN4oPq7RsT6uVwXyZa\n"
      "-----END RSA PRIVATE KEY-----", "private_key"),
+    ("deploy: access_token$production$2bnoepln1f7oam2g$85fd1199081576ba6064a9e35d8b659a", "braintree_token"),
+    ("TWILIO=twilioSK2ded83611158d43608f6c848269359ac", "twilio_key"),
+    ("mongodb+srv://2uXnIf9CA59od7Z:YZcMHhUxSEVaSEMZQJDIxHtpmdGKtoTxOFa@cluster0.example.net", "connection_string"),
 ])
 def test_credentials_are_found_and_masked(text: str, kind: str) -> None:
     hits = scan(text)
@@ -43,6 +46,8 @@ def test_credentials_are_found_and_masked(text: str, kind: str) -> None:
     "token: ${{ secrets.GITHUB_TOKEN }}",
     "customer_id=7f3a9c2e request_id=4821 getUserAccountInformationById",
     "api_key = os.environ['API_KEY']",
+    "authStrategy: createActionAuth, auth: createTokenAuthentication",
+    "mongodb://admin:Password@localhost/app",
 ])
 def test_placeholders_and_identifiers_pass(text: str) -> None:
     assert scan(text) == []
