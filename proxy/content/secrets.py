@@ -28,8 +28,9 @@ _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.:-]{1,23}$")
 _SCHEME = re.compile(r"(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|"
                      r"oracle|s?ftp|smtps?|ldaps?|https?|jdbc:[a-z]+|clickhouse|snowflake|cockroachdb|cloudinary|"
                      r"nats|kafka|elasticsearch|couchdb|neo4j(?:\+s)?|bolt)")
-_PLACEHOLDER = re.compile(r"(?i)^(?:.*(?:example|placeholder|changeme|change_me|your[_-]|xxxx|\*\*\*|<|>|\{|\}|\$|"
-                          r"dummy|sample|redacted|password|passwd|secret|foobar|test123).*|pass|pw|pwd|user)$")
+_PLACEHOLDER = re.compile(r"(?i)^(?:.*(?:example|placeholder|changeme|change_me|your[_-]|xxxx|\*\*\*|<|>|\{|\}|"
+                          r"(?-i:\$[A-Z_]{3,})|dummy|sample|redacted|password|passwd|secret|foobar|test123).*|pass|pw|"
+                          r"pwd|user)$")  # `$VAR` is a template; a `$` inside a random string is not
 # A word or a camelCase identifier (letters, capitals only where words start), not a random string
 _PLAIN_WORD = re.compile(r"[A-Z]{1,16}|(?:[a-z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)*")
 LOOKBEHIND = 28  # a credential's prefix may sit before its first long run ("access_token$production$")
@@ -65,7 +66,12 @@ def _high_entropy(value: str) -> bool:
     return classes >= 2 and entropy(value) >= 3.3
 
 
-TRIGGERS = {"secrets.connection": _CONNECTION.pattern}  # a gate, matched on lower-cased text
+# A quoted value assigned to a secret-sounding name, punctuation included (`client_secret: 'aZ9$kL2#...'`).
+_NAME_ASSIGNED = (r"(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|token|credential|private[_-]?key|"
+                        r"auth)[\w-]{0,24}[\"']?\s{0,4}(?::|=|=>|:=)\s{0,4}")
+_QUOTED_ASSIGNMENT = re.compile(rf"(?i){_NAME_ASSIGNED}([\"'])(?P<value>[^\s\"']{{12,256}})\1")
+# gates for the RE2 pass, matched case-insensitively
+TRIGGERS = {"secrets.connection": _CONNECTION.pattern, "secrets.quoted": rf"{_NAME_ASSIGNED}[\"'][^\s\"']{{12}}"}
 
 
 def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[Hit]:
@@ -94,6 +100,12 @@ def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[
             scheme = _SCHEME_BEFORE.search(text, max(0, m.start() - 24), m.start())
             if scheme and _SCHEME.fullmatch(scheme.group()) and not _placeholder(m.group("password")):
                 found.append(("connection_string", m.span("password")))
+    if "secrets.quoted" in fired:
+        spans = [span for _, span in found]
+        for m in _QUOTED_ASSIGNMENT.finditer(text):
+            start, end = m.span("value")
+            if _high_entropy(m.group("value")) and not any(s < end and start < e for s, e in spans):
+                found.append(("secret_assignment", (start, end)))
     return _hits(text, found)
 
 

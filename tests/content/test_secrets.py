@@ -24,6 +24,7 @@ def scan(text: str) -> list[secrets.Hit]:
     ("postgres://admin:S3cr3tPassw0rd@db.internal:5432/app", "connection_string"),
     ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8a9BcDeF", "secret_assignment"),
     ("client_secret: 'aZ9kL2mQ7vX4pR8tY1wB6nC3'", "secret_assignment"),
+    ("client_secret: 'aZ9$kL2#mQ7!vX4pR8tY1wB6nC3'", "secret_assignment"),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi8Z8Qp1vXk2LmN4oPq7RsT6uVwXyZa\n"
      "-----END RSA PRIVATE KEY-----", "private_key"),
     ("deploy: access_token$production$2bnoepln1f7oam2g$85fd1199081576ba6064a9e35d8b659a", "braintree_token"),

@@ -27,7 +27,8 @@ FRAGMENTS = ["\u00c9", "\u200b", "\u017f", "\u212a", "\u0130", "\u00a0",
              "<img src=", "//cdn.example/p.png?d=", "==", "aGVsbG8gd29ybGQ=", "postgres://u:", "pw@db.example",
              "\x1b[31m", "\x07", "\x7f", "\x9b2J", "\x85", "<|im_start|>", "<important>", "<!-- ", " -->", "data",
              "secret", "U3Bvb2s=", "KBQWW2I=", "4C6F6E646F", " gur ", "&lt;", "<vzt fep=k bareebe=", "nyreg(1)",
-             "=3D", "naq V pnaabg yvr. ", "49 67 6e 6f 72 65 20 61 6c 6c ", "Ignore%20all%20previous%20", "fraq nyy "]
+             "=3D", "naq V pnaabg yvr. ", "49 67 6e 6f 72 65 20 61 6c 6c ", "Ignore%20all%20previous%20", "fraq nyy ",
+             "client_secret: '", "aZ9$kL2#mQ7!vX4pR8tY1wB6nC3", "' "]
 
 
 def fired(text: str) -> frozenset[str]:
