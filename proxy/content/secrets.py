@@ -24,6 +24,9 @@ _QUOTED_NAMES = ("secret", "token", "key", "passw", "credential", "aws", "facebo
 _SLUG = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")
 _NOT_NAME = re.compile(r"[^\w.-]")
 _CONNECTION = re.compile(r"://(?P<user>[^\s:/@'\"<>]{1,64}):(?P<password>[^\s@/'\"<>]{3,128})@[\w.-]{3,}")
+# `user:token@host.tld` with no scheme (a clone URL pasted without `https://`)
+_BARE_CREDENTIAL = re.compile(r"(?<![\w/:.+-])[\w.+-]{6,64}:(?P<password>[^\s@/'\"<>:]{12,128})@"
+                              r"(?:[\w-]+\.)+[A-Za-z]{2,}")
 _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.:-]{1,23}$")
 _SCHEME = re.compile(r"(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|"
                      r"oracle|s?ftp|smtps?|ldaps?|https?|jdbc:[a-z]+|clickhouse|snowflake|cockroachdb|cloudinary|"
@@ -71,7 +74,8 @@ _NAME_ASSIGNED = (r"(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|tok
                         r"auth)[\w-]{0,24}[\"']?\s{0,4}(?::|=|=>|:=)\s{0,4}")
 _QUOTED_ASSIGNMENT = re.compile(rf"(?i){_NAME_ASSIGNED}([\"'])(?P<value>[^\s\"']{{12,256}})\1")
 # gates for the RE2 pass, matched case-insensitively
-TRIGGERS = {"secrets.connection": _CONNECTION.pattern, "secrets.quoted": rf"{_NAME_ASSIGNED}[\"'][^\s\"']{{12}}"}
+TRIGGERS = {"secrets.connection": _CONNECTION.pattern, "secrets.quoted": rf"{_NAME_ASSIGNED}[\"'][^\s\"']{{12}}",
+            "secrets.bare_credential": _BARE_CREDENTIAL.pattern}
 
 
 def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[Hit]:
@@ -99,6 +103,10 @@ def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[
         for m in _CONNECTION.finditer(text):
             scheme = _SCHEME_BEFORE.search(text, max(0, m.start() - 24), m.start())
             if scheme and _SCHEME.fullmatch(scheme.group()) and not _placeholder(m.group("password")):
+                found.append(("connection_string", m.span("password")))
+    if "secrets.bare_credential" in fired:
+        for m in _BARE_CREDENTIAL.finditer(text):
+            if _high_entropy(m.group("password")):
                 found.append(("connection_string", m.span("password")))
     if "secrets.quoted" in fired:
         spans = [span for _, span in found]

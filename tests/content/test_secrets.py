@@ -29,6 +29,7 @@ def scan(text: str) -> list[secrets.Hit]:
      "-----END RSA PRIVATE KEY-----", "private_key"),
     ("deploy: access_token$production$2bnoepln1f7oam2g$85fd1199081576ba6064a9e35d8b659a", "braintree_token"),
     ("TWILIO=twilioSK2ded83611158d43608f6c848269359ac", "twilio_key"),
+    ("clone E6VVpIsjxSgpNPxpJ4HlkCcj:xuQnL96S_7eys8d4ZgKufwZBcdC2-@github.com/org/repo", "connection_string"),
     ("mongodb+srv://2uXnIf9CA59od7Z:YZcMHhUxSEVaSEMZQJDIxHtpmdGKtoTxOFa@cluster0.example.net", "connection_string"),
 ])
 def test_credentials_are_found_and_masked(text: str, kind: str) -> None:
@@ -49,6 +50,7 @@ def test_credentials_are_found_and_masked(text: str, kind: str) -> None:
     "api_key = os.environ['API_KEY']",
     "authStrategy: createActionAuth, auth: createTokenAuthentication",
     "mongodb://admin:Password@localhost/app",
+    "git clone git@github.com:org/repo.git; ssh deploy:changeme@host.example.com",
 ])
 def test_placeholders_and_identifiers_pass(text: str) -> None:
     assert scan(text) == []
