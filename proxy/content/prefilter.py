@@ -116,7 +116,7 @@ def _escape(letter: str, in_class: bool, negated: bool) -> str | None:
     if letter in "bB":
         return None if in_class else ""
     if letter.isalnum() and letter not in _PLAIN_ESCAPES:
-        return None  # \x.., \u...., \p{..}, back-references: not worth translating
+        return None  # \u...., \p{..}, \A, back-references: not worth translating
     return "\\" + letter
 
 
