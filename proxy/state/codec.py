@@ -23,16 +23,18 @@ from proxy.state.model import (
     EventListener,
     Listener,
     Quarantine,
+    RevokedCredential,
 )
 
 log = logging.getLogger(__name__)
 
-Record: TypeAlias = Quarantine | DenyOverlay | EgressDeny
+Record: TypeAlias = Quarantine | DenyOverlay | EgressDeny | RevokedCredential
 QUARANTINES: Final = "quarantines"
 DENY_OVERLAYS: Final = "deny_overlays"
 EGRESS_DENIES: Final = "egress_denies"
+REVOKED: Final = "revoked_credentials"
 RECORD_TYPES: Final[dict[str, type[Record]]] = {
-    QUARANTINES: Quarantine, DENY_OVERLAYS: DenyOverlay, EGRESS_DENIES: EgressDeny}
+    QUARANTINES: Quarantine, DENY_OVERLAYS: DenyOverlay, EGRESS_DENIES: EgressDeny, REVOKED: RevokedCredential}
 COLLECTIONS: Final = tuple(RECORD_TYPES)
 
 
@@ -42,14 +44,18 @@ class StoreUnavailable(DrawbridgeError):
 
 def collection_of(record: Record) -> str:
     """The collection a record belongs to."""
-    if isinstance(record, Quarantine):
-        return QUARANTINES
-    return DENY_OVERLAYS if isinstance(record, DenyOverlay) else EGRESS_DENIES
+    for name, cls in RECORD_TYPES.items():
+        if isinstance(record, cls):
+            return name
+    raise TypeError(f"not a containment record: {type(record).__name__}")
 
 
 def record_key(record: Record) -> str:
-    """The record's key inside its collection: one quarantine per subject, overlays/denies by id."""
-    return quarantine_key(record.kind, record.subject) if isinstance(record, Quarantine) else record.id
+    """The record's key inside its collection: one quarantine per subject, revocations by credential hash,
+    overlays/denies by id."""
+    if isinstance(record, Quarantine):
+        return quarantine_key(record.kind, record.subject)
+    return record.credential_sha256 if isinstance(record, RevokedCredential) else record.id
 
 
 def quarantine_key(kind: str, subject: str) -> str:
@@ -193,7 +199,7 @@ class Snapshot:
 
         self.state = ContainmentState(
             quarantines=ordered(QUARANTINES), deny_overlays=ordered(DENY_OVERLAYS),
-            egress_denies=ordered(EGRESS_DENIES), version=self.state.version + 1)
+            egress_denies=ordered(EGRESS_DENIES), revoked=ordered(REVOKED), version=self.state.version + 1)
         state = self.state
         for listener in list(self._listeners):
             try:

@@ -66,13 +66,37 @@ class EgressDeny:
 
 
 @dataclass(frozen=True, slots=True)
+class RevokedCredential:
+    """A credential (by SHA-256, never the value) refused on every replica until it would have expired."""
+
+    credential_sha256: str
+    principal: str
+    reason: str
+    actor: str
+    created: float = field(default_factory=time.time)
+    expires: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ContainmentState:
     """An immutable snapshot; lookups filter out expired entries by `now`."""
 
     quarantines: tuple[Quarantine, ...] = ()
     deny_overlays: tuple[DenyOverlay, ...] = ()
     egress_denies: tuple[EgressDeny, ...] = ()
+    revoked: tuple[RevokedCredential, ...] = ()
     version: int = 0
+    _revoked_index: dict[str, RevokedCredential] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_revoked_index", {r.credential_sha256: r for r in self.revoked})
+
+    def is_revoked(self, credential_sha256: str | None, now: float | None = None) -> bool:
+        """True while a revocation of this credential hash is in force (O(1))."""
+        if credential_sha256 is None or not self._revoked_index:
+            return False
+        record = self._revoked_index.get(credential_sha256)
+        return record is not None and (record.expires is None or (time.time() if now is None else now) < record.expires)
 
     def quarantine_for(self, principal: str, agent: str | None, session: str | None,
                        now: float | None = None) -> Quarantine | None:
@@ -86,6 +110,7 @@ class ContainmentState:
 
 
 Listener = Callable[[ContainmentState], None]
+RecordFields = dict[str, Any]  # a flat JSON object: str / int / float / bool / None values
 EventListener = Callable[[dict[str, Any]], None]
 
 
@@ -114,7 +139,33 @@ class Store(Protocol):
     async def remove_deny_overlay(self, overlay_id: str) -> bool: ...
     async def put_egress_deny(self, deny: EgressDeny) -> None: ...
     async def remove_egress_deny(self, deny_id: str) -> bool: ...
+    async def put_revoked(self, record: RevokedCredential) -> None: ...
     async def broadcast(self, event: dict[str, Any]) -> None: ...
+
+    # Expiring records: session bindings, server requests awaiting the agent's answer, live replicas,
+    # evidence parts. Each is a flat JSON object with a time to live, shared by every replica.
+    async def rec_put(self, namespace: str, key: str, fields: RecordFields, ttl_seconds: float) -> None:
+        """Create or replace a record that expires after `ttl_seconds`."""
+
+    async def rec_get(self, namespace: str, key: str) -> RecordFields | None:
+        """The record, or None if it is absent or expired."""
+
+    async def rec_update(self, namespace: str, key: str, ttl_seconds: float, set_fields: RecordFields | None = None,
+                         add: dict[str, int] | None = None) -> bool:
+        """Set fields, add to integer fields and restart the TTL of an existing record; False if there is none
+        (an update never creates a record: what was deleted stays deleted)."""
+
+    async def rec_update_many(self, namespace: str, ttl_seconds: float,
+                              updates: list[tuple[str, RecordFields, dict[str, int]]]) -> list[bool]:
+        """`rec_update` for many keys in one round trip; one result per update."""
+
+    async def rec_take(self, namespace: str, key: str) -> RecordFields | None:
+        """Delete and return the record atomically (only one caller, on any replica, gets it)."""
+
+    async def rec_delete(self, namespace: str, key: str) -> bool: ...
+
+    async def rec_list(self, namespace: str) -> dict[str, RecordFields]:
+        """Every live record of the namespace."""
 
     # Generic namespaced key/value (pins, approvals) and counters (rate limits).
     async def kv_get(self, namespace: str, key: str) -> dict[str, Any] | None: ...

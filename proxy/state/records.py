@@ -12,6 +12,7 @@ from proxy.state.model import (
     EventListener,
     Listener,
     Quarantine,
+    RevokedCredential,
     SubjectKind,
 )
 
@@ -59,3 +60,6 @@ class StoreCommon:
 
     async def remove_egress_deny(self, deny_id: str) -> bool:
         return await self._delete(codec.EGRESS_DENIES, deny_id) is not None
+
+    async def put_revoked(self, record: RevokedCredential) -> None:
+        await self._put(record)

@@ -19,8 +19,9 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -29,6 +30,7 @@ from redis.exceptions import RedisError
 
 from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
+from proxy.state.model import RecordFields
 from proxy.state.records import StoreCommon
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,26 @@ local old = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('PUBLISH', ARGV[3], '{"s":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[4], 2))
 return {seq, old}"""
+# Expiring records: one hash per record (`<prefix>:r:<ns>:<key>`, Redis TTL) and a sorted set per namespace
+# (`<prefix>:ri:<ns>`, score = expiry in ms) to list them. KEYS: hash, index. ARGV: expiry ms, member, …
+_REC_PUT = """redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '', '1', unpack(ARGV, 3))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1"""
+# ARGV: expiry ms, member, number of set pairs, set pairs…, then add pairs…
+_REC_UPDATE = """if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local i = 4
+for _ = 1, tonumber(ARGV[3]) do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+while i <= #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1"""
+_REC_TAKE = """local v = redis.call('HGETALL', KEYS[1])
+if #v == 0 then return false end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return v"""
 # Delete a hash field only if it still holds the expired value we saw (a newer put must survive).
 _PRUNE = ("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
           "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0")
@@ -58,6 +80,9 @@ class RedisStore(StoreCommon):
             retry=Retry(NoBackoff(), 0))  # no hidden retries: fail fast, the supervisor reconnects
         self._channel, self._seq = f"{prefix}:changes", f"{prefix}:seq"
         self._write = self._redis.register_script(_WRITE)
+        self._rec_put = self._redis.register_script(_REC_PUT)
+        self._rec_update = self._redis.register_script(_REC_UPDATE)
+        self._rec_take = self._redis.register_script(_REC_TAKE)
         self._origin = uuid.uuid4().hex
         self._snapshot = Snapshot()
         self._healthy = False
@@ -118,7 +143,85 @@ class RedisStore(StoreCommon):
 
         return await self._call(run)
 
+    # -- expiring records ----------------------------------------------------------------------
+    async def rec_put(self, namespace: str, key: str, fields: RecordFields, ttl_seconds: float) -> None:
+        args: list[Any] = [_expiry_ms(ttl_seconds), key]
+        for name, value in fields.items():
+            args += [name, codec.dumps(value)]
+        await self._call(lambda: self._rec_put(keys=self._rec_keys(namespace, key), args=args))
+
+    async def rec_get(self, namespace: str, key: str) -> RecordFields | None:
+        raw: dict[Any, Any] = await self._call(lambda: self._redis.hgetall(self._rec_keys(namespace, key)[0]))
+        return _fields(raw) if raw else None
+
+    async def rec_update(self, namespace: str, key: str, ttl_seconds: float, set_fields: RecordFields | None = None,
+                         add: dict[str, int] | None = None) -> bool:
+        return (await self.rec_update_many(namespace, ttl_seconds, [(key, set_fields or {}, add or {})]))[0]
+
+    async def rec_update_many(self, namespace: str, ttl_seconds: float,
+                              updates: list[tuple[str, RecordFields, dict[str, int]]]) -> list[bool]:
+        if not updates:
+            return []
+        expiry = _expiry_ms(ttl_seconds)
+
+        async def run() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, set_fields, add in updates:
+                    args: list[Any] = [expiry, key, len(set_fields)]
+                    for name, value in set_fields.items():
+                        args += [name, codec.dumps(value)]
+                    for name, amount in add.items():
+                        args += [name, int(amount)]
+                    await self._rec_update(keys=self._rec_keys(namespace, key), args=args, client=pipe)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        return [bool(done) for done in await self._call(run)]
+
+    async def rec_take(self, namespace: str, key: str) -> RecordFields | None:
+        raw = await self._call(lambda: self._rec_take(keys=self._rec_keys(namespace, key), args=[key]))
+        if not raw:
+            return None
+        return _fields(dict(zip(raw[::2], raw[1::2], strict=True)))
+
+    async def rec_delete(self, namespace: str, key: str) -> bool:
+        name, index = self._rec_keys(namespace, key)
+
+        async def run() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(name)
+                pipe.zrem(index, key)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        return bool((await self._call(run))[0])
+
+    async def rec_list(self, namespace: str) -> dict[str, RecordFields]:
+        index = f"{self.prefix}:ri:{namespace}"
+        now = int(time.time() * 1000)
+        async def members_of() -> list[bytes]:
+            found = await self._redis.zrangebyscore(index, now, "+inf")
+            return cast(list[bytes], found)
+
+        members = await self._call(members_of)
+        if not members:
+            return {}
+
+        async def run() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zremrangebyscore(index, "-inf", now)
+                for member in members:
+                    pipe.hgetall(self._rec_keys(namespace, member.decode())[0])
+                result: list[Any] = await pipe.execute()
+                return result
+
+        _, *rows = await self._call(run)
+        return {m.decode(): _fields(raw) for m, raw in zip(members, rows, strict=True) if raw}
+
     # -- internals -----------------------------------------------------------------------------
+    def _rec_keys(self, namespace: str, key: str) -> list[str]:
+        return [f"{self.prefix}:r:{namespace}:{key}", f"{self.prefix}:ri:{namespace}"]
+
     def _kv(self, namespace: str) -> str:
         return f"{self.prefix}:kv:{namespace}"
 
@@ -199,7 +302,7 @@ class RedisStore(StoreCommon):
                     next_resync = loop.time() + self.resync_interval
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(pubsub.aclose(), timeout=self.command_timeout)  # type: ignore[no-untyped-call]
+                await asyncio.wait_for(cast(Any, pubsub).aclose(), timeout=self.command_timeout)  # typed per version
 
     def _handle(self, data: bytes) -> None:
         try:
@@ -257,6 +360,15 @@ def _decode(collection: str, key: str, data: bytes) -> Record | None:
     except ValueError as exc:
         log.error("skipping unreadable %s record %r: %s", collection, key, exc)
         return None
+
+
+def _expiry_ms(ttl_seconds: float) -> int:
+    return int((time.time() + ttl_seconds) * 1000)
+
+
+def _fields(raw: dict[Any, Any]) -> RecordFields:
+    """A record hash back to its fields (values are JSON; the empty-named marker field is dropped)."""
+    return {k.decode(): orjson.loads(v) for k, v in raw.items() if k}
 
 
 def _describe(exc: BaseException) -> str:

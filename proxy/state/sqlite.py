@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from proxy.errors import ConfigError
 from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
+from proxy.state.model import RecordFields
 from proxy.state.records import StoreCommon
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value
     PRIMARY KEY (namespace, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expires REAL NOT NULL)
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS expiring (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    expires REAL NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID;
 """
 _INCR = """INSERT INTO counters (key, value, expires) VALUES (:key, 1, :expires)
 ON CONFLICT (key) DO UPDATE SET value = CASE WHEN expires <= :now THEN 1 ELSE value + 1 END,
@@ -111,7 +114,76 @@ class SQLiteStore(StoreCommon):
         codec.check_ttl(ttl_seconds)
         return await self._run(lambda c: self._incr(c, key, ttl_seconds))
 
+    # -- expiring records ----------------------------------------------------------------------
+    async def rec_put(self, namespace: str, key: str, fields: RecordFields, ttl_seconds: float) -> None:
+        data = codec.dumps(fields).decode()
+        await self._run(lambda c: self._light_tx(c, lambda: c.execute(
+            "INSERT OR REPLACE INTO expiring (namespace, key, value, expires) VALUES (?, ?, ?, ?)",
+            (namespace, key, data, time.time() + ttl_seconds))))
+
+    async def rec_get(self, namespace: str, key: str) -> RecordFields | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT value FROM expiring WHERE namespace = ? AND key = ? AND expires > ?",
+            (namespace, key, time.time())).fetchone())
+        return codec.loads_object(row[0]) if row else None
+
+    async def rec_update(self, namespace: str, key: str, ttl_seconds: float, set_fields: RecordFields | None = None,
+                         add: dict[str, int] | None = None) -> bool:
+        return (await self.rec_update_many(namespace, ttl_seconds, [(key, set_fields or {}, add or {})]))[0]
+
+    async def rec_update_many(self, namespace: str, ttl_seconds: float,
+                              updates: list[tuple[str, RecordFields, dict[str, int]]]) -> list[bool]:
+        def write(c: sqlite3.Connection) -> list[bool]:
+            now = time.time()
+            done = []
+            for key, set_fields, add in updates:
+                row = c.execute("SELECT value FROM expiring WHERE namespace = ? AND key = ? AND expires > ?",
+                                (namespace, key, now)).fetchone()
+                if row is None:
+                    done.append(False)
+                    continue
+                value = codec.loads_object(row[0])
+                value.update(set_fields)
+                for name, amount in add.items():
+                    value[name] = int(value.get(name) or 0) + amount
+                c.execute("UPDATE expiring SET value = ?, expires = ? WHERE namespace = ? AND key = ?",
+                          (codec.dumps(value).decode(), now + ttl_seconds, namespace, key))
+                done.append(True)
+            return done
+
+        return await self._run(lambda c: self._light_tx(c, lambda: write(c)))
+
+    async def rec_take(self, namespace: str, key: str) -> RecordFields | None:
+        row = await self._run(lambda c: self._light_tx(c, lambda: c.execute(
+            "DELETE FROM expiring WHERE namespace = ? AND key = ? RETURNING value, expires",
+            (namespace, key)).fetchone()))
+        return codec.loads_object(row[0]) if row and row[1] > time.time() else None
+
+    async def rec_delete(self, namespace: str, key: str) -> bool:
+        cur = await self._run(lambda c: self._light_tx(c, lambda: c.execute(
+            "DELETE FROM expiring WHERE namespace = ? AND key = ? AND expires > ?", (namespace, key, time.time()))))
+        return cur.rowcount > 0
+
+    async def rec_list(self, namespace: str) -> dict[str, RecordFields]:
+        def read(c: sqlite3.Connection) -> list[tuple[str, str]]:
+            now = time.time()
+            self._light_tx(c, lambda: c.execute("DELETE FROM expiring WHERE namespace = ? AND expires <= ?",
+                                                (namespace, now)))
+            return c.execute("SELECT key, value FROM expiring WHERE namespace = ? AND expires > ?",
+                             (namespace, now)).fetchall()
+
+        return {key: codec.loads_object(value) for key, value in await self._run(read)}
+
     # -- internals -----------------------------------------------------------------------------
+    def _light_tx(self, conn: sqlite3.Connection, body: Callable[[], T]) -> T:
+        """A transaction without the fsync: expiring records and counters are rebuilt by traffic, and a lost
+        session binding fails safe (the agent re-initialises)."""
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            return self._tx(conn, body)
+        finally:
+            conn.execute("PRAGMA synchronous = FULL")
+
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(connection)` on the worker thread; a database error marks the store unhealthy."""
         def call() -> T:
@@ -223,22 +295,28 @@ class SQLiteStore(StoreCommon):
                 version = await self._run(lambda c: int(c.execute("PRAGMA data_version").fetchone()[0]))
                 if version != self._data_version:
                     await self._reload()
+                if time.time() >= self._next_counter_prune:
+                    await self._run(lambda c: self._light_tx(c, lambda: self._prune_expired(c)))
             except StoreUnavailable as exc:
                 log.warning("state store unavailable: %s", exc)
             self._snapshot.prune()
 
+    def _prune_expired(self, conn: sqlite3.Connection) -> None:
+        """Drop expired counters and records (every 30 s at most; reads filter them anyway)."""
+        now = time.time()
+        conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
+        conn.execute("DELETE FROM expiring WHERE expires <= ?", (now,))
+        self._next_counter_prune = now + 30
+
     def _incr(self, conn: sqlite3.Connection, key: str, ttl_seconds: int) -> int:
         now = time.time()
-        conn.execute("PRAGMA synchronous = NORMAL")  # counters are rebuilt by traffic: skip the fsync
-        try:
-            def body() -> int:
-                if now >= self._next_counter_prune:
-                    conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
-                    self._next_counter_prune = now + 30
-                return int(conn.execute(_INCR, {"key": key, "expires": now + ttl_seconds, "now": now}).fetchone()[0])
-            return self._tx(conn, body)
-        finally:
-            conn.execute("PRAGMA synchronous = FULL")
+
+        def body() -> int:
+            if now >= self._next_counter_prune:
+                self._prune_expired(conn)
+            return int(conn.execute(_INCR, {"key": key, "expires": now + ttl_seconds, "now": now}).fetchone()[0])
+
+        return self._light_tx(conn, body)
 
 
 def _decode(collection: str, key: str, data: str) -> Record | None:

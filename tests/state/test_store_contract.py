@@ -11,7 +11,7 @@ import pytest
 from proxy.errors import ConfigError
 from proxy.state import codec
 from proxy.state.factory import open_store
-from proxy.state.model import ContainmentState, DenyOverlay, EgressDeny, Quarantine, Store
+from proxy.state.model import ContainmentState, DenyOverlay, EgressDeny, Quarantine, RevokedCredential, Store
 from proxy.state.redis_store import RedisStore
 from proxy.state.sqlite import SQLiteStore
 from tests.state.conftest import MakeStore, eventually
@@ -114,6 +114,63 @@ async def test_egress_denies(store: Store) -> None:
     assert await store.remove_egress_deny("eg-2")
     assert not await store.remove_egress_deny("nope")
     assert [d.id for d in store.state().egress_denies] == ["eg-1"]
+
+
+async def test_revoked_credentials_are_in_the_snapshot_until_they_expire(make_store: MakeStore) -> None:
+    a, b = await make_store(), await make_store()
+    live = RevokedCredential("a" * 64, "alice", "IR-1", "responder", expires=time.time() + 3600)
+    await a.put_revoked(live)
+    await a.put_revoked(RevokedCredential("b" * 64, "alice", "IR-1", "responder", expires=time.time() - 1))
+    assert a.state().is_revoked("a" * 64) and not a.state().is_revoked("b" * 64)
+    assert not a.state().is_revoked(None) and not a.state().is_revoked("c" * 64)
+    await eventually(lambda: b.state().is_revoked("a" * 64), what="the other instance refuses it too")
+    assert not a.state().is_revoked("a" * 64, now=time.time() + 7200)
+
+
+async def test_expiring_records_put_get_update_take(store: Store) -> None:
+    assert await store.rec_get("sessions", "up:s-1") is None
+    await store.rec_put("sessions", "up:s-1", {"principal": "alice", "agent": None, "calls": 0, "t": 1.5}, 60)
+    assert await store.rec_get("sessions", "up:s-1") == {"principal": "alice", "agent": None, "calls": 0, "t": 1.5}
+    assert await store.rec_update("sessions", "up:s-1", 60, {"t": 2.5}, {"calls": 3})
+    assert await store.rec_update("sessions", "up:s-1", 60, add={"calls": 2, "bytes": 10})
+    assert await store.rec_get("sessions", "up:s-1") == {"principal": "alice", "agent": None, "calls": 5, "t": 2.5,
+                                                          "bytes": 10}
+    assert not await store.rec_update("sessions", "nope", 60, {"t": 1})  # an update never creates
+    assert await store.rec_get("sessions", "nope") is None
+    assert await store.rec_update_many("sessions", 60, [("up:s-1", {}, {"calls": 1}), ("gone", {}, {"calls": 1})]) \
+        == [True, False]
+    assert await store.rec_list("sessions") == {"up:s-1": {"principal": "alice", "agent": None, "calls": 6,
+                                                           "t": 2.5, "bytes": 10}}
+    assert await store.rec_take("sessions", "up:s-1") is not None
+    assert await store.rec_take("sessions", "up:s-1") is None  # exactly one taker
+    assert await store.rec_list("sessions") == {}
+    await store.rec_put("sessions", "k", {}, 60)
+    assert await store.rec_get("sessions", "k") == {}
+    assert await store.rec_delete("sessions", "k") and not await store.rec_delete("sessions", "k")
+
+
+async def test_expiring_records_expire_and_are_shared(make_store: MakeStore) -> None:
+    a, b = await make_store(), await make_store()
+    await a.rec_put("replicas", "r1", {"pid": 1}, 0.3)
+    await a.rec_put("replicas", "r2", {"pid": 2}, 60)
+    await a.rec_put("other", "r1", {"pid": 9}, 60)
+    assert await b.rec_list("replicas") == {"r1": {"pid": 1}, "r2": {"pid": 2}}
+    await asyncio.sleep(0.45)
+    assert await b.rec_get("replicas", "r1") is None
+    assert not await b.rec_update("replicas", "r1", 60, {"pid": 3})  # expired: stays gone
+    assert await b.rec_take("replicas", "r1") is None
+    assert await b.rec_list("replicas") == {"r2": {"pid": 2}}
+    assert await a.rec_update("replicas", "r2", 0.3)
+    await asyncio.sleep(0.45)
+    assert await b.rec_list("replicas") == {}
+    assert await b.rec_list("other") == {"r1": {"pid": 9}}
+
+
+async def test_only_one_of_many_concurrent_takers_gets_a_record(make_store: MakeStore) -> None:
+    a, b = await make_store(), await make_store()
+    await a.rec_put("server_requests", "s:1", {"method": "sampling/createMessage"}, 60)
+    got = await asyncio.gather(*(s.rec_take("server_requests", "s:1") for s in (a, b, a, b)))
+    assert sum(g is not None for g in got) == 1
 
 
 async def test_kv_namespaces(store: Store) -> None:
