@@ -87,7 +87,9 @@ class SSEParser:
         self._max = max_event_bytes
         self._bom = True  # a BOM may still start the stream
         self._head = b""  # possible partial BOM
-        self._tail = b""  # trailing line without its line ending yet
+        # trailing line without its line ending yet; a bytearray so that a long line arriving in many
+        # chunks is appended in amortized linear time (never re-copied or re-scanned per chunk)
+        self._tail = bytearray()
         self._skip_lf = False  # the last line ended in CR: a leading LF completes that CRLF
         self._lines: list[bytes] = []  # lines (with endings) of the pending block
         self._size = 0
@@ -117,18 +119,22 @@ class SSEParser:
                     self._lines.append(b"\n")
                     self._size += 1
                 chunk = chunk[1:]
-        if self._tail:
-            chunk = self._tail + chunk
+        # Only the new bytes are scanned: the pending tail holds no CR or LF, so the first line of
+        # ``tail + chunk`` is the tail followed by the first line of ``chunk``.
         lines = chunk.splitlines(keepends=True)
         events: list[SSEEvent] = []
         if not lines:
             return events
-        last = lines[-1][-1:]
-        if last == b"\n" or last == b"\r":
-            self._tail = b""
-            self._skip_lf = last == b"\r"
+        last = lines[-1][-1]
+        if last == 10 or last == 13:
+            self._skip_lf = last == 13
+            if self._tail:
+                lines[0] = self._join_tail(lines[0])
         else:
-            self._tail = lines.pop()
+            partial = lines.pop()
+            if lines and self._tail:
+                lines[0] = self._join_tail(lines[0])
+            self._tail += partial
         for line in lines:
             c = line[0]
             if c == 10 or c == 13:  # blank line (splitlines never starts a longer line with CR/LF)
@@ -148,6 +154,13 @@ class SSEParser:
         if self._size + len(self._tail) > self._max:
             raise SSEEventTooLarge("unfinished SSE event exceeds the size limit")
         return events
+
+    def _join_tail(self, rest: bytes) -> bytes:
+        """Complete the pending partial line with ``rest`` (which holds its line ending); empty the tail."""
+        tail = self._tail
+        tail += rest
+        self._tail = bytearray()
+        return bytes(tail)
 
     def _field(self, line: bytes) -> None:
         name, colon, value = line.partition(b":")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -227,3 +228,125 @@ def test_property_encode_then_parse_round_trips(data: str, event: str | None, id
     assert ev.event == (event or None)
     assert ev.id == ident
     assert ev.has_data
+
+
+# ------------------------------------------------- chunking equivalence against a reference
+_EOL = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
+
+
+def _reference(stream: bytes) -> tuple[list[tuple[object, ...]], list[bytes]]:
+    """A plain, whole-stream reading of the documented rules: (semantics, raw) of each finished block."""
+    if stream.startswith(b"\xef\xbb\xbf"):
+        stream = stream[3:]
+    expected: list[tuple[object, ...]] = []
+    raws: list[bytes] = []
+    pending: list[bytes] = []
+    for line in _EOL.findall(stream):  # an unfinished last line is not matched: dropped, as is its block
+        body = line.rstrip(b"\r\n")
+        if body:
+            pending.append(line)
+            continue
+        if not pending:
+            continue  # blank lines between blocks belong to no block
+        data: list[bytes] = []
+        event = ident = None
+        retry = None
+        fields = False
+        for field in pending:
+            field = field.rstrip(b"\r\n")
+            if field.startswith(b":"):
+                continue
+            fields = True
+            name, colon, value = field.partition(b":")
+            value = value[1:] if colon and value.startswith(b" ") else value
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                event = value.decode("utf-8", "replace") or None
+            elif name == b"id" and b"\0" not in value:
+                ident = value.decode("utf-8", "replace")
+            elif name == b"retry" and value.isdigit():
+                retry = int(value)
+        expected.append((event, b"\n".join(data).decode("utf-8", "replace"), ident, retry, bool(data), not fields))
+        raws.append(b"".join([*pending, line]))
+        pending = []
+    return expected, raws
+
+
+_field_line = st.one_of(
+    st.just(b"data:"),  # empty data line (priming event)
+    st.just(b"data"),
+    st.just(b"data: "),
+    st.builds(lambda v: b"data: " + v, st.binary(max_size=8).filter(lambda b: b"\r" not in b and b"\n" not in b)),
+    st.builds(lambda n: b"data: " + b"L" * n, st.integers(0, 600)),  # long lines span many chunks
+    st.sampled_from([b"event: ping", b"event:", b"id: 7", b"id", b"id: a\0b", b"retry: 250", b"retry: 2x",
+                     b": keep-alive", b":", b"unknown: field", b"data: caf\xc3\xa9", b"data: \xe2\x9c\x93",
+                     b"\xef\xbb\xbfdata: not-a-bom-here"]),
+    st.just(b""),  # a blank line: ends a block, or is dropped between blocks
+)
+_stream_lines = st.lists(st.tuples(_field_line, st.sampled_from([b"\n", b"\r", b"\r\n"])), max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_stream_lines, st.booleans(), st.binary(max_size=4).filter(lambda b: b"\r" not in b and b"\n" not in b),
+       st.lists(st.integers(0, 20_000), max_size=40))
+def test_property_random_chunking_matches_whole_stream_and_reference(
+        lines: list[tuple[bytes, bytes]], bom: bool, trailer: bytes, cuts: list[int]) -> None:
+    stream = (b"\xef\xbb\xbf" if bom else b"") + b"".join(text + eol for text, eol in lines) + trailer
+    expected, raws = _reference(stream)
+    whole = parse(stream)
+    assert [sem(e) for e in whole] == expected
+    assert [e.raw for e in whole] == raws
+    assert b"".join(e.raw for e in whole) == b"".join(raws)
+    points = sorted({c % (len(stream) + 1) for c in cuts})
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
+    for split in (parse(*chunks), parse(*[stream[i : i + 1] for i in range(len(stream))])):
+        assert [sem(e) for e in split] == [sem(e) for e in whole]
+        for got, want in zip(split, whole, strict=True):
+            # only documented difference: a cut between the CR and LF that end a block
+            assert got.raw == want.raw or (want.raw.endswith(b"\r\n") and got.raw == want.raw[:-1])
+
+
+def test_long_line_in_small_chunks_is_linear() -> None:
+    """Guards the quadratic regression: a 2 MiB ``data:`` line fed in 256-byte chunks.
+
+    The parser used to prepend its pending partial line to every chunk and re-split the result, so
+    this input cost ~8 GiB of copying and scanning (several seconds, growing with the square of the
+    line length); a linear parser finishes in milliseconds.
+    """
+    payload = bytes(range(32, 127)) * (2 * 1024 * 1024 // 95)
+    stream = b"id: 1\r\ndata: " + payload + b"\r\n\r\n"
+    p = SSEParser(max_event_bytes=4 * 1024 * 1024)
+    events: list[SSEEvent] = []
+    for i in range(0, len(stream), 256):
+        events += p.feed(stream[i : i + 256])
+    assert len(events) == 1
+    (ev,) = events
+    assert ev.data == payload.decode() and ev.id == "1" and ev.raw == stream
+    # the parser is reusable afterwards and holds nothing of the long line
+    assert [e.data for e in p.feed(b"data: next\n\n")] == ["next"]
+
+
+def test_long_line_split_across_chunks_with_crlf_and_following_events() -> None:
+    line = b"data: " + b"q" * 5000
+    stream = b"event: e\n" + line + b"\r\n\r\ndata: 2\r\rdata: 3\n\n"
+    lf = stream.index(b"\r\n\r\n") + 3  # the LF of the CRLF that ends the first block
+    for size in (1, 7, 256, 4999, 5006):
+        evs = parse(*[stream[i : i + size] for i in range(0, len(stream), size)])
+        assert [(e.event, e.data) for e in evs] == [("e", "q" * 5000), (None, "2"), (None, "3")], size
+        # a cut right before that LF returns the block at once and drops the LF (documented)
+        want = stream[:lf] + stream[lf + 1 :] if lf % size == 0 else stream
+        assert b"".join(e.raw for e in evs) == want, size
+
+
+@pytest.mark.parametrize("prefix", [b"", b"\xef\xbb\xbf", b"event: big\n: note\r\n"])
+def test_long_unfinished_line_in_small_chunks_hits_limit_before_it_ends(prefix: bytes) -> None:
+    limit = 10_000
+    p = SSEParser(max_event_bytes=limit)
+    assert p.feed(prefix + b"data: ") == []
+    fed = len(prefix.removeprefix(b"\xef\xbb\xbf")) + len(b"data: ")
+    while fed + 100 <= limit:
+        assert p.feed(b"x" * 100) == []  # still within the limit: no error yet
+        fed += 100
+    with pytest.raises(SSEEventTooLarge, match="unfinished"):
+        p.feed(b"x" * 100)  # the line has no ending yet, but the block is now over the limit
