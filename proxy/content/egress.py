@@ -1,9 +1,14 @@
 """Egress: destinations in tool arguments, checked against allowlists per principal / agent / tool.
 
 Destinations are URLs, host names, IP addresses (also decimal, octal and hex spellings, IPv6 and
-IPv4-mapped forms) and e-mail recipients. Host names are compared in punycode. Loopback, private,
-link-local, metadata-service and other non-global addresses are refused unless an allow entry
-names them literally (an address, a CIDR or an exact host, never a wildcard).
+IPv4-mapped forms) and e-mail recipients. URLs are read the way the tool's HTTP client reads them: by the
+WHATWG URL standard (`ada_url`), so a backslash counts as a slash in web schemes, userinfo is not the host, a
+scheme-relative `//host` is a host, and hosts are percent-decoded, UTS-46 mapped (full-width letters,
+ideographic dots) and compared in punycode. Loopback, private, link-local, metadata-service and other
+non-global addresses are refused unless an allow entry names them literally (an address, a CIDR or an
+exact host, never a wildcard). A destination argument whose value cannot be read as a destination is
+refused when it looks like a URL, and for egress-capable tools always: what cannot be identified cannot
+be on an allowlist.
 """
 
 from __future__ import annotations
@@ -14,25 +19,46 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
+
+import ada_url
 
 from proxy.content.settings import EgressAllow, EgressSettings
 from proxy.globs import compile_globs
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
-_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,15}):/{2,}([^\s/?#\"'<>\\`]+)")
+# `scheme://authority` in free text; web schemes also with `\` and a single slash (`http:\\host`, `http:/\host`)
+_URL = re.compile(r"(?i)\b(?:(?:https?|wss?|ftp|file):[/\\]+|[a-z][a-z0-9+.-]{1,15}:/{2,})[^\s/?#\"'<>\\`]+")
 _EMAIL = re.compile(r"(?i)(?:mailto:)?([\w.+-]{1,64}@([a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+))")
+_MAILBOX = re.compile(r"([^\s@<>,;\"()\[\]\\:/]{1,64})@([^\s@<>,;\"()\\/?#]{1,255})")
+_DISPLAY_NAME = re.compile(r"[^<>@]*<\s*(?:mailto:)?([^<>\s]+)\s*>")
 _IPV4_TEXT = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_HOSTISH = re.compile(r"(?i)^\[?[a-z0-9._:%\-\[\]]{1,255}\]?(?::\d{1,5})?$")
+_SCHEME = re.compile(r"(?i)[a-z][a-z0-9+.-]*:")
+_HOST_PORT = re.compile(r"[^:/\\?#@\[\]\s]+:(?:\d+(?:[/\\?#]|$)|$)")  # `localhost:8080/x`: a host, not a scheme
+_USERINFO = re.compile(r"(?<=[/\\])[^/\\@\s]*@")
+WEB_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})  # WHATWG "special" schemes
+_RELATIVE_BASE = "https://relative.invalid/"  # what a client resolves `//host/path` against
+_C0_SPACE = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+_TRAILING = frozenset(".,;:!)]}")
+SHOWN_MAX = 80
 METADATA_IPS = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "169.254.170.23", "100.100.100.200", "192.0.0.192", "fd00:ec2::254"))
 METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
                             "instance-data.ec2.internal", "metadata.azure.internal"})
 INTERNAL_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".intranet", ".corp", ".lan", ".home.arpa")
+UNPARSED = "destination could not be parsed"
+UNIDENTIFIED = "destination could not be identified as a host, IP address, URL or e-mail address"
 
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """One place a call could send something. `value` is what the audit event lists (no path/query)."""
+    """One place a call could send something. `value` is what the audit event lists (no path/query).
+
+    `parsed` is False for a destination argument whose value could not be read as a destination; its
+    `value` is then a short, escaped excerpt of the text, `host` is "" and `url_like` says whether the
+    text looked like a URL (a scheme, or a leading `//`) that the URL parser refused.
+    """
 
     value: str
     host: str  # punycode host, IP text, or e-mail domain
@@ -40,6 +66,8 @@ class Destination:
     email: str | None
     path: str  # argument path it was found in
     declared: bool  # found in a destination argument (not only mentioned in free text)
+    parsed: bool = True
+    url_like: bool = False
 
 
 def parse_ip(host: str) -> IP | None:
@@ -77,17 +105,34 @@ def _loose_ipv4(h: str) -> IP | None:
 
 
 def punycode(host: str) -> str:
+    """A host name as a WHATWG client resolves it: lowercase, UTS-46 mapped, punycode, no trailing dot."""
     host = host.strip().rstrip(".").lower()
     if host.isascii():
         return host
+    web = _web_host(host)
+    if web:
+        return web
     try:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
         return host
 
 
+def _web_host(host: str) -> str | None:
+    """The WHATWG host parser's reading of `host` (percent-decoded, UTS-46, IPv4 numbers), or None."""
+    if any(c in host for c in "/\\?#@"):
+        return None
+    try:
+        name = ada_url.URL(f"http://{host}/").hostname
+    except ValueError:
+        return None
+    return name.rstrip(".") or name
+
+
 def internal_kind(dest: Destination) -> str | None:
     """Why a destination is internal ('metadata service', 'loopback', …), or None if it is public."""
+    if not dest.parsed:
+        return None
     if dest.ip is not None:
         ip = dest.ip
         if ip in METADATA_IPS:
@@ -106,37 +151,112 @@ def internal_kind(dest: Destination) -> str | None:
     return None
 
 
-def _destination(raw: str, path: str, declared: bool) -> Destination | None:
-    raw = raw.strip()
-    m = _URL.match(raw) or (_URL.search(raw) if not declared else None)
-    if m is not None:
-        scheme, authority = m.group(1).lower(), m.group(2).rsplit("@", 1)[-1]
-        host, port = _split_port(authority)
-        name = punycode(host)
-        ip = parse_ip(name)
-        shown = f"{scheme}://{_bracket(str(ip) if ip else name)}{f':{port}' if port else ''}"
-        return Destination(shown, str(ip) if ip else name, ip, None, path, declared)
-    e = _EMAIL.fullmatch(raw) if declared else None
-    if e is not None:
-        domain = punycode(e.group(2))
-        address = f"{e.group(1).rsplit('@', 1)[0]}@{domain}"
-        return Destination(f"mailto:{address}", domain, None, address.lower(), path, declared)
-    if declared and _HOSTISH.match(raw.split("/", 1)[0]):
-        host, _ = _split_port(raw.split("/", 1)[0])
-        name = punycode(host)
-        ip = parse_ip(name)
-        return Destination(str(ip) if ip else name, str(ip) if ip else name, ip, None, path, declared)
-    return None
+def _declared(raw: str, path: str) -> list[Destination]:
+    """What a destination argument names, read as the tool's client would; unreadable values as unparsed."""
+    text = raw.strip(_C0_SPACE).strip()
+    if "\t" in text or "\n" in text or "\r" in text:  # the URL parser drops these anywhere
+        text = text.translate(_TAB_NEWLINE)
+    if not text:
+        return []
+    ip = parse_ip(text)
+    if ip is not None:
+        return [Destination(str(ip), str(ip), ip, None, path, True)]
+    if _looks_like_url(text):
+        if text[:7].lower() == "mailto:":
+            return _recipients(unquote(text[7:].split("?", 1)[0]), path) or [_unparsed(raw, path, url_like=True)]
+        dest = _from_url(text, path, True)
+        if dest is not None and not dest.parsed and "@" in text:  # `user:pass@host`: userinfo, not a scheme
+            dest = _from_url(f"http://{text}", path, True, bare=True) or dest
+        return [dest or _unparsed(raw, path, url_like=True)]
+    if "@" in text:
+        found = _recipients(text, path)
+        if found:
+            return found
+    if text[0] not in "/\\":  # a bare `host[:port][/path]`; a lone leading slash is a file path
+        dest = _from_url(f"http://{text}", path, True, bare=True)
+        if dest is not None:
+            return [dest]
+    return [_unparsed(raw, path, url_like=False)]
 
 
-def _split_port(authority: str) -> tuple[str, str]:
-    if authority.startswith("["):
-        host, _, rest = authority[1:].partition("]")
-        return host, rest.lstrip(":")
-    if authority.count(":") == 1:
-        host, port = authority.split(":")
-        return host, port
-    return authority, ""
+def _looks_like_url(text: str) -> bool:
+    r"""A scheme (`x:`, but not `host:port`) or a scheme-relative start (`//`, `\\`, `/\`, `\/`)."""
+    if text[:1] in ("/", "\\") and text[1:2] in ("/", "\\"):
+        return True
+    m = _SCHEME.match(text)
+    return m is not None and (m.group()[:-1].lower() in WEB_SCHEMES or _HOST_PORT.match(text) is None)
+
+
+def _from_url(text: str, path: str, declared: bool, bare: bool = False) -> Destination | None:
+    """The host a WHATWG client reaches for this URL; None if the parser refuses it, unparsed if it has no host."""
+    relative = text[:1] in ("/", "\\")
+    try:
+        url = ada_url.URL(text, _RELATIVE_BASE if relative else None)
+        scheme, host = url.protocol[:-1], url.hostname
+    except ValueError:
+        return None
+    if host and scheme not in WEB_SCHEMES:  # an opaque host: read it as a web client would (%-decoded, UTS-46)
+        web = _web_host(host)
+        if web is None:
+            return None
+        host = web
+    elif not host:
+        if scheme != "file":  # `data:`, `javascript:`, `urn:`…: names no host
+            return _unparsed(text, path, url_like=False, declared=declared)
+        host = "localhost"  # `file:///x` is `file://localhost/x`
+    else:
+        host = host.rstrip(".") or host
+    ip = parse_ip(host) if host[:1] == "[" or host[-1:].isdigit() or ":" in host else None
+    name = str(ip) if ip is not None else host
+    if bare:
+        return Destination(name, name, ip, None, path, declared)
+    port = url.port
+    shown = f"{'' if relative else scheme + ':'}//{_bracket(name)}{f':{port}' if port else ''}"
+    return Destination(shown, name, ip, None, path, declared)
+
+
+def _recipients(text: str, path: str) -> list[Destination]:
+    """E-mail recipients: `a@x.example`, `Name <a@x.example>`, lists split on `,` / `;`; [] unless all are."""
+    found = []
+    for part in text.split(",") if "," in text or ";" in text else (text,):
+        for item in part.split(";"):
+            item = item.strip()
+            if not item:
+                continue
+            named = _DISPLAY_NAME.fullmatch(item)
+            m = _MAILBOX.fullmatch(named.group(1) if named is not None else item)
+            dest = _mailbox(m.group(1), m.group(2), path, True) if m is not None else None
+            if dest is None:
+                return []
+            found.append(dest)
+    return found
+
+
+def _mailbox(local: str, domain: str, path: str, declared: bool) -> Destination | None:
+    ip = parse_ip(domain) if domain[:1] == "[" or domain[-1:].isdigit() else None
+    if ip is not None:
+        host = str(ip)
+    elif domain.isascii() and "%" not in domain and "[" not in domain:
+        host = domain.rstrip(".").lower()
+    else:
+        web = _web_host(domain)
+        if web is None:
+            return None
+        host = web
+    address = f"{local}@{_bracket(host)}"
+    return Destination(f"mailto:{address}", host, ip, address.lower(), path, declared)
+
+
+def _unparsed(raw: str, path: str, url_like: bool, declared: bool = True) -> Destination:
+    return Destination(_shown(raw), "", None, None, path, declared, parsed=False, url_like=url_like)
+
+
+def _shown(raw: str) -> str:
+    """A short, printable excerpt of an unreadable value for the audit event: no query, fragment or userinfo."""
+    text = raw.strip()[:4 * SHOWN_MAX].split("?", 1)[0].split("#", 1)[0]
+    text = _USERINFO.sub("***@", text)
+    text = "".join(c if " " <= c < "\x7f" else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX - 3] + "..."
 
 
 def _bracket(host: str) -> str:
@@ -169,9 +289,9 @@ def destinations(arguments: dict[str, Any], settings: EgressSettings, declared_p
         declared = any(_path_matches(p, path) for p in declared_paths) or last.lower() in keys or (
             last.isdigit() and parent.lower() in keys)
         if declared:
-            dest = _destination(value, path, True)
-            if dest is not None:
-                found.append(dest)
+            named = _declared(value, path)
+            found.extend(named)
+            if named and all(d.parsed for d in named):
                 continue
         if settings.scan_all_arguments and len(value) <= 1 << 20:
             found.extend(_mentions(value, path))
@@ -180,18 +300,21 @@ def destinations(arguments: dict[str, Any], settings: EgressSettings, declared_p
 
 def _mentions(text: str, path: str) -> Iterator[Destination]:
     covered: list[tuple[int, int]] = []
-    for m in _URL.finditer(text) if "://" in text else ():  # the substring test is C-fast; the regex is not
-        covered.append(m.span())
-        dest = _destination(m.group(0), path, False)
-        if dest is not None:
+    for m in _urls_in(text):
+        start, end = m.span()
+        while text[end - 1] in _TRAILING and not (text[end - 1] == "]" and "[" in text[start:end]):
+            end -= 1  # sentence punctuation after a URL
+        dest = _from_url(text[start:end], path, False)
+        if dest is not None and dest.parsed:  # what the parser refuses or that names no host is no destination
+            covered.append((start, end))
             yield dest
     if "@" in text:
         for m in _EMAIL.finditer(text):
             if _inside(covered, m.start()):
                 continue
-            domain = punycode(m.group(2))
-            address = f"{m.group(1).rsplit('@', 1)[0]}@{domain}"
-            yield Destination(f"mailto:{address}", domain, None, address.lower(), path, False)
+            dest = _mailbox(m.group(1).rsplit("@", 1)[0], m.group(2), path, False)
+            if dest is not None:
+                yield dest
     for m in _ipv4_in(text):
         if _inside(covered, m.start()):
             continue
@@ -201,6 +324,25 @@ def _mentions(text: str, path: str) -> Iterator[Destination]:
     for start, ip6 in _ipv6_in(text):
         if not _inside(covered, start):
             yield Destination(str(ip6), str(ip6), ip6, None, path, False)
+
+
+def _urls_in(text: str) -> Iterator[re.Match[str]]:
+    """`_URL.finditer(text)`, driven by the `:/` and `:\\` (C-fast `str.find`) instead of every character."""
+    lo, slash, back = 0, text.find(":/"), text.find(":\\")
+    while slash >= 0 or back >= 0:
+        pos = slash if back < 0 or 0 <= slash < back else back
+        m = None
+        for start in range(max(lo, pos - 16), pos - 1):  # a scheme is 2 to 16 characters
+            m = _URL.match(text, start)
+            if m is not None:
+                break
+        lo = m.end() if m is not None else pos + 1
+        if m is not None:
+            yield m
+        if slash >= 0 and slash < lo:
+            slash = text.find(":/", lo)
+        if back >= 0 and back < lo:
+            back = text.find(":\\", lo)
 
 
 def _ipv4_in(text: str) -> Iterator[re.Match[str]]:
@@ -262,6 +404,10 @@ class EgressPolicy:
 
     def refusal(self, dest: Destination, principal: str, agent: str | None, tool: str, upstream: str) -> str | None:
         """Why this destination is refused for this caller and tool, or None if it may be reached."""
+        if not dest.parsed:  # an unreadable destination argument: deny by default where it could matter
+            if dest.url_like:
+                return UNPARSED
+            return UNIDENTIFIED if self.egress_capable(tool) else None
         internal = internal_kind(dest)
         egress = self.egress_capable(tool)
         if internal is None and not egress:
