@@ -117,6 +117,13 @@ class StdioConfig(_Strict):
     inherit_env: tuple[str, ...] = ("PATH", "HOME", "LANG", "TMPDIR")
 
 
+class SessionsConfig(_Strict):
+    """Conversation bindings and pending server requests, kept in the shared store."""
+
+    idle_timeout_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)  # unused bindings expire
+    server_request_timeout_seconds: int = Field(default=600, ge=5, le=24 * 3600)  # agent's answer awaited
+
+
 class PolicyReloadConfig(_Strict):
     watch: bool = True
     interval_seconds: float = Field(default=1.0, ge=0.1, le=3600)
@@ -131,6 +138,7 @@ class Config(_Strict):
     http: HttpConfig = HttpConfig()
     identity: IdentityConfig = IdentityConfig()
     stdio: StdioConfig = StdioConfig()
+    sessions: SessionsConfig = SessionsConfig()
     policy_reload: PolicyReloadConfig = PolicyReloadConfig()
     store: str = "sqlite:var/drawbridge-state.db"  # or redis://HOST:PORT/DB to share state between replicas
     admin: AdminConfig | None = None  # the admin API listener (off unless configured)

@@ -50,6 +50,8 @@ class Decision:
     message: JsonObject | None = None
     check: str = ""  # name of the inspection that decided
     error_data: JsonObject | None = field(default=None, compare=False)
+    note: JsonObject | None = field(default=None, compare=False)  # a REWRITE's account of what it changed
+    rewrites: tuple[JsonObject, ...] = ()  # the pipeline's list: every check that changed the message, and how
 
     @property
     def blocks(self) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.jsonrpc import kind_of
-from proxy.types import Direction, Era, JsonObject, MessageKind, RequestId, Transport
+from proxy.types import Direction, Era, JsonObject, MessageKind, Origin, RequestId, Transport
 
 NAME_KEYS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri",
              "resources/subscribe": "uri", "resources/unsubscribe": "uri"}
@@ -18,9 +18,13 @@ ARGUMENT_METHODS = frozenset({"tools/call", "prompts/get"})
 class Exchange:
     """Built by a transport adapter, read by inspections, acted on only by the endpoint.
 
-    For a response (direction TO_CLIENT, no method), `request` is the request it answers, so
-    inspections know which method produced it. The derived fields (`kind`, `method`, `params`,
-    `target_name`) are computed once; `replace_message` keeps them in step with a rewrite.
+    For an answer (no method), `request` is the request it answers, so inspections know which method
+    produced it. The derived fields (`kind`, `method`, `params`, `target_name`) are computed once;
+    `replace_message` keeps them in step with a rewrite.
+
+    `client_key` names the agent's conversation in both eras (the handshake session id, or a key derived
+    for a stateless client); `call_id` joins a request to its answer; `origin` says who wrote the message
+    (by default the peer it came from); `forced_kind` marks input that is not a JSON-RPC message at all.
     """
 
     direction: Direction
@@ -35,6 +39,13 @@ class Exchange:
     client_address: str | None = None
     request: JsonObject | None = None
     credential_hash: str | None = None
+    client_key: str | None = None
+    call_id: str | None = None
+    trace_id: str | None = None
+    origin: Origin | None = None
+    http_method: str | None = None
+    http_status: int | None = None
+    forced_kind: MessageKind | None = None
     notes: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     kind: MessageKind = field(init=False)
@@ -43,15 +54,23 @@ class Exchange:
     target_name: str | None = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.origin is None:
+            self.origin = Origin.AGENT if self.direction is Direction.TO_SERVER else Origin.SERVER
         self._derive()
 
     def replace_message(self, message: JsonObject) -> None:
         self.message = message
         self._derive()
 
+    def answers(self, request: JsonObject, call_id: str | None) -> None:
+        """Pair this answer with the request it answers (found after the exchange was built)."""
+        self.request = request
+        self.call_id = call_id
+        self._derive()
+
     def _derive(self) -> None:
         message = self.message
-        self.kind = kind_of(message)
+        self.kind = self.forced_kind or kind_of(message)
         source = message if "method" in message else (self.request or {})
         method = source.get("method")
         self.method = method if isinstance(method, str) else None

@@ -6,12 +6,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar, Literal, cast
+from typing import ClassVar, Literal, Protocol, cast
 
 from proxy.decision import Decision, Finding
 from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
-from proxy.types import Direction, MessageKind, Severity, Verdict
+from proxy.types import Direction, JsonObject, MessageKind, Severity, Verdict
 
 log = logging.getLogger("drawbridge.pipeline")
 
@@ -41,15 +41,52 @@ class Inspection:
         raise NotImplementedError
 
 
+class Settlement(Protocol):
+    """What happens around the registry (the runtime implements it, for every transport)."""
+
+    def needs_preparing(self, ex: Exchange) -> bool:
+        """Cheap test: does `prepare` have work to do for this exchange?"""
+
+    async def prepare(self, ex: Exchange) -> None:
+        """Before deciding: find what an answer answers (it may live in the shared store)."""
+
+    async def conclude(self, ex: Exchange, decision: Decision) -> Decision:
+        """After deciding, before the audit event: what can still change the outcome."""
+
+    def record(self, ex: Exchange, decision: Decision) -> Decision:
+        """Evidence, automated containment and the audit event for a decision; the final decision."""
+
+
 AuditHook = Callable[[Exchange, Decision], None]
+
+
+class AuditOnly:
+    """The smallest settlement: nothing to pair or remember, one audit call per decision (tests, tools)."""
+
+    def __init__(self, audit: AuditHook) -> None:
+        self._audit = audit
+
+    def needs_preparing(self, ex: Exchange) -> bool:
+        return False
+
+    async def prepare(self, ex: Exchange) -> None:
+        return None
+
+    async def conclude(self, ex: Exchange, decision: Decision) -> Decision:
+        return decision
+
+    def record(self, ex: Exchange, decision: Decision) -> Decision:
+        self._audit(ex, decision)
+        return decision
 
 
 class Pipeline:
     """Runs the registry in order and turns failures into denies (fail closed)."""
 
-    def __init__(self, inspections: Sequence[Inspection], audit: AuditHook) -> None:
+    def __init__(self, inspections: Sequence[Inspection], settlement: Settlement | AuditHook) -> None:
         self.inspections = tuple(inspections)
-        self._audit = audit
+        self._settlement = (cast(Settlement, settlement) if hasattr(settlement, "conclude")
+                            else AuditOnly(settlement))
         self._plans: dict[tuple[Direction, MessageKind, str | None], tuple[Inspection, ...]] = {}
 
     def _plan(self, ex: Exchange) -> tuple[Inspection, ...]:
@@ -68,25 +105,44 @@ class Pipeline:
 
     async def run(self, ex: Exchange) -> Decision:
         """Decide one exchange and emit its audit event. A REWRITE decision carries the new message."""
-        return self.record(ex, await self.decide(ex))
+        return await self.settle(ex, await self.decide(ex))
+
+    async def settle(self, ex: Exchange, decision: Decision) -> Decision:
+        """Finish a decision: side effects that can still change it, then its audit event (fail closed)."""
+        try:
+            decision = await self._settlement.conclude(ex, decision)
+        except Exception as exc:  # a bug in settling must not let the message pass
+            log.exception("refusing %s: settling the decision failed", ex.method)
+            decision = Decision(Verdict.DENY, reason="internal error; refused (fail closed)",
+                                findings=decision.findings, code=ErrorCode.INTERNAL_ERROR,
+                                check=f"settle:{type(exc).__name__}")
+        return self.record(ex, decision)
 
     def record(self, ex: Exchange, decision: Decision) -> Decision:
-        """Audit a decision (also one made outside the registry: limits, parse errors, auth).
-
-        If the event cannot be written the message is refused: nothing passes unaudited.
-        """
+        """Audit a decision (also one made outside the registry: limits, parse errors, auth, the proxy's own
+        messages). If the event cannot be written the message is refused: nothing passes unaudited."""
         try:
-            self._audit(ex, decision)
+            return self._settlement.record(ex, decision)
         except Exception as exc:  # an event that cannot be built or written must not let the message pass
             log.error("refusing %s: audit failed (%s)", ex.method, exc.__class__.__name__)
             return Decision(Verdict.DENY, reason="audit unavailable; refused (fail closed)",
                             code=ErrorCode.INTERNAL_ERROR, check="audit")
-        return decision
 
     async def decide(self, ex: Exchange) -> Decision:
+        """Run the inspections; an exchange whose preparation fails is refused (fail closed)."""
+        if self._settlement.needs_preparing(ex):
+            try:
+                await self._settlement.prepare(ex)
+            except Exception as exc:
+                log.warning("refusing %s: could not prepare it (%s)", ex.method, exc.__class__.__name__)
+                return Decision(Verdict.DENY, reason="shared state unavailable; refused (fail closed)",
+                                code=ErrorCode.INSPECTION_FAILED, check="prepare")
+        return await self._decide(ex)
+
+    async def _decide(self, ex: Exchange) -> Decision:
         findings: list[Finding] = []
         rule_ids: list[str] = []
-        rewritten = False
+        rewrites: list[JsonObject] = []
         for check in self._plan(ex):
             if type(check).applies is not Inspection.applies and not check.applies(ex):
                 continue
@@ -100,13 +156,14 @@ class Pipeline:
             if result.blocks:
                 return Decision(result.verdict, reason=result.reason, rule_ids=tuple(rule_ids),
                                 findings=tuple(findings), code=result.code, check=result.check or check.name,
-                                error_data=result.error_data)
+                                error_data=result.error_data, rewrites=tuple(rewrites))
             if result.verdict is Verdict.REWRITE and result.message is not None:
                 ex.replace_message(result.message)
-                rewritten = True
-        verdict = Verdict.REWRITE if rewritten else Verdict.ALLOW
-        return Decision(verdict, rule_ids=tuple(rule_ids), findings=tuple(findings),
-                        message=ex.message if rewritten else None)
+                rewrites.append({"check": result.check or check.name, **(result.note or {})})
+        if rewrites:
+            return Decision(Verdict.REWRITE, rule_ids=tuple(rule_ids), findings=tuple(findings), message=ex.message,
+                            check=str(rewrites[-1]["check"]), rewrites=tuple(rewrites))
+        return Decision(Verdict.ALLOW, rule_ids=tuple(rule_ids), findings=tuple(findings))
 
     def _run_sync(self, check: Inspection, ex: Exchange) -> InspectResult | Awaitable[InspectResult]:
         """Call the hook; a synchronous result is checked against its time budget here (no coroutine)."""

@@ -1,7 +1,13 @@
-"""Wire the parts every transport shares: policy holder, auditor and the inspection pipeline."""
+"""Wire the parts every transport shares: policy, audit, the pipeline and what settles its decisions.
+
+Everything a transport must not hold lives here, once, for HTTP and stdio alike: pairing an answer with
+the request it answers, remembering the server's requests, learning tool listings, evidence, automated
+containment and the audit event that states the final outcome.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,21 +15,33 @@ from typing import Any
 
 from proxy.audit import Auditor, decision_event, system_event
 from proxy.audit.auditor import FdSink, Sink
+from proxy.audit.event import new_call_id
 from proxy.catalog import ToolCatalog
 from proxy.config import Config
 from proxy.containment.auto import AutoContainment
+from proxy.containment.revocation import RevocationAgent, TokenRevoker
+from proxy.containment.service import ContainmentService
+from proxy.containment.webhook import ContainmentNotifier
 from proxy.decision import Decision
+from proxy.errors import ErrorCode
+from proxy.evidence.collect import EvidenceCollector
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.evidence_hook import record as record_evidence
 from proxy.exchange import Exchange
 from proxy.inspections.registry import build_registry
 from proxy.jsonrpc import Limits
+from proxy.pairing import ServerRequests
 from proxy.pins.enforcer import PinEnforcer
 from proxy.pins.settings import build_enforcer
 from proxy.pipeline import Pipeline
 from proxy.policy import PolicyHolder
+from proxy.replicas import ReplicaRegistry, new_replica_id
+from proxy.sessions import SessionDirectory
 from proxy.state.factory import open_store
 from proxy.state.model import Store
+from proxy.types import Direction, MessageKind, Verdict
+
+log = logging.getLogger("drawbridge")
 
 
 @dataclass
@@ -33,11 +51,17 @@ class Runtime:
     config: Config
     holder: PolicyHolder
     auditor: Auditor
-    pipeline: Pipeline
     limits: Limits
     catalog: ToolCatalog
     store: Store
     evidence: EvidenceRecorder
+    replicas: ReplicaRegistry
+    sessions: SessionDirectory
+    pairing: ServerRequests
+    pipeline: Pipeline = field(init=False)
+    collector: EvidenceCollector = field(init=False)
+    containment: ContainmentService = field(init=False)
+    revocation: RevocationAgent = field(init=False)
     auto: AutoContainment = field(init=False)
     pins: PinEnforcer | None = field(init=False, default=None)
 
@@ -45,52 +69,117 @@ class Runtime:
     def build(cls, config: Config, *, stdout_is_protocol: bool = False) -> Runtime:
         """Load policy and open sinks. With no sink configured, events go to stdout; with
         `stdout_is_protocol` (stdio mode, where stdout carries JSON-RPC) they go to stderr instead."""
-        sinks: list[Sink] = []
-        if config.audit.file is not None:
-            sinks.append(FdSink.open_file(config.audit.file, fsync=config.audit.fsync))
-        if config.audit.otlp is not None:
-            from proxy.audit.otel import OtelSink
-
-            otlp = config.audit.otlp
-            sinks.append(OtelSink(otlp.endpoint, {k: v.resolve(f"audit.otlp.headers.{k}") for k, v in
-                                                  otlp.headers.items()}, otlp.service_name, otlp.timeout_seconds))
-        # With no local sink configured, events still go somewhere durable-enough to read (nothing lost).
-        if config.audit.stdout or not any(isinstance(sink, FdSink) for sink in sinks):
-            stream = sys.stderr if stdout_is_protocol else sys.stdout
-            sinks.append(FdSink(stream.fileno(), owned=False))
-        auditor = Auditor(sinks)
+        auditor = Auditor(_sinks(config, stdout_is_protocol))
 
         def on_reload(ok: bool, version: str, detail: str) -> None:
             auditor.emit(system_event("policy_reload", ok=ok, policy_version=version, detail=detail))
 
         holder = PolicyHolder(config.policy, on_reload)
         evidence_dir = config.admin.evidence_dir if config.admin is not None else Path("var/evidence")
-        evidence = EvidenceRecorder(evidence_dir)
-        catalog = ToolCatalog()
         store = open_store(config.store)
-        enforcer = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
-        pipeline = Pipeline(build_registry(holder, store, catalog, enforcer),
-                            lambda ex, decision: runtime.after_decision(ex, decision))
-        runtime = cls(config, holder, auditor, pipeline, config.limits.message_limits(), catalog, store, evidence)
-        runtime.auto = AutoContainment(store, holder, evidence, runtime.snapshot_context, auditor.emit)
-        runtime.pins = enforcer
+        runtime = cls(config, holder, auditor, config.limits.message_limits(), ToolCatalog(store), store,
+                      EvidenceRecorder(evidence_dir), ReplicaRegistry(store, new_replica_id()),
+                      SessionDirectory(store, config.sessions.idle_timeout_seconds),
+                      ServerRequests(store, config.sessions.server_request_timeout_seconds))
+        runtime.pins = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
+        runtime.pipeline = Pipeline(build_registry(holder, store, runtime.catalog, runtime.pins), runtime)
+        runtime.collector = EvidenceCollector(runtime.evidence, store, runtime.replicas, runtime.snapshot_context)
+        cc = config.containment
+        runtime.revocation = RevocationAgent(store, auditor.emit,
+                                             TokenRevoker.from_config(cc.revocation) if cc.revocation else None)
+        runtime.containment = ContainmentService(store, runtime.collector, auditor.emit, runtime.revocation)
+        if cc.webhook is not None:
+            runtime.containment.notifier = ContainmentNotifier.from_config(cc.webhook, auditor.emit)
+        runtime.auto = AutoContainment(holder, runtime.containment, auditor.emit)
         return runtime
 
-    def after_decision(self, ex: Exchange, decision: Decision) -> None:
-        """The pipeline's one hook per decision: audit event, evidence ring buffer, automated containment."""
-        self.auditor.emit(decision_event(ex, decision, self.holder.policy.version))
-        record_evidence(self.evidence, ex, decision)
-        self.auto.consider(ex, decision)
+    # -- the pipeline's settlement ---------------------------------------------------------
+    def needs_preparing(self, ex: Exchange) -> bool:
+        return self.pairing.needs_pairing(ex)
 
-    def snapshot_context(self) -> dict[str, Any]:
+    async def prepare(self, ex: Exchange) -> None:
+        await self.pairing.pair(ex)
+
+    async def conclude(self, ex: Exchange, decision: Decision) -> Decision:
+        """Remember a server request the agent may now answer (on any replica); a failure refuses it."""
+        if ex.call_id is None:
+            ex.call_id = new_call_id()
+        if not decision.blocks and ex.direction is Direction.TO_CLIENT:
+            try:
+                await self.pairing.remember(ex)
+            except Exception as exc:
+                log.warning("refusing a server request: could not remember it (%s)", type(exc).__name__)
+                decision = Decision(Verdict.DENY, reason="shared state unavailable; refused (fail closed)",
+                                    findings=decision.findings, code=ErrorCode.INSPECTION_FAILED, check="pairing")
+        return decision
+
+    def record(self, ex: Exchange, decision: Decision) -> Decision:
+        """Evidence and automated containment (a failure refuses), then the audit event stating the outcome."""
+        try:
+            record_evidence(self.evidence, ex, decision)
+            self.auto.consider(ex, decision)
+        except Exception as exc:
+            log.exception("refusing %s: evidence or automated containment failed", ex.method)
+            decision = Decision(Verdict.DENY, reason="internal error; refused (fail closed)",
+                                findings=decision.findings, code=ErrorCode.INTERNAL_ERROR,
+                                check=f"evidence:{type(exc).__name__}")
+        self.auditor.emit(decision_event(ex, decision, self.holder.policy.version))  # raises: caller refuses
+        if not decision.blocks:
+            self._learn(ex)
+        return decision
+
+    def _learn(self, ex: Exchange) -> None:
+        """Tool annotations from a listing as the agent received it (after filtering), for every replica."""
+        if ex.kind is MessageKind.RESPONSE and ex.direction is Direction.TO_CLIENT and ex.method == "tools/list":
+            result = ex.result
+            tools = result.get("tools") if isinstance(result, dict) else None
+            if isinstance(tools, list):
+                self.catalog.learn(ex.upstream, tools)
+
+    # -- lifecycle and context --------------------------------------------------------------
+    def upstream_names(self) -> list[str]:
+        return [u.name for u in self.config.upstreams] or [self.config.stdio.upstream_name]
+
+    async def snapshot_context(self) -> dict[str, Any]:
         """What evidence records besides exchanges: tool manifests and the policy in force."""
-        return {"tool_manifests": self.catalog.manifest(), "policy_version": self.holder.policy.version,
+        return {"tool_manifests": await self.catalog.manifest(self.upstream_names()),
+                "policy_version": self.holder.policy.version,
                 "policy_files": [str(p) for p in self.holder.loaded.files]}
 
+    async def start(self) -> None:
+        """Open the store (StoreUnavailable propagates), then the heartbeat and the session counters."""
+        await self.store.start()
+        self.replicas.start()
+        self.sessions.start()
+
     async def aclose(self) -> None:
-        """Stop what runs in the event loop (the pin enforcer's own store, if it has one)."""
+        """Stop what runs in the event loop, then close the store."""
+        await self.auto.aclose()
+        await self.revocation.aclose()
+        await self.collector.close()
+        await self.sessions.close()
+        await self.replicas.close()
+        await self.catalog.flush()
         if self.pins is not None:
             await self.pins.close()
+        await self.store.close()
 
     def close(self) -> None:
         self.auditor.close()
+
+
+def _sinks(config: Config, stdout_is_protocol: bool) -> list[Sink]:
+    sinks: list[Sink] = []
+    if config.audit.file is not None:
+        sinks.append(FdSink.open_file(config.audit.file, fsync=config.audit.fsync))
+    if config.audit.otlp is not None:
+        from proxy.audit.otel import OtelSink
+
+        otlp = config.audit.otlp
+        sinks.append(OtelSink(otlp.endpoint, {k: v.resolve(f"audit.otlp.headers.{k}") for k, v in
+                                              otlp.headers.items()}, otlp.service_name, otlp.timeout_seconds))
+    # With no local sink configured, events still go somewhere durable-enough to read (nothing lost).
+    if config.audit.stdout or not any(isinstance(sink, FdSink) for sink in sinks):
+        stream = sys.stderr if stdout_is_protocol else sys.stdout
+        sinks.append(FdSink(stream.fileno(), owned=False))
+    return sinks

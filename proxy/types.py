@@ -56,9 +56,19 @@ class Severity(IntEnum):
 
 
 class MessageKind(StrEnum):
-    """JSON-RPC message shapes."""
+    """JSON-RPC message shapes, plus the two things a transport decides on that are not one."""
 
     REQUEST = "request"
     NOTIFICATION = "notification"
     RESPONSE = "response"
     ERROR = "error"
+    INVALID = "invalid"  # input that is not an acceptable JSON-RPC message (bad JSON, over a limit, …)
+    HTTP = "http"  # an HTTP operation with no JSON-RPC body: GET stream, DELETE, a request refused unread
+
+
+class Origin(StrEnum):
+    """Who wrote a message: the two peers, or the proxy itself (refusals, cancellations, its own errors)."""
+
+    AGENT = "agent"
+    SERVER = "server"
+    PROXY = "proxy"

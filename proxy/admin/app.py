@@ -2,7 +2,9 @@
 
 Every request needs an admin bearer token; every state-changing call runs
 validate → store (quarantine: contain first) → evidence snapshot → `containment_action` audit → webhook /
-revocation. Containment never clears the evidence ring buffers, so sealing after the store write loses nothing.
+revocation, through the same `ContainmentService` automated containment uses. Containment never clears the
+evidence ring buffers, so sealing after the store write loses nothing. Sessions and evidence cover every
+replica: the sessions list reads the shared store, and evidence gathers each replica's share.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.containment.revocation import TokenRevoker
-from proxy.containment.webhook import ContainmentNotifier
+from proxy.containment.service import ContainmentService
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.pins.admin import PIN_ENDPOINTS
+from proxy.sessions import SessionInfo
 from proxy.state.model import Store
 
 from . import routes_overlays as ov
@@ -33,26 +35,19 @@ from .openapi import build_openapi
 from .routes_base import AdminPlane, ApiError, Endpoint, Handler, error_response, json_response
 
 
-class LiveSessions(Protocol):
-    """The data plane's live sessions, as the admin plane sees them."""
+class SessionList(Protocol):
+    """Every replica's conversations, as the admin plane sees them (`proxy.sessions.SessionDirectory`)."""
 
-    def list(self, principal: str | None) -> list[dict[str, Any]]:
-        """Rows with session_id, principal, agent, upstream, started (epoch), calls, bytes_in, bytes_out."""
-
-    async def kill(self, session_id: str | None, principal: str | None, reason: str) -> int:
-        """End one session or every session of a principal on this replica; returns how many ended.
-        `reason` is internal: never show it to the agent."""
+    async def list(self) -> list[SessionInfo]: ...
 
 
 @dataclass(frozen=True)
 class AdminDeps:
     store: Store
     audit: Callable[[dict[str, Any]], None]  # takes a finished event from system_event(...)
-    sessions: LiveSessions
-    evidence: EvidenceRecorder
-    snapshot_context: Callable[[], dict[str, Any]]  # tool manifests, pins, policy version
-    notifier: ContainmentNotifier | None = None
-    revoker: TokenRevoker | None = None
+    sessions: SessionList
+    evidence: EvidenceRecorder  # where sealed snapshots are read from
+    containment: ContainmentService
     tokens: frozenset[str] = frozenset()  # sha256 hex of the admin tokens
     token_labels: Mapping[str, str] = field(default_factory=dict)  # sha256 → actor label
 
@@ -71,10 +66,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              query=(("kind", "principal|agent|session"), ("subject", "exact subject id"))),
     Endpoint("POST", "/v1/quarantines/release", qr.release_quarantine, "Release, or step down to a lesser mode "
              "(staged recovery)", "recover", qr.ReleaseBody),
-    Endpoint("GET", "/v1/sessions", rd.list_sessions, "Live sessions", "observe",
+    Endpoint("GET", "/v1/sessions", rd.list_sessions, "Live conversations on every replica (handshake sessions "
+             "and stateless clients, by client key)", "observe",
              query=(("principal", "only this principal's sessions"),)),
-    Endpoint("POST", "/v1/sessions/kill", qr.kill_sessions, "End a session or all sessions of a principal",
-             "contain", qr.KillBody),
+    Endpoint("POST", "/v1/sessions/kill", qr.kill_sessions, "End a session (or a stateless client's calls, by "
+             "client key) or all sessions of a principal, on every replica", "contain", qr.KillBody),
     Endpoint("POST", "/v1/deny-tools", ov.create_deny_tools, "Deny tools for an agent or principal on top of "
              "policy", "contain", ov.DenyToolsBody, status=201),
     Endpoint("GET", "/v1/deny-tools", ov.list_deny_tools, "Active tool denies", "observe"),

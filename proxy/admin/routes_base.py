@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import anyio.to_thread
 import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 from starlette.requests import Request
@@ -17,8 +14,7 @@ from starlette.responses import Response
 
 from proxy.audit.event import system_event
 from proxy.containment.durations import parse_duration
-from proxy.evidence.recorder import SnapshotKind
-from proxy.evidence.snapshot import EvidenceRecord, SessionCapture, rfc3339
+from proxy.evidence.snapshot import rfc3339
 
 from .auth import ACTOR_KEY
 
@@ -131,36 +127,13 @@ def view(record: Any, now: float) -> dict[str, Any]:
 
 
 class AdminPlane:
-    """The deps plus the one sequence every action follows: evidence → store → audit → side effects."""
+    """The deps plus the helpers every route shares; containment side effects live in `ContainmentService`."""
 
     def __init__(self, deps: AdminDeps) -> None:
         self.deps = deps
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def audit(self, event_type: str, **fields: Any) -> None:
         self.deps.audit(system_event(event_type, **fields))
-
-    def freeze(self, kind: SnapshotKind, subject: str) -> tuple[list[SessionCapture], dict[str, Any]] | None:
-        """Copy what the recorder holds about the subject, in memory, before anything changes."""
-        try:
-            return self.deps.evidence.captures(kind, subject), self.deps.snapshot_context()
-        except Exception as exc:
-            self.audit("evidence_snapshot_failed", kind=kind, subject=subject, error=type(exc).__name__)
-            return None
-
-    async def evidence(self, kind: SnapshotKind, subject: str, *, actor: str, reason: str,
-                       ticket: str | None,
-                       frozen: tuple[list[SessionCapture], dict[str, Any]] | None = None) -> EvidenceRecord | None:
-        """Seal evidence (what `freeze` copied, or what is held now); a failure is audited, never blocking."""
-        try:
-            captures, context = frozen if frozen is not None else (None, self.deps.snapshot_context())
-            snap = partial(self.deps.evidence.snapshot, kind, subject, actor=actor, reason=reason, ticket=ticket,
-                           context=context, captures=captures)
-            return await anyio.to_thread.run_sync(snap)
-        except Exception as exc:
-            self.audit("evidence_snapshot_failed", kind=kind, subject=subject, actor=actor,
-                       error=f"{type(exc).__name__}: {str(exc)[:200]}")
-            return None
 
     async def store_call(self, call: Awaitable[T], action: str, actor: str, **fields: Any) -> T:
         """Await one store write; on failure audit it and answer 503 (the action did not happen)."""
@@ -173,47 +146,11 @@ class AdminPlane:
 
     def announce(self, action: str, **fields: Any) -> None:
         """Audit a completed action (`containment_action`), then notify the webhook in the background."""
-        self.audit("containment_action", action=action, **fields)
-        notifier = self.deps.notifier
-        if notifier is not None:
-            self.spawn(notifier.notify({"event": "containment", "action": action, **fields}), "webhook")
-
-    def revoke(self, principals: set[str], actor: str) -> str:
-        """Schedule OAuth token revocation for each principal; returns what happened for the response."""
-        revoker = self.deps.revoker
-        if revoker is None:
-            return "not_configured"
-        for principal in sorted(principals):
-            self.spawn(self._revoke(principal, actor), "revocation")
-        return "scheduled" if principals else "none"
-
-    async def _revoke(self, principal: str, actor: str) -> None:
-        assert self.deps.revoker is not None
-        revoked, failed = await self.deps.revoker.revoke_principal(principal)
-        self.audit("containment_tokens_revoked", principal=principal, actor=actor, revoked=revoked, failed=failed)
-        if failed:
-            self.audit("containment_revocation_failed", principal=principal, actor=actor, failed=failed)
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> None:
-        """Fire and forget, but keep a reference and audit an unexpected crash."""
-        async def guarded() -> None:
-            try:
-                await coro
-            except Exception as exc:
-                self.audit("containment_side_effect_failed", side_effect=what, error=type(exc).__name__)
-
-        task = asyncio.get_running_loop().create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.deps.containment.announce(action, **fields)
 
     async def drain(self, grace_seconds: float = 10.0) -> None:
         """Wait for background side effects (at shutdown and in tests); cancel what is left."""
-        pending = set(self._tasks)
-        if not pending:
-            return
-        _, late = await asyncio.wait(pending, timeout=grace_seconds)
-        for task in late:
-            task.cancel()
+        await self.deps.containment.drain(grace_seconds)
 
 
 Handler = Callable[[AdminPlane, Request], Awaitable[Response]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import model_validator
 from starlette.requests import Request
@@ -55,42 +55,6 @@ def _current(plane: AdminPlane, kind: str, subject: str, now: float) -> Quaranti
                  if q.kind == kind and q.subject == subject and q.active(now)), None)
 
 
-def _affected(plane: AdminPlane, kind: str, subject: str) -> list[dict[str, Any]]:
-    sessions = plane.deps.sessions.list(subject if kind == "principal" else None)
-    key = {"principal": "principal", "agent": "agent", "session": "session_id"}[kind]
-    return [s for s in sessions if s.get(key) == subject]
-
-
-async def _kill(plane: AdminPlane, kind: str, subject: str, reason: str, actor: str) -> int | None:
-    """End live sessions here and ask the other replicas (store broadcast) to do the same.
-    None (and a `containment_kill_failed` audit) if the data plane failed to end them."""
-    sessions = plane.deps.sessions
-    try:
-        if kind == "principal":
-            killed = await sessions.kill(None, subject, reason)
-        else:
-            ids = [subject] if kind == "session" else [str(s["session_id"]) for s in _affected(plane, kind, subject)]
-            killed = sum([await sessions.kill(sid, None, reason) for sid in ids])
-    except Exception as exc:
-        plane.audit("containment_kill_failed", kind=kind, subject=subject, actor=actor, error=type(exc).__name__)
-        return None
-    try:
-        await plane.deps.store.broadcast({"event": "sessions_kill", kind: subject})
-    except Exception as exc:
-        plane.audit("containment_broadcast_failed", kind=kind, subject=subject, actor=actor, error=type(exc).__name__)
-    return killed
-
-
-def _to_revoke(plane: AdminPlane, body: QuarantineBody) -> set[str] | None:
-    """Principals whose OAuth tokens to revoke (default: a principal put in block mode), None for none."""
-    if not (body.revoke_tokens if body.revoke_tokens is not None else
-            body.kind == "principal" and body.mode == "block"):
-        return None
-    if body.kind == "principal":
-        return {body.subject}
-    return {str(s["principal"]) for s in _affected(plane, body.kind, body.subject)}
-
-
 async def create_quarantine(plane: AdminPlane, request: Request) -> Response:
     body = await read_model(request, QuarantineBody)
     actor, now = actor_of(request), time.time()
@@ -98,25 +62,19 @@ async def create_quarantine(plane: AdminPlane, request: Request) -> Response:
     if current is not None and MODE_ORDER[body.mode] > MODE_ORDER[current.mode]:
         raise ApiError(409, "would_loosen", f"{body.kind} {body.subject} is already quarantined in the stricter "
                        f"mode {current.mode}; step down with release --to-mode {body.mode}")
-    principals = _to_revoke(plane, body)  # looked up before any session ends
     quarantine = Quarantine(body.kind, body.subject, body.mode, body.reason, actor, body.ticket, created=now,
                             expires=body.expires(now))
     fields: dict[str, Any] = {"actor": actor, "kind": body.kind, "subject": body.subject, "mode": body.mode,
                               "reason": body.reason, "ticket": body.ticket, "ttl_seconds": body.ttl_seconds,
                               "expires": iso(quarantine.expires)}
-    # Freeze what is held in memory first (instant), contain (every replica obeys at once), then seal the
-    # frozen copy to disk: containment never waits on evidence I/O, and evidence predates any teardown.
-    frozen = plane.freeze(body.kind, body.subject)
-    await plane.store_call(plane.deps.store.put_quarantine(quarantine), "quarantine", **fields)
-    evidence = await plane.evidence(body.kind, body.subject, actor=actor, reason=body.reason, ticket=body.ticket,
-                                    frozen=frozen)
-    fields["evidence_id"] = evidence.id if evidence else None
-    fields["evidence_sha256"] = evidence.manifest_sha256 if evidence else None
-    killed = await _kill(plane, body.kind, body.subject, body.reason, actor) if body.kill_sessions else 0
-    plane.announce("quarantine", **fields, previous_mode=current.mode if current else None, killed_sessions=killed)
-    revocation = "skipped" if principals is None else plane.revoke(principals, actor)
-    return json_response({"quarantine": view(quarantine, now), "evidence_id": fields["evidence_id"],
-                          "killed_sessions": killed, "token_revocation": revocation}, 201)
+    # One sequence for responders and automation: freeze evidence in memory, contain (every replica obeys
+    # at once), seal every replica's evidence, end sessions, audit and notify, revoke tokens.
+    done = await plane.store_call(plane.deps.containment.quarantine(
+        quarantine, kill_sessions=body.kill_sessions, revoke_tokens=body.revoke_tokens,
+        previous_mode=current.mode if current else None), "quarantine", **fields)
+    evidence_id = done.evidence.id if done.evidence else None
+    return json_response({"quarantine": view(quarantine, now), "evidence_id": evidence_id,
+                          "killed_sessions": done.killed_sessions, "token_revocation": done.token_revocation}, 201)
 
 
 async def list_quarantines(plane: AdminPlane, request: Request) -> Response:
@@ -153,10 +111,12 @@ async def release_quarantine(plane: AdminPlane, request: Request) -> Response:
 async def kill_sessions(plane: AdminPlane, request: Request) -> Response:
     body = await read_model(request, KillBody)
     actor = actor_of(request)
-    kind: Literal["session", "principal"] = "session" if body.session_id is not None else "principal"
+    kind: SubjectKind = "session" if body.session_id is not None else "principal"
     subject = body.session_id or body.principal or ""
-    evidence = await plane.evidence(kind, subject, actor=actor, reason=body.reason, ticket=body.ticket)
-    killed = await _kill(plane, kind, subject, body.reason, actor)
+    service = plane.deps.containment
+    evidence = await service.seal(kind, subject, actor=actor, reason=body.reason, ticket=body.ticket,
+                                  frozen=service.freeze(kind, subject))
+    killed = await service.kill(kind, subject, actor=actor)
     if killed is None:
         raise ApiError(502, "kill_failed", f"the data plane failed to end the sessions of {kind} {subject}")
     plane.announce("sessions_kill", actor=actor, kind=kind, subject=subject, reason=body.reason,

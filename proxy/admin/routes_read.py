@@ -22,20 +22,28 @@ async def status(plane: AdminPlane, request: Request) -> Response:
     """What is contained right now, by whom, until when."""
     now, store = time.time(), plane.deps.store
     state = store.state()
+    containment = plane.deps.containment
     return json_response({
         "now": iso(now), "store_healthy": store.healthy, "state_version": state.version,
         "quarantines": _active(state.quarantines, now), "deny_tools": _active(state.deny_overlays, now),
-        "egress_denies": _active(state.egress_denies, now),
-        "notifier": plane.deps.notifier is not None, "revoker": plane.deps.revoker is not None,
+        "egress_denies": _active(state.egress_denies, now), "revoked_credentials": len(_active(state.revoked, now)),
+        "notifier": containment.notifier is not None, "revoker": containment.revocation.revoker is not None,
     })
 
 
 async def list_sessions(plane: AdminPlane, request: Request) -> Response:
-    rows = plane.deps.sessions.list(request.query_params.get("principal") or None)
+    """Every replica's conversations (from the store), newest first."""
+    principal = request.query_params.get("principal") or None
+    try:
+        rows = await plane.deps.sessions.list()
+    except Exception as exc:
+        raise ApiError(503, "store_unavailable", f"state store unavailable ({type(exc).__name__})") from None
     out = []
-    for row in rows:
-        started = row.get("started")
-        out.append({**row, "started": iso(started) if isinstance(started, int | float) else started})
+    for info in sorted(rows, key=lambda s: s.created, reverse=True):
+        if principal is None or info.principal == principal:
+            row = info.view()
+            row["started"], row["last_used"] = iso(info.created), iso(info.last_used)
+            out.append(row)
     return json_response({"sessions": out})
 
 

@@ -10,9 +10,10 @@ from typing import Any
 from proxy.canonical import canonical_sha256
 from proxy.decision import Decision
 from proxy.exchange import Exchange
+from proxy.tracecontext import meta_trace_id
 from proxy.types import Direction, JsonObject
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 _ids = random.Random()  # noqa: S311 - event ids need uniqueness, not secrecy; seeded from os.urandom
 os.register_at_fork(after_in_child=_ids.seed)  # a forked worker must not repeat its parent's ids
 
@@ -44,25 +45,41 @@ def _base(event_type: str) -> JsonObject:
             "event_type": event_type}
 
 
+def new_call_id() -> str:
+    """An id joining a request's event to its answer's (same generator as event ids)."""
+    return _event_id()
+
+
 def decision_event(ex: Exchange, decision: Decision, policy_version: str) -> JsonObject:
-    """Build the event for one decision about one exchange (enums serialise as their values)."""
+    """Build the event for one decision about one exchange (enums serialise as their values).
+
+    Every message that crosses the proxy, and every one the proxy emits itself (`origin: proxy`), gets
+    exactly one such event, stating the final outcome and every check that changed the message.
+    """
     to_server = ex.direction is Direction.TO_SERVER
     blocks = decision.blocks
+    if ex.call_id is None:
+        ex.call_id = _event_id()
     return {
         "schema_version": SCHEMA_VERSION,
         "event_id": _event_id(),
         "timestamp": _now(),
         "event_type": "decision",
         "direction": ex.direction,
+        "origin": ex.origin,
         "era": ex.era,
         "transport": ex.transport,
         "upstream": ex.upstream,
         "session_id": ex.session_id,
+        "client_key": ex.client_key,
+        "call_id": ex.call_id,
+        "trace_id": ex.trace_id or meta_trace_id(ex.params),
         "principal": ex.principal,
         "agent": ex.agent,
         "client_address": ex.client_address,
         "credential_sha256": ex.credential_hash,
         "jsonrpc": {"kind": ex.kind, "method": ex.method, "id": ex.id},
+        "http": None if ex.http_method is None else {"method": ex.http_method, "status": ex.http_status},
         "tool": ex.tool_name,
         "target": ex.target_name,
         "arguments_sha256": canonical_sha256(ex.arguments) if to_server and "arguments" in ex.params else None,
@@ -74,6 +91,7 @@ def decision_event(ex: Exchange, decision: Decision, policy_version: str) -> Jso
         "reason": decision.reason or None,
         "error_code": int(decision.code) if blocks else None,
         "rule_ids": decision.rule_ids,
+        "rewrites": list(decision.rewrites),
         "findings": [f.as_dict() for f in decision.findings],
         "severity": decision.severity.label,
         "policy_version": policy_version,

@@ -1,8 +1,10 @@
 """Automated containment: policy maps findings to quarantines, applied without waiting for a human.
 
-Called after every decision is audited. A matching rule quarantines the subject through the store
-(so every replica obeys at once), after sealing evidence, and leaves a `containment_action` event
-with actor `drawbridge:auto`. Ambiguous findings that match no rule only alert (their audit event).
+Called for every decision, before its audit event is written. A matching rule quarantines the subject
+through the same sequence a responder's quarantine takes (`ContainmentService`: contain first, then seal
+every replica's evidence, audit with actor `drawbridge:auto`, webhook, token revocation). Session rules
+key on the client key, so they work for stateless clients too. Ambiguous findings that match no rule only
+alert (their audit event).
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from typing import Any
 
 from proxy.audit import system_event
 from proxy.containment.durations import parse_duration
-from proxy.containment.webhook import ContainmentNotifier
+from proxy.containment.service import ContainmentService
 from proxy.decision import Decision, Finding
-from proxy.evidence.recorder import EvidenceRecorder
 from proxy.exchange import Exchange
 from proxy.globs import cached_globs
 from proxy.policy import PolicyHolder
 from proxy.policy.model import AutoContainmentRule
-from proxy.state.model import MODE_ORDER, Quarantine, Store
+from proxy.state.model import MODE_ORDER, Quarantine
 
 log = logging.getLogger("drawbridge.containment")
 ACTOR = "drawbridge:auto"
@@ -36,12 +37,10 @@ def _matches(rule: AutoContainmentRule, finding: Finding) -> bool:
 class AutoContainment:
     """Turns matching findings into quarantines (one at a time per subject)."""
 
-    def __init__(self, store: Store, holder: PolicyHolder, evidence: EvidenceRecorder,
-                 context: Callable[[], dict[str, Any]], emit: Callable[[dict[str, Any]], None]) -> None:
-        self._store, self._holder, self._evidence = store, holder, evidence
-        self._context, self._emit = context, emit
+    def __init__(self, holder: PolicyHolder, service: ContainmentService,
+                 emit: Callable[[dict[str, Any]], None]) -> None:
+        self._holder, self._service, self._emit = holder, service, emit
         self._pending: set[tuple[str, str]] = set()
-        self.notifier: ContainmentNotifier | None = None  # the SOAR webhook, when configured
         self._tasks: set[asyncio.Task[None]] = set()
 
     def consider(self, ex: Exchange, decision: Decision) -> None:
@@ -52,7 +51,8 @@ class AutoContainment:
             finding = next((f for f in decision.findings if _matches(rule, f)), None)
             if finding is None:
                 continue
-            subject = {"principal": ex.principal, "agent": ex.agent, "session": ex.session_id}[rule.subject]
+            subject = {"principal": ex.principal, "agent": ex.agent,
+                       "session": ex.client_key or ex.session_id}[rule.subject]
             if subject is None or (rule.subject, subject) in self._pending:
                 continue
             self._pending.add((rule.subject, subject))
@@ -64,24 +64,17 @@ class AutoContainment:
         key = (rule.subject, subject)
         try:
             now = time.time()
-            current = next((q for q in self._store.state().quarantines
+            current = next((q for q in self._service.store.state().quarantines
                             if q.kind == rule.subject and q.subject == subject and q.active(now)), None)
             if current is not None and MODE_ORDER[current.mode] <= MODE_ORDER[rule.mode]:
                 return  # already contained at least as strictly
             reason = f"auto-containment rule {rule.id}: {finding.detector} ({finding.severity.label})"
-            ticket = f"AUTO-{rule.id}"
-            evidence = await asyncio.to_thread(self._evidence.snapshot, rule.subject, subject, actor=ACTOR,
-                                               reason=reason, ticket=ticket, context=self._context())
             expires = now + parse_duration(rule.ttl) if rule.ttl else None
-            await self._store.put_quarantine(Quarantine(rule.subject, subject, rule.mode, reason, ACTOR, ticket,
-                                                        created=now, expires=expires))
-            event = system_event("containment_action", action="quarantine", actor=ACTOR, kind=rule.subject,
-                                 subject=subject, mode=rule.mode, reason=reason, ticket=ticket, rule_id=rule.id,
-                                 detector=finding.detector, severity=finding.severity.label,
-                                 evidence_id=evidence.id, evidence_sha256=evidence.manifest_sha256)
-            self._emit(event)
-            if self.notifier is not None:
-                await self.notifier.notify({k: v for k, v in event.items() if k != "reason"})
+            quarantine = Quarantine(rule.subject, subject, rule.mode, reason, ACTOR, f"AUTO-{rule.id}",
+                                    created=now, expires=expires)
+            await self._service.quarantine(quarantine, previous_mode=current.mode if current else None,
+                                           rule_id=rule.id, detector=finding.detector,
+                                           severity=finding.severity.label)
             log.warning("auto-containment: %s %s quarantined (%s) by rule %s", rule.subject, subject, rule.mode,
                         rule.id)
         except Exception as exc:  # never silent: an automated action that failed is an incident signal
@@ -91,7 +84,10 @@ class AutoContainment:
         finally:
             self._pending.discard(key)
 
+    async def drain(self, grace_seconds: float = 10.0) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-

@@ -23,7 +23,8 @@ from proxy.types import Severity
 
 Action = Literal["off", "detect", "strip", "redact", "block"]
 SeverityLabel = Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"]
-Surface = Literal["tool_description", "tool_arguments", "tool_result", "resource", "prompt", "sampling", "text"]
+Surface = Literal["tool_description", "tool_arguments", "tool_result", "resource", "prompt", "sampling",
+                  "sampling_result", "elicitation_result", "roots", "text"]
 Family = Literal["unicode", "escapes", "injection", "encoded", "secrets", "exfil"]
 SURFACES: tuple[str, ...] = get_args(Surface)
 ALL_FAMILIES = frozenset(FAMILIES)
@@ -32,6 +33,10 @@ Globs = tuple[str, ...]
 _RESULT: dict[str, Action] = {"unicode": "strip", "escapes": "strip", "injection": "block", "encoded": "detect",
                               "secrets": "redact", "exfil": "strip"}
 _MESSAGES: dict[str, Action] = {**_RESULT, "injection": "detect"}
+# What the agent sends back to a server that asked (an LLM completion, a user's answers, its roots): data
+# leaving for the server, like tool arguments, so a credential in it is refused.
+_AGENT_ANSWER: dict[str, Action] = {"unicode": "detect", "escapes": "detect", "injection": "detect",
+                                    "encoded": "detect", "secrets": "block", "exfil": "detect"}
 DEFAULT_ACTIONS: dict[str, dict[str, Action]] = {
     "tool_description": {"unicode": "strip", "escapes": "strip", "injection": "block", "encoded": "detect",
                          "secrets": "detect", "exfil": "strip"},
@@ -41,6 +46,9 @@ DEFAULT_ACTIONS: dict[str, dict[str, Action]] = {
     "resource": _RESULT,
     "prompt": _MESSAGES,
     "sampling": _MESSAGES,
+    "sampling_result": _AGENT_ANSWER,
+    "elicitation_result": _AGENT_ANSWER,
+    "roots": _AGENT_ANSWER,
     "text": dict.fromkeys(FAMILIES, "detect"),
 }
 

@@ -4,7 +4,10 @@
 - tools/call result: content[].text, embedded resources, structuredContent → tool_result
 - tools/list (and prompts/resources listings): descriptions, titles, schemas → tool_description
 - resources/read contents → resource; prompts/get messages → prompt
-- sampling/createMessage and elicitation/create requests (from the server) → sampling
+- sampling/createMessage and elicitation/create requests (from the server) → sampling, and a modern-era
+  result's `inputRequests` (the server asking the agent the same things) → sampling
+- the agent's answers to them: sampling/createMessage result → sampling_result, elicitation/create result →
+  elicitation_result, roots/list result → roots; a modern-era request's `inputResponses` by their shape
 """
 
 from __future__ import annotations
@@ -70,6 +73,20 @@ def _blocks(content: Any, keys: tuple[Key, ...], surface: str) -> Iterator[Site]
         yield from _content_block(content, keys, surface)
 
 
+def _agent_answer(result: Any, keys: tuple[Key, ...], method: str | None) -> Iterator[Site]:
+    """The agent's answer to a server's request, by method (or, without one, by its shape)."""
+    if not isinstance(result, dict):
+        return
+    if method == "sampling/createMessage" or (method is None and ("model" in result or "role" in result)):
+        yield from _blocks(result.get("content"), (*keys, "content"), "sampling_result")
+    elif method == "elicitation/create" or (method is None and "action" in result):
+        yield from _strings(result.get("content"), (*keys, "content"), "elicitation_result")
+    elif method == "roots/list" or (method is None and "roots" in result):
+        yield from _strings(result.get("roots"), (*keys, "roots"), "roots")
+    else:
+        yield from _strings(result, keys, "elicitation_result")
+
+
 def sites(message: JsonObject, method: str | None, is_request: bool) -> Iterator[Site]:
     """Every inspected string of a request or of the answer to `method`, bounded in count."""
     for count, site in enumerate(_sites(message, method, is_request), 1):
@@ -83,6 +100,10 @@ def _sites(message: JsonObject, method: str | None, is_request: bool) -> Iterato
         params = message.get("params")
         if not isinstance(params, dict):
             return
+        responses = params.get("inputResponses")
+        if isinstance(responses, dict):
+            for name, answer in responses.items():
+                yield from _agent_answer(answer, ("params", "inputResponses", name), None)
         if method in ("tools/call", "prompts/get"):
             yield from _strings(params.get("arguments"), ("params", "arguments"), "tool_arguments")
         elif method == "sampling/createMessage":
@@ -98,6 +119,15 @@ def _sites(message: JsonObject, method: str | None, is_request: bool) -> Iterato
     result = message.get("result")
     if not isinstance(result, dict):
         return
+    if method in ("sampling/createMessage", "elicitation/create", "roots/list"):
+        yield from _agent_answer(result, ("result",), method)
+        return
+    requests = result.get("inputRequests") if result.get("resultType") == "input_required" else None
+    if isinstance(requests, dict):
+        for name, request in requests.items():
+            if isinstance(request, dict) and request.get("method") in ("sampling/createMessage", "elicitation/create"):
+                for site in _sites(request, request["method"], True):
+                    yield Site(site.surface, ("result", "inputRequests", name, *site.keys), site.text)
     if method == "tools/call":
         yield from _blocks(result.get("content"), ("result", "content"), "tool_result")
         yield from _strings(result.get("structuredContent"), ("result", "structuredContent"), "tool_result")

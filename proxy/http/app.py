@@ -59,7 +59,7 @@ def build_app(plane: Plane) -> DataPlane:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         try:
-            await runtime.store.start()
+            await runtime.start()
         except StoreUnavailable as exc:
             log.error("state store unavailable at start-up: %s", exc)
             raise
@@ -77,7 +77,6 @@ def build_app(plane: Plane) -> DataPlane:
                 loop.remove_signal_handler(signal.SIGHUP)
             await plane.aclose()
             await runtime.aclose()
-            await runtime.store.close()
 
     endpoints = {endpoint_path(name): McpEndpoint(plane, name) for name in plane.upstreams}
     probes = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)], lifespan=lifespan)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from proxy.exchange import Exchange
-from proxy.http.sessions import SessionInfo
 from proxy.mcp_methods import HANDSHAKE_VERSIONS, MODERN_VERSIONS
-from proxy.types import Direction, Era, Headers, JsonObject, RequestId, Transport
+from proxy.types import Direction, Era, Headers, JsonObject, MessageKind, Origin, RequestId, Transport
 
 # Request headers passed to the upstream (allowlist: credentials, cookies and Origin never pass).
 FORWARD_REQUEST_HEADERS = frozenset({
@@ -19,6 +18,7 @@ FORWARD_RESPONSE_HEADERS = frozenset({
     b"content-type", b"mcp-session-id", b"mcp-protocol-version", b"cache-control", b"retry-after",
 })
 MCP_PARAM_PREFIX = b"mcp-param-"
+ROUTING_HEADERS = frozenset({b"mcp-name"})  # derived from the body: regenerated when the body is rewritten
 
 
 def forwardable(headers: Headers, extra: Headers) -> Headers:
@@ -42,6 +42,14 @@ def detect_era(version_header: str | None, session_id: str | None, method: str |
 
 
 @dataclass(slots=True)
+class Pending:
+    """A request forwarded to the upstream whose answer this HTTP response will carry."""
+
+    message: JsonObject
+    call_id: str | None
+
+
+@dataclass(slots=True)
 class Call:
     """The caller of one HTTP request and the requests it forwarded (to match answers)."""
 
@@ -52,20 +60,17 @@ class Call:
     session_id: str | None
     era: Era
     client: str | None
-    requests: dict[RequestId, JsonObject] = field(default_factory=dict)
-    session: SessionInfo | None = None  # handshake era: counters shown by `drawbridge sessions list`
+    client_key: str | None = None
+    trace_id: str | None = None
+    requests: dict[RequestId, Pending] = field(default_factory=dict)
 
-    def count(self, calls: int, bytes_in: int = 0, bytes_out: int = 0) -> None:
-        if self.session is not None:
-            self.session.calls += calls
-            self.session.bytes_in += bytes_in
-            self.session.bytes_out += bytes_out
-
-    def exchange(self, direction: Direction, message: JsonObject, raw_size: int,
-                 request: JsonObject | None = None) -> Exchange:
+    def exchange(self, direction: Direction, message: JsonObject, raw_size: int, pending: Pending | None = None,
+                 *, origin: Origin | None = None, kind: MessageKind | None = None) -> Exchange:
         return Exchange(
             direction=direction, message=message, raw_size=raw_size, upstream=self.upstream,
             principal=self.principal, agent=self.agent, session_id=self.session_id, era=self.era,
-            transport=Transport.HTTP, client_address=self.client, request=request,
-            credential_hash=self.credential_hash,
+            transport=Transport.HTTP, client_address=self.client,
+            request=pending.message if pending is not None else None, credential_hash=self.credential_hash,
+            client_key=self.client_key, call_id=pending.call_id if pending is not None else None,
+            trace_id=self.trace_id, origin=origin, forced_kind=kind,
         )

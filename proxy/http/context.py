@@ -1,33 +1,39 @@
-"""The data plane's shared state: runtime, identity, upstream pools and sessions."""
+"""The data plane's shared state: runtime, identity, upstream pools, and the proxy's own messages.
+
+Every answer the proxy gives on its own (a refusal before any message could be decided, an error in place
+of a killed call, a cancellation sent upstream) is recorded through the pipeline as a decision with
+`origin: proxy`, in the same event shape as every other message.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
-from cachetools import TTLCache
-
-from proxy.audit import system_event
 from proxy.config import Config, UpstreamConfig
 from proxy.containment.revocation import TokenRevoker
 from proxy.decision import Decision
 from proxy.errors import ErrorCode
-from proxy.http.answers import RejectServerRequest
+from proxy.exchange import Exchange
 from proxy.http.asgi import Scope, Send, send_json
-from proxy.http.call import Call, forwardable
+from proxy.http.call import Call, Pending, forwardable
 from proxy.http.guard import HostOriginGuard
 from proxy.http.live import LiveCalls
-from proxy.http.sessions import SessionTable
 from proxy.identity import Authenticator, AuthFailure
 from proxy.jsonrpc import dumps, error_response
 from proxy.runtime import Runtime
-from proxy.types import Era, Headers, JsonObject
+from proxy.state.codec import StoreUnavailable
+from proxy.tracecontext import trace_id
+from proxy.types import Direction, Era, Headers, JsonObject, MessageKind, Origin, Transport, Verdict
 from proxy.upstream import UpstreamError, UpstreamPool, UpstreamResponse
 
 log = logging.getLogger("drawbridge.http")
 ANONYMOUS = "anonymous"
 SIDE_CALL_TIMEOUT = 5.0
+STORE_DOWN = "shared state unavailable; refused (fail closed)"
 
 
 @dataclass
@@ -53,6 +59,11 @@ class Upstream:
                                        timeout=self.timeout)
 
 
+def client_address(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else None
+
+
 class Plane:
     """Everything the MCP endpoints share. Built once at start-up."""
 
@@ -62,83 +73,144 @@ class Plane:
         self.guard = HostOriginGuard(config.http.allowed_hosts, config.http.allowed_origins)
         self.authenticator = Authenticator(config.identity)
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
-        self.sessions = SessionTable()
+        self.sessions = runtime.sessions
         self.live = LiveCalls()
-        self.revoker: TokenRevoker | None = None  # set when containment.revocation is configured
-        self.killed_sessions: TTLCache[tuple[str, str], bool] = TTLCache(100_000, 24 * 3600)
+        self.revoker: TokenRevoker | None = runtime.revocation.revoker  # set when containment.revocation is on
         self._background: set[asyncio.Task[None]] = set()
 
+    # -- who is calling -----------------------------------------------------------------------
     async def identify(self, scope: Scope, headers: dict[str, str], upstream: str, send: Send) -> Call | None:
-        """Who is calling, or None after answering 401 (no valid identity) or 404 (foreign session)."""
+        """Who is calling, or None after answering 401 (no valid identity, or a revoked one), 404 (a session
+        the store does not know, or another principal's) or 503 (the store cannot say)."""
         identity = await self.authenticator.authenticate(headers)
-        client = scope.get("client")
-        address = f"{client[0]}:{client[1]}" if client else None
+        address = client_address(scope)
         session_id = headers.get("mcp-session-id")
+        if isinstance(identity, AuthFailure) and identity.missing_credentials \
+                and self.runtime.holder.policy.settings.anonymous:
+            identity = self.authenticator.anonymous(headers)
         if isinstance(identity, AuthFailure):
-            if not identity.missing_credentials or not self.runtime.holder.policy.settings.anonymous:
-                self.refusal(scope, upstream, f"unauthenticated: {identity.reason}")
-                await send_json(send, 401, error_response(None, ErrorCode.UNAUTHENTICATED,
-                                                          f"unauthenticated: {identity.reason}"),
-                                [(b"www-authenticate", identity.www_authenticate.encode("latin-1"))])
-                return None
-            principal, agent, credential = ANONYMOUS, headers.get(self.config.identity.agent_header or ""), None
-        else:
-            principal, agent, credential = identity.principal, identity.agent, identity.credential_hash
-            if self.revoker is not None and identity.method == "jwt":  # held in memory for RFC 7009 revocation
-                self.revoker.remember(principal, headers.get("authorization", "").partition(" ")[2].strip())
-        call = Call(upstream, principal, agent, credential, session_id, Era.UNKNOWN, address)
-        if session_id is not None and ((upstream, session_id) in self.killed_sessions
-                                       or (call_session := self.sessions.check(upstream, session_id, principal,
-                                                                               agent)) is None):
-            self.refusal(scope, upstream, "session ended or owned by another principal", call)
-            await send_json(send, 404, error_response(None, ErrorCode.INVALID_REQUEST, "session not found"))
+            reason = f"unauthenticated: {identity.reason}"
+            await self.refuse(scope, send, upstream, None, 401, ErrorCode.UNAUTHENTICATED, reason, "identity",
+                              [(b"www-authenticate", identity.www_authenticate.encode("latin-1"))])
             return None
+        call = Call(upstream, identity.principal, identity.agent, identity.credential_hash, session_id,
+                    Era.HANDSHAKE if session_id else Era.UNKNOWN, address, client_key=session_id,
+                    trace_id=trace_id(headers.get("traceparent")))
+        if self.runtime.store.state().is_revoked(identity.credential_hash):
+            challenge = self.authenticator.challenge("invalid_token", "token revoked")
+            await self.refuse(scope, send, upstream, call, 401, ErrorCode.UNAUTHENTICATED,
+                              "unauthenticated: credential revoked", "revocation",
+                              [(b"www-authenticate", challenge.encode("latin-1"))])
+            return None
+        if self.revoker is not None and identity.method == "jwt":  # held in memory for RFC 7009 revocation
+            token = headers.get("authorization", "").partition(" ")[2].strip()
+            self.revoker.remember(identity.principal, token, expires_at=identity.expires_at)
         if session_id is not None:
-            call.session = call_session
+            try:
+                owner = await self.sessions.owner(upstream, session_id)
+            except StoreUnavailable:
+                await self.refuse(scope, send, upstream, call, 503, ErrorCode.INSPECTION_FAILED, STORE_DOWN,
+                                  "sessions")
+                return None
+            if owner is None or owner.principal != identity.principal:
+                what = "session not found" if owner is None else "session owned by another principal"
+                await self.refuse(scope, send, upstream, call, 404, ErrorCode.INVALID_REQUEST, what, "sessions",
+                                  shown="session not found")
+                return None
         return call
 
-    def refusal(self, scope: Scope, upstream: str, reason: str, call: Call | None = None) -> None:
-        """Audit a refusal that happened before any JSON-RPC message could be decided."""
-        client = scope.get("client")
-        self.runtime.auditor.emit(system_event(
-            "request_refused", upstream=upstream, reason=reason, http_method=scope.get("method"),
-            client_address=f"{client[0]}:{client[1]}" if client else None,
-            principal=call.principal if call else None, agent=call.agent if call else None,
-            session_id=call.session_id if call else None, verdict="deny",
-            policy_version=self.runtime.holder.policy.version,
-        ))
+    async def refuse(self, scope: Scope, send: Send, upstream: str, call: Call | None, status: int,
+                     code: ErrorCode, reason: str, check: str, headers: Headers | None = None,
+                     *, kind: MessageKind = MessageKind.HTTP, message: JsonObject | None = None,
+                     shown: str | None = None) -> None:
+        """Refuse an HTTP request before (or instead of) deciding its messages: one decision event, then
+        the answer. `shown` is what the agent reads when it must not learn the reason (defaults to it)."""
+        ex = self.http_exchange(scope, upstream, call, kind=kind, message=message, status=status)
+        self.runtime.pipeline.record(ex, Decision(Verdict.DENY, reason=reason, code=code, check=check))
+        await send_json(send, status, error_response(None, code, shown or reason), headers)
 
-    def note_session(self, response: UpstreamResponse, call: Call) -> None:
-        """Bind a session the upstream just issued to the principal that opened it."""
+    def http_exchange(self, scope: Scope, upstream: str, call: Call | None, *, kind: MessageKind = MessageKind.HTTP,
+                      message: JsonObject | None = None, status: int | None = None,
+                      origin: Origin = Origin.AGENT, http_method: str | None = None) -> Exchange:
+        """An exchange for an HTTP operation that carries no acceptable JSON-RPC message."""
+        return Exchange(
+            direction=Direction.TO_SERVER, message=message or {}, raw_size=0, upstream=upstream,
+            principal=call.principal if call else ANONYMOUS, agent=call.agent if call else None,
+            session_id=call.session_id if call else None, era=call.era if call else Era.UNKNOWN,
+            transport=Transport.HTTP, client_address=client_address(scope),
+            credential_hash=call.credential_hash if call else None, client_key=call.client_key if call else None,
+            trace_id=call.trace_id if call else None, origin=origin, http_method=http_method or scope.get("method"),
+            http_status=status, forced_kind=kind)
+
+    # -- sessions -------------------------------------------------------------------------------
+    async def note_session(self, response: UpstreamResponse, call: Call) -> bool:
+        """Bind a session the upstream just issued to the principal that opened it, in the store, before the
+        agent learns its id. False if the store could not record it (the answer must then be withheld)."""
         issued = response.header(b"mcp-session-id")
-        if issued is not None:
-            session_id = issued.decode("latin-1")
-            if session_id != call.session_id:
-                call.session = self.sessions.bind(call.upstream, session_id, call.principal, call.agent)
-                call.session_id = session_id
+        if issued is None:
+            return True
+        session_id = issued.decode("latin-1")
+        if session_id == call.session_id:
+            return True
+        try:
+            await self.sessions.bind(call.upstream, session_id, call.principal, call.agent, Era.HANDSHAKE,
+                                     call.credential_hash, call.client)
+        except StoreUnavailable as exc:
+            log.error("session %s… not bound (%s); ending it", session_id[:8], exc)
+            self.end_upstream_session(self.upstreams[call.upstream], session_id, call, "store unavailable")
+            return False
+        call.session_id = call.client_key = session_id
+        return True
 
-    def end_session(self, call: Call) -> None:
-        if call.session_id:
-            self.sessions.drop(call.upstream, call.session_id)
-            self.runtime.auditor.emit(system_event("session_closed", upstream=call.upstream,
-                                                   session_id=call.session_id, principal=call.principal))
+    def end_upstream_session(self, upstream: Upstream, session_id: str, call: Call | None, why: str) -> None:
+        """DELETE a session at the upstream on the proxy's own behalf (audited as the proxy's message)."""
+        async def delete() -> None:
+            status: int | None = None
+            try:
+                response = await upstream.send("DELETE", [(b"mcp-session-id", session_id.encode("latin-1"))], b"")
+                async with response:
+                    await response.read(65536, SIDE_CALL_TIMEOUT)
+                status = response.status
+            except UpstreamError as exc:
+                log.info("could not end session at upstream %s: %s", upstream.name, exc)
+            ex = Exchange(direction=Direction.TO_SERVER, message={}, raw_size=0, upstream=upstream.name,
+                          principal=call.principal if call else ANONYMOUS, agent=call.agent if call else None,
+                          session_id=session_id, era=Era.HANDSHAKE, transport=Transport.HTTP,
+                          client_key=session_id, origin=Origin.PROXY, http_method="DELETE", http_status=status,
+                          forced_kind=MessageKind.HTTP)
+            self.runtime.pipeline.record(ex, Decision(Verdict.ALLOW, reason=f"session ended by the proxy ({why})",
+                                                      check="proxy"))
 
-    def rejector(self, upstream: Upstream, call: Call) -> RejectServerRequest:
-        """Answer a refused server→client request on the agent's behalf so the server does not wait."""
-        async def reject(message: JsonObject, decision: Decision) -> None:
-            error = error_response(message.get("id"), decision.code, decision.reason)
-            self._side_post(upstream, call, error)
-        return reject
+        self.spawn(delete())
+
+    # -- the proxy's own messages to either side ------------------------------------------------
+    def emitted(self, call: Call, direction: Direction, message: JsonObject, decision: Decision,
+                pending: Pending | None = None) -> None:
+        """Record a message the proxy itself sends (to the agent or to the upstream)."""
+        ex = call.exchange(direction, message, len(dumps(message)), pending, origin=Origin.PROXY)
+        self.runtime.pipeline.record(ex, decision)
+
+    def reject_server_request(self, upstream: Upstream, call: Call, message: JsonObject, decision: Decision) -> None:
+        """Answer a refused server → agent request on the agent's behalf, so the server does not wait."""
+        error = error_response(message.get("id"), decision.code, decision.reason)
+        self.side_post(upstream, call, error, Decision(Verdict.ALLOW, reason="error sent in place of the agent's "
+                                                       "answer to a refused server request", check="proxy"))
 
     def cancel_upstream(self, upstream: Upstream, call: Call, reason: str) -> None:
-        """Send notifications/cancelled for every request of `call` still waiting (handshake era)."""
-        for request_id in list(call.requests):
-            self._side_post(upstream, call, {"jsonrpc": "2.0", "method": "notifications/cancelled",
-                                             "params": {"requestId": request_id, "reason": reason}})
+        """Send notifications/cancelled for every request of `call` still waiting."""
+        for request_id, pending in list(call.requests.items()):
+            self.side_post(upstream, call, {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                            "params": {"requestId": request_id, "reason": reason}},
+                           Decision(Verdict.ALLOW, reason=f"cancellation sent by the proxy ({reason})", check="proxy"),
+                           pending)
         call.requests.clear()
 
-    def _side_post(self, upstream: Upstream, call: Call, message: JsonObject) -> None:
-        headers: Headers = [(b"content-type", b"application/json"), (b"accept", b"application/json, text/event-stream")]
+    def side_post(self, upstream: Upstream, call: Call, message: JsonObject, decision: Decision,
+                  pending: Pending | None = None) -> None:
+        """POST one message of the proxy's own to the upstream (recorded first, sent in the background)."""
+        self.emitted(call, Direction.TO_SERVER, message, decision, pending)
+        headers: Headers = [(b"content-type", b"application/json"),
+                            (b"accept", b"application/json, text/event-stream")]
         if call.session_id:
             headers.append((b"mcp-session-id", call.session_id.encode("latin-1")))
         headers.extend(upstream.headers)
@@ -152,7 +224,10 @@ class Plane:
             except UpstreamError as exc:
                 log.info("could not notify upstream %s: %s", upstream.name, exc)
 
-        task = asyncio.get_running_loop().create_task(post())
+        self.spawn(post())
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -44,7 +44,7 @@ class LiveCalls:
         return [live for live in self._calls.values() if (
             (principal is not None and live.call.principal == principal)
             or (agent is not None and live.call.agent == agent)
-            or (session is not None and live.call.session_id == session))]
+            or (session is not None and live.call.client_key == session))]
 
     def matching_any(self) -> list[LiveCall]:
         return list(self._calls.values())

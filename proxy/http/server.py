@@ -44,8 +44,8 @@ def serve(config: Config) -> int:
     host, port = split_listen(config.listen)
     runtime = Runtime.build(config)
     plane = Plane(runtime, config)
-    containment = PlaneContainment(plane, runtime.store)
-    admin = build_admin(runtime, config, containment)
+    PlaneContainment(plane, runtime.store)
+    admin = build_admin(runtime, config)
     servers = [uvicorn.Server(_uvicorn_config(build_app(plane), host, port, config))]
     if admin is not None:
         servers.append(uvicorn.Server(_uvicorn_config(admin[0], admin[1], admin[2], config)))

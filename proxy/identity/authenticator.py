@@ -32,6 +32,7 @@ class Identity:
     agent: str | None
     method: AuthMethod
     credential_hash: str | None
+    expires_at: float | None = None  # a token's `exp` (epoch seconds), when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +83,13 @@ class Authenticator:
         drop = self.credential_headers
         return {name: value for name, value in headers.items() if name.lower() not in drop}
 
-    def anonymous(self, headers: Mapping[str, str]) -> Identity:
-        """The identity to use when policy explicitly allows anonymous access."""
+    def anonymous(self, headers: Mapping[str, str]) -> Identity | AuthFailure:
+        """The identity to use when policy explicitly allows anonymous access; the agent header is
+        validated exactly as on the authenticated path (a bad one is refused, never passed on)."""
         try:
             agent = self._header_agent({name.lower(): value for name, value in headers.items()})
-        except _Refused:
-            agent = None
+        except _Refused as refused:
+            return self._fail(refused.reason, refused.error)
         return Identity(ANONYMOUS_PRINCIPAL, agent, "anonymous", None)
 
     def challenge(self, error: str | None = None, description: str | None = None) -> str:
@@ -152,7 +154,9 @@ class Authenticator:
             raise _Refused("unknown api key", "invalid_token")
         verified = await self._jwt.verify(credential)  # TokenError -> AuthFailure in authenticate()
         agent = verified.agent or self._header_agent(headers)
-        return Identity(verified.subject, agent, "jwt", digest)
+        exp = verified.claims.get("exp")
+        return Identity(verified.subject, agent, "jwt", digest,
+                        float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None)
 
     def _header_agent(self, headers: Mapping[str, str]) -> str | None:
         name = self._config.agent_header

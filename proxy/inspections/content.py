@@ -57,7 +57,10 @@ def inspect_content(name: str, scanner: Scanner, ex: Exchange, is_request: bool)
         return deny(f"content inspection refused the message ({', '.join(detectors[:6])})",
                     rule_ids=tuple(f"content:{d}" for d in detectors), findings=tuple(findings), check=name)
     if changed:
-        return Decision(Verdict.REWRITE, message=message, findings=tuple(findings), check=name)
+        removed = [{"path": f.path, "detector": f.detector, "action": f.message.rsplit("[", 1)[-1].rstrip("]")}
+                   for f in findings if f.message.endswith(("[stripped]", "[redacted]"))]
+        return Decision(Verdict.REWRITE, message=message, findings=tuple(findings), check=name,
+                        note={"removed": removed})
     return Decision(Verdict.ALLOW, findings=tuple(findings), check=name)
 
 
@@ -79,9 +82,11 @@ class _ContentCheck(Inspection):
 
 
 class ContentRequestCheck(_ContentCheck):
-    """Tool and prompt arguments leaving for a server; sampling and elicitation requests from one."""
+    """Tool and prompt arguments leaving for a server (with any modern-era input responses); sampling and
+    elicitation requests from one."""
 
-    methods = frozenset({"tools/call", "prompts/get", "sampling/createMessage", "elicitation/create"})
+    methods = frozenset({"tools/call", "prompts/get", "resources/read", "sampling/createMessage",
+                         "elicitation/create"})
     kinds = frozenset({MessageKind.REQUEST})
 
 
@@ -92,4 +97,13 @@ class ContentAnswerCheck(_ContentCheck):
     methods = frozenset({"tools/call", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
                          "resources/read", "prompts/get"})
     directions = frozenset({Direction.TO_CLIENT})
+    kinds = frozenset({MessageKind.RESPONSE})
+
+
+class ContentAgentAnswerCheck(_ContentCheck):
+    """The agent's answers to a server's requests: sampling results, elicitation results, roots."""
+
+    is_request = False
+    methods = frozenset({"sampling/createMessage", "elicitation/create", "roots/list"})
+    directions = frozenset({Direction.TO_SERVER})
     kinds = frozenset({MessageKind.RESPONSE})

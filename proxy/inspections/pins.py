@@ -80,7 +80,8 @@ class PinCheck(Inspection):
         if outcome.hidden:
             ex.notes["pins_hidden"] = list(outcome.hidden)
             message = {**ex.message, "result": {**result, "tools": outcome.kept}}
-            return Decision(Verdict.REWRITE, message=message, findings=outcome.findings, check=self.name)
+            return Decision(Verdict.REWRITE, message=message, findings=outcome.findings, check=self.name,
+                            note={"hidden_tools": sorted(outcome.hidden)})
         return _noted(outcome.findings, self.name)
 
     async def _handshake(self, ex: Exchange) -> Decision | None:
@@ -94,7 +95,7 @@ class PinCheck(Inspection):
             return _noted(tuple(findings), self.name)
         stripped = {k: v for k, v in result.items() if k != "instructions"}
         return Decision(Verdict.REWRITE, message={**ex.message, "result": stripped}, findings=tuple(findings),
-                        check=self.name)
+                        check=self.name, note={"removed": ["instructions"]})
 
 
 def _noted(findings: tuple[Finding, ...], check: str) -> Decision | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from proxy.catalog import ToolCatalog
 from proxy.inspections.canary import CanaryCheck
 from proxy.inspections.containment import ContainmentGate
-from proxy.inspections.content import ContentAnswerCheck, ContentRequestCheck
+from proxy.inspections.content import ContentAgentAnswerCheck, ContentAnswerCheck, ContentRequestCheck
 from proxy.inspections.egress import EgressCheck
 from proxy.inspections.list_filter import ListingFilter
 from proxy.inspections.method_gate import UnknownMethodGate
 from proxy.inspections.modern_headers import ModernHeaderCheck
+from proxy.inspections.pairing import AnswerPairing
+from proxy.inspections.params_shape import ParamsShapeGate
 from proxy.inspections.pins import PinCheck
 from proxy.inspections.policy_check import PolicyCheck
 from proxy.pins.enforcer import PinEnforcer
@@ -20,18 +22,22 @@ from proxy.state.model import Store
 
 def build_registry(holder: PolicyHolder, store: Store, catalog: ToolCatalog,
                    pins: PinEnforcer | None = None) -> list[Inspection]:
-    """Inspections in run order: containment first (a quarantined subject gets nothing further), cheap
-    structural gates, content of requests, pins (on the upstream's full listing), policy, then the
-    rewriting of answers (listing filter, content of answers)."""
+    """Inspections in run order: containment first (a quarantined subject gets nothing further), answers
+    paired with their requests, cheap structural gates, egress and content of requests, pins (on the
+    upstream's full listing), policy, then the rewriting of answers (listing filter, content of answers,
+    content of the agent's answers to the server)."""
     return [
         ContainmentGate(store, catalog),
+        AnswerPairing(),
         CanaryCheck(holder),
         ModernHeaderCheck(),
         UnknownMethodGate(holder),
-        EgressCheck(holder),
+        ParamsShapeGate(),
+        EgressCheck(holder, store),
         ContentRequestCheck(holder),
         *([PinCheck(pins)] if pins is not None else []),
         PolicyCheck(holder),
-        ListingFilter(holder),
+        ListingFilter(holder, store),
         ContentAnswerCheck(holder),
+        ContentAgentAnswerCheck(holder),
     ]

@@ -70,7 +70,7 @@ def _run(main: Coroutine[Any, Any, T]) -> T:
 
 async def _serve(runtime: Runtime, command: list[str]) -> int:
     try:
-        await runtime.store.start()
+        await runtime.start()
     except StoreUnavailable as exc:
         print(f"drawbridge: state store {runtime.config.store.split(':', 1)[0]} unavailable: {exc}", file=sys.stderr)
         return 2
@@ -78,7 +78,6 @@ async def _serve(runtime: Runtime, command: list[str]) -> int:
         return await _serve_started(runtime, command)
     finally:
         await runtime.aclose()
-        await runtime.store.close()
 
 
 async def _serve_started(runtime: Runtime, command: list[str]) -> int:

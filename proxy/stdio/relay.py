@@ -1,17 +1,22 @@
-"""The stdio relay: every line, both ways, through the pipeline; forward, rewrite, refuse or answer."""
+"""The stdio relay: every line, both ways, through the pipeline; forward, rewrite, refuse or answer.
+
+One process serves one conversation, so the relay pairs answers with the requests it forwarded itself
+(its routing table). Every line gets exactly one decision event; every line the relay writes on its own
+(an error in place of a refused answer) is recorded as the proxy's message.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from proxy.audit import system_event
 from proxy.config import StdioConfig
 from proxy.decision import Decision, deny
-from proxy.errors import DrawbridgeError, ErrorCode, MessageError
+from proxy.errors import ErrorCode, MessageError
 from proxy.exchange import Exchange
 from proxy.inspections.modern_headers import PROTOCOL_VERSION_META_KEY
 from proxy.jsonrpc import dumps, error_response, kind_of, parse_body
@@ -19,7 +24,7 @@ from proxy.mcp_methods import MODERN_VERSIONS
 from proxy.runtime import Runtime
 from proxy.stdio.lines import LineSink, TooLong
 from proxy.stdio.salvage import salvage
-from proxy.types import Direction, Era, JsonObject, MessageKind, RequestId, Transport, Verdict
+from proxy.types import Direction, Era, JsonObject, MessageKind, Origin, RequestId, Transport, Verdict
 
 log = logging.getLogger("drawbridge.stdio")
 
@@ -36,13 +41,13 @@ class Route:
     sender_name: str
     sender: LineSink  # answers to the sender's requests go here
     receiver: LineSink  # permitted messages go here
-    outbound: dict[RequestId, JsonObject] = field(default_factory=dict)  # forwarded along this route
-    inbound: dict[RequestId, JsonObject] = field(default_factory=dict)  # forwarded the other way
+    outbound: dict[RequestId, tuple[JsonObject, str | None]] = field(default_factory=dict)  # forwarded this way
+    inbound: dict[RequestId, tuple[JsonObject, str | None]] = field(default_factory=dict)  # forwarded the other way
 
-    def remember(self, request_id: RequestId, request: JsonObject) -> None:
+    def remember(self, request_id: RequestId, request: JsonObject, call_id: str | None) -> None:
         """Keep a forwarded request until its answer comes back (bounded: oldest forgotten first)."""
         self.outbound.pop(request_id, None)
-        self.outbound[request_id] = request
+        self.outbound[request_id] = (request, call_id)
         if len(self.outbound) > MAX_IN_FLIGHT:
             del self.outbound[next(iter(self.outbound))]
 
@@ -54,6 +59,7 @@ class Relay:
         self.runtime = runtime
         self.settings = settings
         self.era = Era.UNKNOWN
+        self.client_key = f"stdio-{secrets.token_hex(8)}"  # this process's one conversation
         self.to_server = Route(Direction.TO_SERVER, "agent", agent, child)
         self.to_client = Route(Direction.TO_CLIENT, "server", child, agent)
         self.to_client.inbound = self.to_server.outbound  # the server answers what the agent asked
@@ -92,62 +98,67 @@ class Relay:
 
     async def _single(self, route: Route, line: bytes, message: JsonObject) -> None:
         ex = self._exchange(route, message, len(line))
-        if ex is None:
-            return
-        decision = self._record(ex, await self._decide(ex))
+        decision = await self.runtime.pipeline.settle(ex, await self._decide(ex))
         if not decision.blocks:
             if ex.kind is MessageKind.REQUEST:
-                route.remember(message["id"], ex.message)
+                route.remember(message["id"], ex.message, ex.call_id)
             rewritten = decision.verdict is Verdict.REWRITE and decision.message is not None
             await route.receiver.write_line(dumps(decision.message) if rewritten else line)
             return
         log.debug("refused %s %s from the %s: %s", ex.kind.value, ex.method, route.sender_name, decision.reason)
         if ex.kind is MessageKind.REQUEST:
             await route.sender.write_line(dumps(_refusal(ex.id, decision)))
-        elif ex.kind in ANSWERS:
-            await route.receiver.write_line(dumps(_refusal(ex.id, decision)))
+        elif ex.kind in ANSWERS and ex.request is not None:
+            await route.receiver.write_line(dumps(self._in_place(route, ex, decision)))
 
     async def _batch(self, route: Route, line: bytes, messages: list[JsonObject]) -> None:
         """Refuse the whole batch if any member is refused (answering its requests); else forward it."""
-        exchanges = [ex for m in messages if (ex := self._exchange(route, m, len(line))) is not None]
+        exchanges = [self._exchange(route, m, len(line)) for m in messages]
         decisions = [await self._decide(ex) for ex in exchanges]
         refused = any(d.blocks for d in decisions)
-        finals = [self._record(ex, _batch_refusal(d) if refused and not d.blocks else d)
+        finals = [await self.runtime.pipeline.settle(ex, _batch_refusal(d) if refused and not d.blocks else d)
                   for ex, d in zip(exchanges, decisions, strict=True)]
         if not any(d.blocks for d in finals):
             for ex in exchanges:
                 if ex.kind is MessageKind.REQUEST and ex.id is not None:
-                    route.remember(ex.id, ex.message)
-            changed = len(exchanges) != len(messages) or any(d.verdict is Verdict.REWRITE for d in finals)
-            if exchanges:
-                await route.receiver.write_line(dumps([ex.message for ex in exchanges]) if changed else line)
+                    route.remember(ex.id, ex.message, ex.call_id)
+            changed = any(d.verdict is Verdict.REWRITE for d in finals)
+            await route.receiver.write_line(dumps([ex.message for ex in exchanges]) if changed else line)
             return
         to_sender = [_refusal(ex.id, d) for ex, d in zip(exchanges, finals, strict=True)
                      if ex.kind is MessageKind.REQUEST]
-        to_receiver = [_refusal(ex.id, d) for ex, d in zip(exchanges, finals, strict=True) if ex.kind in ANSWERS]
+        to_receiver = [self._in_place(route, ex, d) for ex, d in zip(exchanges, finals, strict=True)
+                       if ex.kind in ANSWERS and ex.request is not None]
         if to_sender:
             await route.sender.write_line(dumps(to_sender))
         if to_receiver:
             await route.receiver.write_line(dumps(to_receiver))
 
-    def _exchange(self, route: Route, message: JsonObject, raw_size: int) -> Exchange | None:
-        """Build the Exchange; an answer to nothing in flight is audited, refused and dropped (None)."""
+    def _exchange(self, route: Route, message: JsonObject, raw_size: int) -> Exchange:
+        """Build the Exchange; an answer is paired with the request it answers (the pairing check refuses
+        one that answers nothing in flight)."""
         kind = kind_of(message)
-        request = None
-        if kind in ANSWERS:
-            request = route.inbound.pop(message["id"], None)
-        elif route.direction is Direction.TO_SERVER:
+        pending = route.inbound.pop(message["id"], None) if kind in ANSWERS else None
+        if kind not in ANSWERS and route.direction is Direction.TO_SERVER:
             self._track_era(message)
-        ex = Exchange(direction=route.direction, message=message, raw_size=raw_size,
-                      upstream=self.settings.upstream_name, principal=self.settings.principal,
-                      agent=self.settings.agent, era=self.era, transport=Transport.STDIO, request=request)
-        if kind in ANSWERS and request is None:
-            log.warning("dropped an answer from the %s to no request in flight (id %r)",
-                        route.sender_name, message.get("id"))
-            self._record(ex, deny("answer to no request in flight; dropped",
-                                  code=ErrorCode.INVALID_REQUEST, check="stdio"))
-            return None
-        return ex
+        return self._build(route, message, raw_size, request=pending[0] if pending else None,
+                           call_id=pending[1] if pending else None)
+
+    def _build(self, route: Route, message: JsonObject, raw_size: int, *, request: JsonObject | None = None,
+               call_id: str | None = None, origin: Origin | None = None,
+               kind: MessageKind | None = None) -> Exchange:
+        return Exchange(direction=route.direction, message=message, raw_size=raw_size,
+                        upstream=self.settings.upstream_name, principal=self.settings.principal,
+                        agent=self.settings.agent, era=self.era, transport=Transport.STDIO, request=request,
+                        client_key=self.client_key, call_id=call_id, origin=origin, forced_kind=kind)
+
+    def _in_place(self, route: Route, ex: Exchange, decision: Decision) -> JsonObject:
+        """The error the receiver gets instead of a refused answer (recorded as the proxy's message)."""
+        error = _refusal(ex.id, decision)
+        self._record(self._build(route, error, len(dumps(error)), request=ex.request, call_id=ex.call_id,
+                                 origin=Origin.PROXY),
+                     Decision(Verdict.ALLOW, reason="error sent in place of a refused answer", check="proxy"))
+        return error
 
     def _track_era(self, message: JsonObject) -> None:
         method = message.get("method")
@@ -166,43 +177,31 @@ class Relay:
                         code=ErrorCode.INTERNAL_ERROR, check="pipeline")
 
     def _record(self, ex: Exchange, decision: Decision) -> Decision:
-        try:
-            return self.runtime.pipeline.record(ex, decision)
-        except Exception:  # an event that cannot even be built must not let the message through
-            log.exception("audit event for %s could not be built", ex.method)
-            return deny("audit unavailable; refused (fail closed)", code=ErrorCode.INTERNAL_ERROR, check="audit")
+        return self.runtime.pipeline.record(ex, decision)
 
     # -- lines that are not acceptable JSON-RPC ------------------------------------------
 
     async def _refuse(self, route: Route, exc: MessageError, size: int, value: JsonObject | None,
                       request_id: RequestId | None, is_request: bool) -> None:
-        """Audit a line that is not acceptable JSON-RPC; answer whoever would wait because of it."""
-        if value is not None:
-            ex = Exchange(direction=route.direction, message=value, raw_size=size,
-                          upstream=self.settings.upstream_name, principal=self.settings.principal,
-                          agent=self.settings.agent, era=self.era, transport=Transport.STDIO,
-                          request=route.inbound.get(request_id) if request_id is not None else None)
-            self._record(ex, deny(exc.message, code=exc.code, check="jsonrpc"))
-        else:
-            self._system_event(route, exc, size, request_id)
+        """Record a line that is not acceptable JSON-RPC; answer whoever would wait because of it."""
+        pending = route.inbound.pop(request_id, None) if request_id is not None and not is_request else None
+        ex = self._build(route, value or {}, size, request=pending[0] if pending else None,
+                         call_id=pending[1] if pending else None, kind=MessageKind.INVALID)
+        self._record(ex, deny(exc.message, code=exc.code, check="jsonrpc"))
         if route.direction is Direction.TO_CLIENT:
             log.warning("refused a line from the server (%d bytes): %s", size, exc.message)
         if is_request and request_id is not None:
             await route.sender.write_line(dumps(error_response(request_id, exc.code, exc.message)))
-        elif request_id is not None and route.inbound.pop(request_id, None) is not None:
+        elif pending is not None:
             reason = f"the {route.sender_name} answered with an unacceptable message: {exc.message}"
-            await route.receiver.write_line(dumps(error_response(request_id, _garbage_code(route, exc), reason)))
+            error = error_response(request_id, _garbage_code(route, exc), reason)
+            self._record(self._build(route, error, len(dumps(error)), request=pending[0], call_id=pending[1],
+                                     origin=Origin.PROXY),
+                         Decision(Verdict.ALLOW, reason="error sent in place of an unacceptable answer",
+                                  check="proxy"))
+            await route.receiver.write_line(dumps(error))
         elif route.direction is Direction.TO_SERVER:
             await route.sender.write_line(dumps(error_response(request_id, exc.code, exc.message)))
-
-    def _system_event(self, route: Route, exc: MessageError, size: int, request_id: RequestId | None) -> None:
-        try:
-            self.runtime.auditor.emit(system_event(
-                "message_refused", direction=route.direction.value, transport=Transport.STDIO.value,
-                upstream=self.settings.upstream_name, principal=self.settings.principal, agent=self.settings.agent,
-                jsonrpc_id=request_id, reason=exc.message, error_code=int(exc.code), bytes=size))
-        except DrawbridgeError as err:
-            log.error("audit unavailable for a refused line: %s", err)
 
 
 def _refusal(request_id: RequestId | None, decision: Decision) -> JsonObject:

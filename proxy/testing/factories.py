@@ -18,6 +18,7 @@ from proxy.exchange import Exchange
 from proxy.mcp_methods import LISTINGS
 from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder
+from proxy.state.model import Store
 from proxy.types import Direction, Era, JsonObject, RequestId, Transport
 
 DEFAULT_PRINCIPAL = "alice"
@@ -152,4 +153,15 @@ async def registry_for(holder: PolicyHolder) -> list[Inspection]:
 
     store = open_store("sqlite::memory:", poll_interval=0)
     await store.start()
-    return build_registry(holder, store, ToolCatalog())
+    return build_registry(holder, store, ToolCatalog(store))
+
+
+def memory_store() -> Store:
+    """A started in-memory SQLite store, for synchronous fixtures (not inside a running event loop)."""
+    import asyncio
+
+    from proxy.state.sqlite import SQLiteStore
+
+    store = SQLiteStore(":memory:", poll_interval=0)
+    asyncio.run(store.start())
+    return store

@@ -1,8 +1,14 @@
-"""Fixtures for the admin plane: an in-memory store, fake live sessions, a recorder, the app."""
+"""Fixtures for the admin plane: the real containment stack on an in-memory SQLite store.
+
+The store, the session directory, the evidence recorder and collector, the revocation agent and the
+containment service are the production classes; only the data plane is absent, so ending a session
+records which binding was taken instead of sending a DELETE upstream.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,44 +17,29 @@ import pytest
 from starlette.applications import Starlette
 
 from proxy.admin.app import AdminDeps, build_admin_app
+from proxy.containment.revocation import RevocationAgent
+from proxy.containment.service import ContainmentService
+from proxy.evidence.collect import EvidenceCollector
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.identity.apikeys import hash_api_key
-
-from .memory_store import MemoryStore
+from proxy.replicas import ReplicaRegistry
+from proxy.sessions import SessionDirectory, SessionEnding, SessionInfo
+from proxy.state.sqlite import SQLiteStore
+from proxy.types import Era
 
 TOKEN = "dbk_test-admin-token-0123456789"
 TOKEN_HASH = hash_api_key(TOKEN)
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-
-
-class FakeSessions:
-    """LiveSessions over a list of rows; `kill` removes them and records the reason."""
-
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.rows = rows
-        self.kills: list[tuple[str | None, str | None, str]] = []
-        self.before_kill: list[Any] = []
-
-    def list(self, principal: str | None) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.rows if principal is None or r["principal"] == principal]
-
-    async def kill(self, session_id: str | None, principal: str | None, reason: str) -> int:
-        for check in self.before_kill:
-            check()
-        self.kills.append((session_id, principal, reason))
-        gone = [r for r in self.rows if r["session_id"] == session_id or r["principal"] == principal]
-        self.rows = [r for r in self.rows if r not in gone]
-        return len(gone)
-
-
-def session_row(session_id: str, principal: str, agent: str | None = None) -> dict[str, Any]:
-    return {"session_id": session_id, "principal": principal, "agent": agent, "upstream": "default",
-            "started": 1_780_000_000.0, "calls": 3, "bytes_in": 100, "bytes_out": 2000}
+SESSIONS = (("s-1", "alice", "copilot"), ("s-2", "alice", "cursor"), ("s-3", "bob", "copilot"))
 
 
 @pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
+def store() -> Iterator[SQLiteStore]:
+    """A started in-memory store (no poller: every write goes through this instance)."""
+    store = SQLiteStore(":memory:", poll_interval=0)
+    asyncio.run(store.start())
+    yield store
+    asyncio.run(store.close())
 
 
 @pytest.fixture
@@ -57,9 +48,35 @@ def audit() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def sessions() -> FakeSessions:
-    return FakeSessions([session_row("s-1", "alice", "copilot"), session_row("s-2", "alice", "cursor"),
-                         session_row("s-3", "bob", "copilot")])
+def broadcasts(store: SQLiteStore) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    store.on_event(seen.append)
+    return seen
+
+
+@pytest.fixture
+def sessions(store: SQLiteStore) -> SessionDirectory:
+    """Three conversations bound in the store, as the data plane binds them."""
+    directory = SessionDirectory(store, 3600)
+
+    async def seed() -> None:
+        for session_id, principal, agent in SESSIONS:
+            await directory.bind("default", session_id, principal, agent, Era.HANDSHAKE, None, "127.0.0.1:5000")
+            directory.count("default", session_id, calls=3, bytes_in=100, bytes_out=2000)
+        await directory.flush()
+
+    asyncio.run(seed())
+    return directory
+
+
+@pytest.fixture
+def ended(sessions: SessionDirectory) -> list[SessionInfo]:
+    return []
+
+
+@pytest.fixture
+def ender(sessions: SessionDirectory, ended: list[SessionInfo]) -> SessionEnding:
+    return SessionEnding(sessions, ended.append)
 
 
 @pytest.fixture
@@ -73,16 +90,24 @@ def recorder(tmp_path: Path) -> EvidenceRecorder:
     return rec
 
 
-def context() -> dict[str, Any]:
-    return {"policy_version": "p-42", "tool_manifests": {"default": [{"name": "shell.exec"}]}, "pins": {}}
+async def context() -> dict[str, Any]:
+    return {"policy_version": "p-42", "tool_manifests": {"default": ["shell.exec"]}, "pins": {}}
 
 
 @pytest.fixture
-def deps(store: MemoryStore, audit: list[dict[str, Any]], sessions: FakeSessions,
-         recorder: EvidenceRecorder) -> AdminDeps:
-    return AdminDeps(store=store, audit=audit.append, sessions=sessions, evidence=recorder,
-                     snapshot_context=context, tokens=frozenset({TOKEN_HASH}),
-                     token_labels={TOKEN_HASH: "oncall-alice"})
+def containment(store: SQLiteStore, recorder: EvidenceRecorder, audit: list[dict[str, Any]],
+                ender: SessionEnding) -> ContainmentService:
+    collector = EvidenceCollector(recorder, store, ReplicaRegistry(store, "replica-under-test"), context)
+    service = ContainmentService(store, collector, audit.append, RevocationAgent(store, audit.append))
+    service.sessions = ender
+    return service
+
+
+@pytest.fixture
+def deps(store: SQLiteStore, audit: list[dict[str, Any]], sessions: SessionDirectory,
+         recorder: EvidenceRecorder, containment: ContainmentService) -> AdminDeps:
+    return AdminDeps(store=store, audit=audit.append, sessions=sessions, evidence=recorder, containment=containment,
+                     tokens=frozenset({TOKEN_HASH}), token_labels={TOKEN_HASH: "oncall-alice"})
 
 
 @pytest.fixture

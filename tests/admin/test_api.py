@@ -13,9 +13,10 @@ from starlette.routing import Route
 
 from proxy.admin.app import ENDPOINTS, AdminDeps
 from proxy.evidence.recorder import EvidenceRecorder
+from proxy.sessions import SessionEnding, SessionInfo
+from proxy.state.sqlite import SQLiteStore
 
-from .conftest import TOKEN, FakeSessions
-from .memory_store import MemoryStore
+from .conftest import TOKEN
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +38,7 @@ async def test_every_route_needs_a_valid_token(app: Starlette, headers: dict[str
         assert (await anon.get("/nope", headers=headers)).status_code == 401
 
 
-async def test_quarantine_seals_evidence_stores_and_audits(client: httpx.AsyncClient, store: MemoryStore,
+async def test_quarantine_seals_evidence_stores_and_audits(client: httpx.AsyncClient, store: SQLiteStore,
                                                            audit: list[dict[str, Any]],
                                                            recorder: EvidenceRecorder) -> None:
     r = await client.post("/v1/quarantines", json={"kind": "principal", "subject": "alice", "mode": "block",
@@ -61,7 +62,8 @@ async def test_quarantine_seals_evidence_stores_and_audits(client: httpx.AsyncCl
 
 
 async def test_evidence_is_frozen_before_the_store_changes_or_sessions_die(
-        client: httpx.AsyncClient, store: MemoryStore, sessions: FakeSessions, recorder: EvidenceRecorder) -> None:
+        client: httpx.AsyncClient, store: SQLiteStore, ender: SessionEnding, ended: list[SessionInfo],
+        recorder: EvidenceRecorder, broadcasts: list[dict[str, Any]]) -> None:
     order: list[str] = []
     capture = recorder.captures
 
@@ -70,18 +72,18 @@ async def test_evidence_is_frozen_before_the_store_changes_or_sessions_die(
         return capture(kind, subject)
 
     recorder.captures = spying_captures  # type: ignore[method-assign]
-    store.before_write.append(lambda: order.append("store"))
-    sessions.before_kill.append(lambda: order.append("kill"))
+    store.on_change(lambda state: order.append("store"))
+    ender.on_ended = lambda info: (order.append("kill"), ended.append(info))  # type: ignore[assignment, func-returns-value]
     r = await client.post("/v1/quarantines", json={"kind": "agent", "subject": "copilot", "reason": "injected",
                                                   "kill_sessions": True})
     assert r.status_code == 201 and r.json()["killed_sessions"] == 2
     assert order[0] == "frozen" and "store" in order and order.index("store") < order.index("kill")
     assert len(recorder.list()) == 1 and r.json()["evidence_id"] == recorder.list()[0].id
-    assert [k[0] for k in sessions.kills] == ["s-1", "s-3"]
-    assert store.broadcasts == [{"event": "sessions_kill", "agent": "copilot"}]
+    assert sorted(info.client_key for info in ended) == ["s-1", "s-3"]
+    assert broadcasts[-1] == {"event": "sessions_kill", "agent": "copilot"}
 
 
-async def test_evidence_failure_never_blocks_containment(client: httpx.AsyncClient, store: MemoryStore,
+async def test_evidence_failure_never_blocks_containment(client: httpx.AsyncClient, store: SQLiteStore,
                                                          deps: AdminDeps, audit: list[dict[str, Any]]) -> None:
     deps.evidence.evidence_dir = Path("/proc/definitely/not/writable")
     r = await client.post("/v1/quarantines", json={"kind": "session", "subject": "s-1", "reason": "r"})
@@ -90,9 +92,9 @@ async def test_evidence_failure_never_blocks_containment(client: httpx.AsyncClie
     assert [e["event_type"] for e in audit][:1] == ["evidence_snapshot_failed"]
 
 
-async def test_store_outage_is_503_and_audited(client: httpx.AsyncClient, store: MemoryStore,
+async def test_store_outage_is_503_and_audited(client: httpx.AsyncClient, store: SQLiteStore,
                                                audit: list[dict[str, Any]]) -> None:
-    store.fail = True
+    await store.close()  # a real outage: every write now fails
     r = await client.post("/v1/quarantines", json={"kind": "principal", "subject": "alice", "reason": "r"})
     assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
     assert [e["event_type"] for e in audit] == ["containment_action_failed"]
@@ -100,7 +102,7 @@ async def test_store_outage_is_503_and_audited(client: httpx.AsyncClient, store:
     assert (await client.get("/v1/healthz")).status_code == 503
 
 
-async def test_release_steps_down_then_lifts(client: httpx.AsyncClient, store: MemoryStore,
+async def test_release_steps_down_then_lifts(client: httpx.AsyncClient, store: SQLiteStore,
                                              audit: list[dict[str, Any]]) -> None:
     await client.post("/v1/quarantines", json={"kind": "principal", "subject": "alice", "reason": "r", "ttl": "1d"})
     r = await client.post("/v1/quarantines", json={"kind": "principal", "subject": "alice", "reason": "r",
@@ -137,7 +139,7 @@ async def test_status_lists_entries_with_expiry(client: httpx.AsyncClient) -> No
     assert [x["subject"] for x in (await client.get("/v1/quarantines?kind=session")).json()["quarantines"]] == ["s-9"]
 
 
-async def test_deny_tools_round_trip(client: httpx.AsyncClient, store: MemoryStore,
+async def test_deny_tools_round_trip(client: httpx.AsyncClient, store: SQLiteStore,
                                      audit: list[dict[str, Any]]) -> None:
     r = await client.post("/v1/deny-tools", json={"principal": "alice", "tools": ["fs.delete"], "reason": "r",
                                                  "ticket": "IR-7", "ttl": "7d"})
@@ -156,7 +158,7 @@ async def test_deny_tools_round_trip(client: httpx.AsyncClient, store: MemorySto
     assert bad.status_code == 400 and "exactly one" in bad.json()["error"]["message"]
 
 
-async def test_egress_round_trip_and_host_validation(client: httpx.AsyncClient, store: MemoryStore) -> None:
+async def test_egress_round_trip_and_host_validation(client: httpx.AsyncClient, store: SQLiteStore) -> None:
     r = await client.post("/v1/egress-denies", json={"host": "*.Bücher.example", "agent": "copilot", "reason": "r"})
     assert r.status_code == 201, r.text
     deny = r.json()["egress_deny"]
@@ -171,13 +173,17 @@ async def test_egress_round_trip_and_host_validation(client: httpx.AsyncClient, 
     assert r.status_code == 201 and r.json()["egress_deny"]["host"] == "::1"
 
 
-async def test_sessions_list_and_kill(client: httpx.AsyncClient, sessions: FakeSessions, store: MemoryStore,
+async def test_sessions_list_and_kill(client: httpx.AsyncClient, ended: list[SessionInfo],
                                       audit: list[dict[str, Any]], recorder: EvidenceRecorder) -> None:
     rows = (await client.get("/v1/sessions", params={"principal": "alice"})).json()["sessions"]
-    assert [r["session_id"] for r in rows] == ["s-1", "s-2"] and rows[0]["started"].endswith("Z")
+    assert sorted(r["session_id"] for r in rows) == ["s-1", "s-2"] and rows[0]["started"].endswith("Z")
+    assert {(r["client_key"], r["calls"], r["bytes_in"], r["bytes_out"]) for r in rows} == {
+        ("s-1", 3, 100, 2000), ("s-2", 3, 100, 2000)}
     r = await client.post("/v1/sessions/kill", json={"principal": "alice", "reason": "contain", "ticket": "IR-9"})
     assert r.status_code == 200 and r.json()["killed"] == 2
-    assert sessions.kills == [(None, "alice", "contain")]
+    assert sorted(info.client_key for info in ended) == ["s-1", "s-2"]
+    rows = (await client.get("/v1/sessions")).json()["sessions"]
+    assert [r["session_id"] for r in rows] == ["s-3"]  # ended sessions are gone from the shared store
     assert recorder.show(r.json()["evidence_id"]).record.exchanges == 2
     [event] = actions(audit, "sessions_kill")
     assert event["killed_sessions"] == 2 and event["ticket"] == "IR-9"
@@ -246,11 +252,11 @@ async def test_healthz_and_unknown_routes(client: httpx.AsyncClient) -> None:
 
 
 async def test_failing_session_kill_is_audited_and_never_hides_the_quarantine(
-        client: httpx.AsyncClient, sessions: FakeSessions, audit: list[dict[str, Any]]) -> None:
-    async def boom(session_id: str | None, principal: str | None, reason: str) -> int:
+        client: httpx.AsyncClient, ender: SessionEnding, audit: list[dict[str, Any]]) -> None:
+    async def boom(kind: str, subject: str) -> int:
         raise RuntimeError("data plane gone")
 
-    sessions.kill = boom  # type: ignore[method-assign]
+    ender.end_matching = boom  # type: ignore[method-assign]
     r = await client.post("/v1/sessions/kill", json={"session_id": "s-1", "reason": "r"})
     assert r.status_code == 502 and r.json()["error"]["code"] == "kill_failed"
     r = await client.post("/v1/quarantines", json={"kind": "session", "subject": "s-1", "reason": "r",

@@ -14,9 +14,10 @@ from starlette.applications import Starlette
 
 from proxy.admin.commands import main
 from proxy.evidence.recorder import EvidenceRecorder
+from proxy.sessions import SessionInfo
+from proxy.state.sqlite import SQLiteStore
 
-from .conftest import TOKEN, FakeSessions
-from .memory_store import MemoryStore
+from .conftest import TOKEN
 from .servers import serve_in_thread
 
 
@@ -34,8 +35,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_runbook(admin_url: str, capsys: pytest.CaptureFixture[str], store: MemoryStore,
-                 sessions: FakeSessions, recorder: EvidenceRecorder) -> None:
+def test_runbook(admin_url: str, capsys: pytest.CaptureFixture[str], store: SQLiteStore,
+                 ended: list[SessionInfo], recorder: EvidenceRecorder) -> None:
     code, out, err = run(capsys, "quarantine", "principal", "alice", "--reason", "exfil via fetch",
                          "--ticket", "IR-2026-0142", "--ttl", "72h")
     assert (code, err) == (0, "")
@@ -78,7 +79,7 @@ def test_runbook(admin_url: str, capsys: pytest.CaptureFixture[str], store: Memo
     code, out, _ = run(capsys, "sessions", "list", "--principal", "bob")
     assert code == 0 and "s-3" in out and "s-1" not in out
     code, out, _ = run(capsys, "sessions", "kill", "s-3", "--reason", "r")
-    assert code == 0 and "killed 1 session(s)" in out and sessions.kills == [("s-3", None, "r")]
+    assert code == 0 and "killed 1 session(s)" in out and [info.client_key for info in ended] == ["s-3"]
 
     code, out, _ = run(capsys, "evidence", "list")
     ids = [r.id for r in recorder.list()]

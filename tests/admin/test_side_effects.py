@@ -30,7 +30,8 @@ async def test_quarantine_notifies_and_revokes(deps: AdminDeps, audit: list[dict
         revoker = TokenRevoker(f"{as_url}/oauth/revoke", "drawbridge", "c-secret")
         revoker.remember("alice", AGENT_TOKEN)
         revoker.remember("alice", "refresh-1", "refresh_token")
-        app = build_admin_app(AdminDeps(**{**deps.__dict__, "notifier": notifier, "revoker": revoker}))
+        deps.containment.notifier, deps.containment.revocation.revoker = notifier, revoker
+        app = build_admin_app(deps)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://a", headers=AUTH) as c:
             r = await c.post("/v1/quarantines", json={"kind": "principal", "subject": "alice", "reason": "exfil",
                                                      "ticket": "IR-2026-0142"})
@@ -58,7 +59,8 @@ async def test_failed_side_effects_are_audited(deps: AdminDeps, audit: list[dict
         notifier = ContainmentNotifier(f"{hook_url}/hooks/x", SECRET, audit=audit.append, retries=2, backoff=0.01)
         revoker = TokenRevoker("http://127.0.0.1:9/revoke", "id", "secret", timeout=1)  # nothing listens
         revoker.remember("bob", "tok-bob")
-        app = build_admin_app(AdminDeps(**{**deps.__dict__, "notifier": notifier, "revoker": revoker}))
+        deps.containment.notifier, deps.containment.revocation.revoker = notifier, revoker
+        app = build_admin_app(deps)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://a", headers=AUTH) as c:
             r = await c.post("/v1/deny-tools", json={"principal": "bob", "tools": ["shell.*"], "reason": "r"})
             assert r.status_code == 201
@@ -81,7 +83,8 @@ async def test_agent_quarantine_can_revoke_the_principals_behind_it(deps: AdminD
         revoker = TokenRevoker(f"{as_url}/oauth/revoke", "drawbridge", "c-secret")
         for principal in ("alice", "bob", "carol"):
             revoker.remember(principal, f"tok-{principal}")
-        app = build_admin_app(AdminDeps(**{**deps.__dict__, "revoker": revoker}))
+        deps.containment.revocation.revoker = revoker
+        app = build_admin_app(deps)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://a", headers=AUTH) as c:
             r = await c.post("/v1/quarantines", json={"kind": "agent", "subject": "copilot", "reason": "r",
                                                      "revoke_tokens": True, "kill_sessions": True})

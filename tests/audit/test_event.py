@@ -25,6 +25,7 @@ DOCUMENTED_FIELDS = {
     "schema_version", "event_id", "timestamp", "event_type", "direction", "era", "upstream", "session_id",
     "principal", "agent", "client_address", "jsonrpc", "tool", "arguments_sha256", "request_bytes",
     "result_bytes", "destinations", "verdict", "rule_ids", "findings", "severity", "policy_version", "latency_ms",
+    "origin", "client_key", "call_id", "trace_id", "http", "rewrites",
 }
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default"
 SECRET = "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -47,7 +48,7 @@ def test_every_documented_field_is_present_for_a_request() -> None:
     decision = Decision(Verdict.ALLOW, rule_ids=("read-only-tools",), check="policy")
     event = written(ex, decision, "sha256:abc")
     assert set(event) >= DOCUMENTED_FIELDS
-    assert event["schema_version"] == SCHEMA_VERSION == "1.0"
+    assert event["schema_version"] == SCHEMA_VERSION == "1.1"
     assert uuid.UUID(event["event_id"]).version == 4
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["timestamp"])
     assert event["event_type"] == "decision"
@@ -68,6 +69,8 @@ def test_every_documented_field_is_present_for_a_request() -> None:
     assert event["verdict"] == "allow"
     assert event["rule_ids"] == ["read-only-tools"]
     assert event["findings"] == []
+    assert event["origin"] == "agent" and event["http"] is None and event["rewrites"] == []
+    assert uuid.UUID(event["call_id"]) and event["trace_id"] is None
     assert event["severity"] == "none"
     assert event["policy_version"] == "sha256:abc"
     assert isinstance(event["latency_ms"], float) and event["latency_ms"] >= 0
@@ -188,3 +191,29 @@ def test_system_event() -> None:
     assert event["event_type"] == "policy_reload"
     assert event["ok"] is False and event["policy_version"] == "sha256:1" and event["detail"] == "bad"
     uuid.UUID(event["event_id"])
+
+
+def test_call_id_joins_a_request_to_its_answer_and_trace_ids_are_read() -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    ex = tool_call("t", {"a": 1}, request_id=3)
+    ex.params["_meta"] = {"traceparent": traceparent}
+    request_event = written(ex, ALLOW)
+    answer = make_exchange(direction=Direction.TO_CLIENT, request=ex.message, result={"content": []}, request_id=3)
+    answer.call_id = ex.call_id
+    answer_event = written(answer, ALLOW)
+    assert request_event["call_id"] == answer_event["call_id"] and request_event["event_id"] != answer_event["event_id"]
+    assert request_event["trace_id"] == answer_event["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert written(tool_call("t"), ALLOW)["call_id"] != request_event["call_id"]
+    for bad in ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", "ff-" + traceparent[3:], "garbage", 7):
+        ex = tool_call("t")
+        ex.params["_meta"] = {"traceparent": bad}
+        assert written(ex, ALLOW)["trace_id"] is None
+
+
+def test_a_rewrite_names_every_check_that_changed_the_message() -> None:
+    rewrites = ({"check": "content", "removed": [{"path": "$.result.content[0].text", "detector": "secrets.aws",
+                                                  "action": "redacted"}]},
+                {"check": "listing_filter", "hidden": ["delete_note"], "hidden_count": 1})
+    event = written(tool_call("t"), Decision(Verdict.REWRITE, message={}, check="listing_filter", rewrites=rewrites))
+    assert event["verdict"] == "rewrite" and event["check"] == "listing_filter"
+    assert [r["check"] for r in event["rewrites"]] == ["content", "listing_filter"]

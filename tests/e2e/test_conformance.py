@@ -19,7 +19,8 @@ SPECS = ["2025-11-25", "2026-07-28"]
 
 # Checks Drawbridge enforces itself (it validates Host/Origin and Mcp-* headers before forwarding),
 # so a server that fails them straight may pass them through the proxy. Nothing may newly fail.
-PROXY_ENFORCED = ("dns-rebinding-protection:", "header-mismatch")
+PROXY_ENFORCED = ("dns-rebinding-protection:", "header-mismatch",
+                  "server-session-terminated-returns-404")  # a session the proxy's store does not know is 404
 
 
 def _compare(straight: object, proxied: object) -> None:

@@ -83,8 +83,10 @@ async def test_a_session_cannot_be_used_by_another_principal(guarded: Drawbridge
                                  json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     assert opened.status_code == 200
     assert hijack.status_code == 404
-    refusals = guarded.events("request_refused")
-    assert any(r["principal"] == "mallory" and "another principal" in r["reason"] for r in refusals)
+    refusals = [e for e in guarded.events() if e["verdict"] == "deny" and e["jsonrpc"]["kind"] == "http"]
+    assert any(r["principal"] == "mallory" and "another principal" in r["reason"] and r["http"]["status"] == 404
+               for r in refusals)
+    assert "another principal" not in hijack.text  # the agent is not told the session exists
 
 
 async def test_low_level_client_session(guarded: Drawbridge) -> None:

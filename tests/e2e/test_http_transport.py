@@ -72,7 +72,8 @@ def test_malformed_json_is_a_parse_error_and_never_forwarded(proxied: Drawbridge
 
 
 def test_size_and_depth_limits(proxied: Drawbridge, script: Script) -> None:
-    big = httpx.post(proxied.mcp_url(), content=b'{"a":"' + b"x" * (5 << 20) + b'"}', headers=ACCEPT, timeout=20)
+    big = httpx.post(proxied.mcp_url(), content=b'{"a":"' + b"x" * (5 << 20) + b'"}',
+                     headers={**ACCEPT, "content-type": "application/json"}, timeout=20)
     nested: object = 1
     for _ in range(200):
         nested = [nested]
@@ -155,9 +156,11 @@ def test_upstream_unreachable_at_startup_is_one_clear_line(tmp_path: Path) -> No
 
 
 def test_agent_disconnect_cancels_the_upstream_call(proxied: Drawbridge, script: Script) -> None:
+    opened = post(proxied, body={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
+    session = opened.headers["mcp-session-id"]
     script.delay = 4.0
     with pytest.raises(httpx.ReadTimeout):
-        post(proxied, headers={"mcp-session-id": "s-1"}, timeout=0.5)
+        post(proxied, headers={"mcp-session-id": session}, timeout=0.5)
     deadline = time.monotonic() + 5
     cancels: list[object] = []
     while time.monotonic() < deadline and not cancels:
@@ -166,4 +169,4 @@ def test_agent_disconnect_cancels_the_upstream_call(proxied: Drawbridge, script:
     assert cancels, "the upstream was not told that the agent went away"
     cancel = cancels[0]
     assert cancel.json["params"]["requestId"] == 7  # type: ignore[attr-defined]
-    assert cancel.headers["mcp-session-id"] == "s-1"  # type: ignore[attr-defined]
+    assert cancel.headers["mcp-session-id"] == session  # type: ignore[attr-defined]

@@ -51,6 +51,17 @@ async def refusal(proxy: Drawbridge, tool: str, args: dict[str, object]) -> MCPE
     return found[0] if found else None
 
 
+async def _session_gone(upstream_url: str, session: str) -> bool:
+    """Ask the upstream directly (not through the proxy) whether the session still exists."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5) as http:
+        answer = await http.post(upstream_url, headers={"mcp-session-id": session, "accept":
+                                 "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"},
+                                 json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    return answer.status_code in (400, 404)  # server-everything says 400 "No valid session ID provided"
+
+
 async def refused_code(proxy: Drawbridge, tool: str, args: dict[str, object]) -> int | None:
     error = await refusal(proxy, tool, args)
     return None if error is None else error.error.code
@@ -128,8 +139,17 @@ async def test_quarantine_cancels_a_running_call_and_refuses_new_sessions(tmp_pa
         assert float(outcome["at"]) - issued < 10  # cancelled, not left to run its 30 s  # type: ignore[arg-type]
         again = await refusal(proxy, "echo", {"message": "hi"})
         assert again is not None and again.error.code == QUARANTINED  # re-initialize is refused
-        closed = [e for e in proxy.events(None) if e["event_type"] == "session_closed"]
-        assert any(e.get("by") == "containment" for e in closed)
+        killed = [e for e in proxy.events() if e["tool"] == "trigger-long-running-operation"
+                  and e["direction"] == "to_server" and e["origin"] == "agent"]
+        session = killed[0]["session_id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not await _session_gone(url, session):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # the proxy ends it in the background (or the agent did, after its refusal)
+        assert await _session_gone(url, session), "the contained session still lives at the upstream"
+        cancelled = [e for e in proxy.events() if e["origin"] == "proxy" and e["jsonrpc"]["method"] ==
+                     "notifications/cancelled"]
+        refused = [e for e in proxy.events() if e["origin"] == "proxy" and e["error_code"] == QUARANTINED]
+        assert killed[0]["call_id"] in {e["call_id"] for e in cancelled} & {e["call_id"] for e in refused}
 
 
 def test_quarantine_survives_a_restart_of_the_embedded_store(demo_server: str, tmp_path: Path) -> None:

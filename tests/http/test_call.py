@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.http.call import Call, answer_headers, detect_era, forwardable
+from proxy.http.call import Call, Pending, answer_headers, detect_era, forwardable
 from proxy.testing import request_message
 from proxy.types import Direction, Era, Headers, MessageKind, Transport
 
@@ -92,7 +92,9 @@ def test_call_builds_exchanges_with_its_identity() -> None:
     assert ex.transport is Transport.HTTP
     assert ex.raw_size == 99
     assert ex.kind is MessageKind.REQUEST
-    answer = call.exchange(Direction.TO_CLIENT, {"jsonrpc": "2.0", "id": 5, "result": {}}, 10, request=request)
+    answer = call.exchange(Direction.TO_CLIENT, {"jsonrpc": "2.0", "id": 5, "result": {}}, 10,
+                           Pending(request, "call-5"))
+    assert answer.call_id == "call-5" and answer.client_key is None
     assert answer.method == "tools/call"
     assert answer.tool_name == "t"
     assert call.requests == {}

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.anyio
 
 
 def make_call(principal: str, agent: str | None = None, session: str | None = None) -> Call:
-    return Call("default", principal, agent, None, session, Era.HANDSHAKE, None)
+    return Call("default", principal, agent, None, session, Era.HANDSHAKE, None, client_key=session)
 
 
 async def test_kill_cancels_matching_calls_with_their_reason() -> None:

@@ -143,6 +143,14 @@ async def test_anonymous_and_credential_stripping(authenticator: Authenticator) 
     assert authenticator.anonymous(headers) == Identity("anonymous", "a1", "anonymous", None)
 
 
+async def test_anonymous_agent_header_is_validated_like_the_authenticated_one(authenticator: Authenticator) -> None:
+    for bad in ("evil\x00agent", "x" * 300, "agent\u202e"):
+        refused = authenticator.anonymous({"x-drawbridge-agent": bad})
+        assert isinstance(refused, AuthFailure) and refused.reason == "invalid agent header"
+        authenticated = await authenticator.authenticate({"x-api-key": ALICE_KEY, "x-drawbridge-agent": bad})
+        assert isinstance(authenticated, AuthFailure) and authenticated.reason == "invalid agent header"
+
+
 async def test_no_methods_configured_refuses_everything() -> None:
     auth = Authenticator(IdentityConfig())
     result = await auth.authenticate({"authorization": "Bearer a.b.c"})

@@ -150,7 +150,8 @@ async def test_valid_token_yields_identity(
     caplog.set_level(logging.DEBUG)
     tok = token(key1)
     result = await auth.authenticate(bearer(tok))
-    assert result == Identity("alice", "agent-7", "jwt", hashlib.sha256(tok.encode()).hexdigest())
+    assert isinstance(result, Identity) and result.expires_at is not None and result.expires_at > time.time()
+    assert result == Identity("alice", "agent-7", "jwt", hashlib.sha256(tok.encode()).hexdigest(), result.expires_at)
     assert await auth.authenticate({"Authorization": f"bearer {tok}"}) == result  # case-insensitive
     assert server.fetches == 1  # cached
     assert tok not in repr(result) + str(result) + repr(auth) + caplog.text

@@ -7,7 +7,7 @@ from typing import Any
 
 from proxy.audit.event import decision_event
 from proxy.inspections.egress import EgressCheck
-from proxy.testing import policy_holder, tool_call
+from proxy.testing import memory_store, policy_holder, tool_call
 from proxy.types import Severity, Verdict
 
 PERMIT_ALL = "rules:\n  - {id: all, effect: permit, methods: [\"*\"]}\n"
@@ -15,7 +15,7 @@ PERMIT_ALL = "rules:\n  - {id: all, effect: permit, methods: [\"*\"]}\n"
 
 def check(tmp_path: Path, settings: str = "") -> EgressCheck:
     text = (f"settings:\n  egress:\n{settings}\n" if settings else "") + PERMIT_ALL
-    return EgressCheck(policy_holder(tmp_path, text))
+    return EgressCheck(policy_holder(tmp_path, text), memory_store())
 
 
 def test_metadata_address_is_refused_and_listed(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from proxy.testing import (
     RecordingAudit,
     listing_response,
     make_exchange,
+    memory_store,
     policy_holder,
     prompts_list_response,
     request_message,
@@ -70,7 +71,7 @@ def holder(tmp_path: Path) -> PolicyHolder:
 
 @pytest.fixture
 def flt(holder: PolicyHolder) -> ListingFilter:
-    return ListingFilter(holder)
+    return ListingFilter(holder, memory_store())
 
 
 def names(decision: Decision | None, key: str = "tools", field: str = "name") -> list[Any]:

@@ -176,9 +176,10 @@ async def test_malformed_lines_get_json_rpc_errors_and_the_relay_goes_on(tmp_pat
     assert (invalid["id"], invalid["error"]["code"]) == (6, ErrorCode.INVALID_REQUEST)
     assert "result" in await wire.call(7, "ping")
     assert await wire.finish() == (0, b"")
-    refused = [e for e in events(wire.audit) if e["verdict"] == "deny"]
-    assert [(e["check"], e["error_code"]) for e in refused] == [("jsonrpc", ErrorCode.INVALID_REQUEST)]
-    assert [e["error_code"] for e in events(wire.audit, "message_refused")] == [ErrorCode.PARSE_ERROR]
+    refused = [e for e in events(wire.audit) if e["verdict"] == "deny"]  # one event shape for every refusal
+    assert [(e["check"], e["error_code"], e["jsonrpc"]["kind"], e["jsonrpc"]["id"]) for e in refused] == [
+        ("jsonrpc", ErrorCode.PARSE_ERROR, "invalid", None), ("jsonrpc", ErrorCode.INVALID_REQUEST, "invalid", 6)]
+    assert events(wire.audit, "message_refused") == []
 
 
 async def test_over_long_line_gets_a_limit_error_and_the_next_line_works(tmp_path: Path, policy_dir: Path) -> None:
@@ -196,9 +197,10 @@ async def test_over_long_line_gets_a_limit_error_and_the_next_line_works(tmp_pat
     answer = await wire.call(2, "tools/call", {"name": "echo", "arguments": {"text": "short"}})
     assert answer["result"]["asked"]["params"] == {"name": "echo", "arguments": {"text": "short"}}
     assert await wire.finish() == (0, b"")
-    refused = events(wire.audit, "message_refused")
-    assert [(e["jsonrpc_id"], e["bytes"]) for e in refused] == [(1, len(json.dumps(big))), (None, 3000)]
-    assert not [e for e in events(wire.audit) if e["jsonrpc"]["id"] == 1]  # never reached the pipeline
+    refused = [e for e in events(wire.audit) if e["jsonrpc"]["kind"] == "invalid"]
+    assert [(e["request_bytes"], e["error_code"], e["verdict"]) for e in refused] == [
+        (len(json.dumps(big)), ErrorCode.LIMIT_EXCEEDED, "deny"), (3000, ErrorCode.LIMIT_EXCEEDED, "deny")]
+    assert not [e for e in events(wire.audit) if e["jsonrpc"]["id"] == 1 and e["jsonrpc"]["kind"] != "invalid"]
 
 
 async def test_unknown_method_is_refused(tmp_path: Path, policy_dir: Path) -> None:
@@ -219,7 +221,11 @@ async def test_server_garbage_never_reaches_the_agent(tmp_path: Path, policy_dir
     assert (await wire.call(3, "ping"))["result"] == {}
     assert await wire.finish() == (0, b"")  # nothing else was ever written to stdout
     assert wire.stderr.count("refused a line from the server") == 3 + 1
-    assert len(events(wire.audit, "message_refused")) == 3
+    from_server = [e for e in events(wire.audit) if e["direction"] == "to_client"]
+    refused = [e for e in from_server if e["jsonrpc"]["kind"] == "invalid"]
+    assert len(refused) == 4 and all(e["verdict"] == "deny" and e["origin"] == "server" for e in refused)
+    in_place = [e for e in from_server if e["origin"] == "proxy"]  # the error the agent got instead
+    assert [(e["jsonrpc"]["id"], e["jsonrpc"]["kind"]) for e in in_place] == [(2, "error")]
 
 
 async def test_refused_server_request_is_answered_to_the_server(tmp_path: Path, policy_dir: Path) -> None:
@@ -407,7 +413,9 @@ async def test_over_long_answer_is_replaced_by_an_error(relay: tuple[Relay, Coll
     [error] = agent.messages()
     assert (error["id"], error["error"]["code"]) == (9, ErrorCode.LIMIT_EXCEEDED)
     assert r.to_server.outbound == {}
-    assert [e["bytes"] for e in events(audit, "message_refused")] == [10_000_000]
+    refused, in_place = [e for e in events(audit) if e["direction"] == "to_client"]
+    assert (refused["jsonrpc"]["kind"], refused["result_bytes"], refused["verdict"]) == ("invalid", 10_000_000, "deny")
+    assert (in_place["origin"], in_place["jsonrpc"]["id"], in_place["call_id"]) == ("proxy", 9, refused["call_id"])
 
 
 async def test_unhashable_arguments_never_break_the_relay(relay: tuple[Relay, Collect, Collect, Path]) -> None:

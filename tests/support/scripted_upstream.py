@@ -114,7 +114,9 @@ def make_app(script: Script) -> Any:
             return
         else:
             out, ctype = json.dumps(_answer(message, script)).encode(), b"application/json"
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype)]})
+        issued = [(b"mcp-session-id", f"scripted-{len(script.requests)}".encode())] \
+            if message.get("method") == "initialize" else []
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype), *issued]})
         await send({"type": "http.response.body", "body": out})
 
     return app
