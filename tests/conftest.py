@@ -1,9 +1,50 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package: the anyio backend and real redis-server processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.support.redis_server import RedisServer
+
+NO_REDIS = "redis-server is not installed (apt-get install redis-server; .ci/run installs it)"
 
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     """Async tests run on asyncio (the proxy's loop)."""
     return "asyncio"
+
+
+def require_redis() -> None:
+    """Skip a Redis test on a developer machine without redis-server; in CI (CI set) fail instead, so the
+    replica tests can never silently not run."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{NO_REDIS}: CI must run the Redis tests")
+        pytest.skip(NO_REDIS)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole session; tests isolate themselves with a key prefix."""
+    require_redis()
+    with RedisServer.running() as server:
+        yield server
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server for one test, free to be killed and restarted (same port, same data dir)."""
+    require_redis()
+    server = RedisServer(tmp_path / "redis")
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

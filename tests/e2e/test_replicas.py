@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -13,24 +13,10 @@ import pytest
 from tests.e2e.conftest import IDENTITY
 from tests.e2e.test_killswitch import QUARANTINED, ok, refused_code
 from tests.support.drawbridge import Drawbridge, run_drawbridge
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
-redis_server = pytest.importorskip("tests.support.redis_server")
 STORE_DOWN = -32051
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[object]:
-    try:
-        server = redis_server.RedisServer(tmp_path / "redis")
-    except redis_server.RedisNotInstalled as exc:
-        pytest.skip(str(exc))
-    (tmp_path / "redis").mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -50,8 +36,8 @@ def ready(proxy: Drawbridge) -> int:
     return httpx.get(f"{proxy.url}/readyz", timeout=5).status_code
 
 
-def test_quarantine_on_one_replica_blocks_the_other(demo_server: str, tmp_path: Path, redis: object) -> None:
-    extra = {"identity": IDENTITY, "store": redis.url}  # type: ignore[attr-defined]
+def test_quarantine_on_one_replica_blocks_the_other(demo_server: str, tmp_path: Path, own_redis: RedisServer) -> None:
+    extra = {"identity": IDENTITY, "store": own_redis.url}
     with run_drawbridge(tmp_path, {"default": demo_server}, extra=extra, admin=True) as a, \
             run_drawbridge(tmp_path, {"default": demo_server}, extra=extra) as b:
         assert code(b) is None
@@ -61,15 +47,16 @@ def test_quarantine_on_one_replica_blocks_the_other(demo_server: str, tmp_path: 
         assert eventually(lambda: code(b) is None)
 
 
-def test_redis_down_fails_closed_and_recovers_with_state(demo_server: str, tmp_path: Path, redis: object) -> None:
-    extra = {"identity": IDENTITY, "store": redis.url}  # type: ignore[attr-defined]
+def test_redis_down_fails_closed_and_recovers_with_state(demo_server: str, tmp_path: Path,
+                                                          own_redis: RedisServer) -> None:
+    extra = {"identity": IDENTITY, "store": own_redis.url}
     with run_drawbridge(tmp_path, {"default": demo_server}, extra=extra, admin=True) as a, \
             run_drawbridge(tmp_path, {"default": demo_server}, extra=extra) as b:
         ok(a.cli("quarantine", "agent", "agent-m", "--reason", "IR", "--ticket", "IR-43"))
-        redis.kill()  # type: ignore[attr-defined]
+        own_redis.kill()
         assert eventually(lambda: ready(a) == 503 and ready(b) == 503)
         assert code(a) == STORE_DOWN and code(b) == STORE_DOWN
-        redis.start()  # type: ignore[attr-defined]  # same data dir: append-only file kept the state
+        own_redis.start()  # same data dir: append-only file kept the state
         assert eventually(lambda: ready(a) == 200 and ready(b) == 200)
         assert code(b) is None  # alice is not contained; service is back
         assert "agent-m" in a.cli("status").stdout  # the quarantine survived the outage

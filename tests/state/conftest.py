@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +16,6 @@ from proxy.state.model import Store
 from tests.support.redis_server import RedisServer
 
 MakeStore = Callable[..., Awaitable[Store]]
-NO_REDIS = "redis-server is not installed (apt-get install redis-server; .ci/run installs it)"
-
-
-def _need_redis() -> None:
-    if shutil.which("redis-server") is None:
-        pytest.skip(NO_REDIS)
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One redis-server for the whole session; tests isolate themselves with a key prefix."""
-    _need_redis()
-    with RedisServer.running() as server:
-        yield server
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server for one test, free to be killed and restarted."""
-    _need_redis()
-    server = RedisServer(tmp_path / "redis")
-    server.data_dir.mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
