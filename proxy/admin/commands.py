@@ -68,8 +68,9 @@ _D = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("tools", "TOOLS")
       ("ticket", "TICKET"), ("until", "UNTIL"), ("reason", "REASON"))
 _E = (("id", "ID"), ("host", "HOST"), ("agent", "AGENT"), ("principal", "PRINCIPAL"), ("actor", "BY"),
       ("ticket", "TICKET"), ("until", "UNTIL"), ("reason", "REASON"))
-_S = (("session_id", "SESSION"), ("principal", "PRINCIPAL"), ("agent", "AGENT"), ("upstream", "UPSTREAM"),
-      ("started", "STARTED"), ("calls", "CALLS"), ("bytes_in", "IN"), ("bytes_out", "OUT"))
+_S = (("client_key", "SESSION / CLIENT KEY"), ("era", "ERA"), ("principal", "PRINCIPAL"), ("agent", "AGENT"),
+      ("upstream", "UPSTREAM"), ("started", "STARTED"), ("last_used", "LAST USE"), ("calls", "CALLS"),
+      ("bytes_in", "IN"), ("bytes_out", "OUT"))
 _V = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("actor", "BY"), ("ticket", "TICKET"),
       ("sessions", "SESSIONS"), ("exchanges", "EXCHANGES"))
 
@@ -218,9 +219,10 @@ def add_admin_commands(sub: Any) -> None:
 
     s = sub.add_parser("sessions", help="list or kill live sessions").add_subparsers(
         dest="sessions_action", metavar="list|kill", required=True)
-    leaf(s, "list", _sessions, "live sessions").add_argument("--principal")
-    k = leaf(s, "kill", _sessions, "end one session or all of a principal's sessions")
-    k.add_argument("session_id", nargs="?")
+    leaf(s, "list", _sessions, "live sessions on every replica (stateless clients by client key)").add_argument(
+        "--principal")
+    k = leaf(s, "kill", _sessions, "end one session (or a stateless client's calls) or all of a principal's")
+    k.add_argument("session_id", nargs="?", help="a session id or a stateless client's key (ck-…)")
     k.add_argument("--principal")
     _action_args(k, ttl=False)
 

@@ -51,6 +51,7 @@ class Drawbridge:
     process: subprocess.Popen[bytes]
     log_path: Path
     admin_url: str | None = None
+    env: dict[str, str] | None = None
 
     def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
         """Run `drawbridge ARGS…` (python -m proxy) against this proxy's admin API."""
@@ -73,6 +74,15 @@ class Drawbridge:
 
     def send_signal(self, sig: int) -> None:
         self.process.send_signal(sig)
+
+    def restart(self) -> None:
+        """Stop the process (SIGTERM) and start a new one on the same config, ports and store: a rolling
+        update or a crashed pod coming back."""
+        _stop(self.process)
+        self.process = _start(self.config_path, self.log_path, self.env, append=True)
+        wait_port(self.port, proc=self.process)
+        if self.admin_url is not None:
+            wait_port(int(self.admin_url.rsplit(":", 1)[1]), proc=self.process)
 
 
 @contextlib.contextmanager
@@ -109,14 +119,7 @@ def run_drawbridge(
     config_path = tmp / f"drawbridge-{port}.yaml"
     config_path.write_text(yaml.safe_dump(config))
     log_path = tmp / f"drawbridge-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "proxy", "serve", "--config", str(config_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
+    proc = _start(config_path, log_path, env)
     try:
         try:
             wait_port(port, proc=proc)
@@ -125,15 +128,28 @@ def run_drawbridge(
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}\n--- drawbridge log ---\n{log_path.read_text(errors='replace')}") from None
         admin_url = f"http://127.0.0.1:{admin_port}" if admin_port is not None else None
-        yield Drawbridge(f"http://127.0.0.1:{port}", port, audit, config_path, proc, log_path, admin_url)
+        proxy = Drawbridge(f"http://127.0.0.1:{port}", port, audit, config_path, proc, log_path, admin_url, env)
+        yield proxy
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        _stop(proxy.process if "proxy" in locals() else proc)
+
+
+def _start(config_path: Path, log_path: Path, env: dict[str, str] | None, append: bool = False
+           ) -> subprocess.Popen[bytes]:
+    with log_path.open("ab" if append else "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "proxy", "serve", "--config", str(config_path)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 @contextlib.contextmanager
