@@ -71,8 +71,9 @@ class ContainmentGate(Inspection):
             if ex.kind is MessageKind.HTTP and ex.http_method in ALWAYS_ALLOWED_HTTP:
                 return None
             return self._refuse(q, finding)
-        if ex.direction is Direction.TO_CLIENT and ex.kind is MessageKind.REQUEST:
-            return self._refuse(q, finding)  # no server-initiated sampling / elicitation while contained
+        if (ex.direction is Direction.TO_CLIENT and ex.kind is MessageKind.REQUEST) or (
+                ex.direction is Direction.TO_SERVER and ex.kind in (MessageKind.RESPONSE, MessageKind.ERROR)):
+            return self._refuse(q, finding)  # no sampling / elicitation / roots either way while contained
         if tool is None:
             return None  # read-only and no-egress restrict tool calls only
         return self._restricted(ex, q, finding, tool)

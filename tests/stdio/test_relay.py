@@ -459,3 +459,38 @@ async def test_line_reader_reports_an_over_long_tail_at_eof() -> None:
     tail = await reader.next()
     assert isinstance(tail, TooLong) and tail.size == 3000
     assert await reader.next() is None
+
+
+async def test_read_only_quarantine_allows_the_tools_a_listing_showed_read_only(
+        relay: tuple[Relay, Collect, Collect, Path]) -> None:
+    """The catalog is learned by the runtime for stdio too (it used to refuse every call in this mode)."""
+    from proxy.state.model import Quarantine
+
+    r, agent, child, audit = relay
+    await r.from_agent(line(request(1, "tools/list")))
+    await r.from_child(line({"jsonrpc": "2.0", "id": 1, "result": {"tools": [
+        {"name": "echo", "annotations": {"readOnlyHint": True}}, {"name": "ask_model"}]}}))
+    await r.runtime.catalog.flush()
+    await r.runtime.store.put_quarantine(Quarantine("principal", "local", "read-only", "triage", "test"))
+    await r.from_agent(line(request(2, "tools/call", {"name": "echo", "arguments": {"text": "hi"}})))
+    await r.from_agent(line(request(3, "tools/call", {"name": "ask_model", "arguments": {"question": "?"}})))
+    assert [m["id"] for m in child.messages()] == [1, 2]
+    refused = agent.messages()[-1]
+    assert (refused["id"], refused["error"]["code"]) == (3, ErrorCode.QUARANTINED)
+
+
+async def test_an_agent_answer_carrying_a_credential_is_refused_and_the_server_told(
+        relay: tuple[Relay, Collect, Collect, Path]) -> None:
+    r, agent, child, audit = relay
+    await r.from_child(line(request(7, "sampling/createMessage", {"messages": [], "maxTokens": 1})))
+    leaked = "aws_access_key_id=AKIAZ3MXQ7R2ABCDTE6P aws_secret_access_key=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"
+    await r.from_agent(line({"jsonrpc": "2.0", "id": 7, "result": {
+        "role": "assistant", "model": "m", "content": {"type": "text", "text": leaked}}}))
+    [in_place] = child.messages()
+    assert in_place["id"] == 7 and in_place["error"]["code"] == ErrorCode.POLICY_DENIED
+    assert "AKIA" not in json.dumps(child.messages())
+    rows = [(e["direction"], e["origin"], e["jsonrpc"]["kind"], e["verdict"], e["check"]) for e in events(audit)]
+    assert rows == [("to_client", "server", "request", "allow", None),
+                    ("to_server", "agent", "response", "deny", "content"),
+                    ("to_server", "proxy", "error", "allow", "proxy")]
+    assert "AKIAZ3MXQ7R2ABCDTE6P" not in audit.read_text() and "q7Vb2Xk9" not in audit.read_text()

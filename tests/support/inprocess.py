@@ -293,6 +293,7 @@ class RecordingUpstream:
     requests: list[Recorded] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
     tools: tuple[str, ...] = ("echo", "get_weather", "delete_all", "slow")
+    listing: list[dict[str, Any]] | None = None  # full tool definitions, instead of `tools`
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def messages(self, method: str | None = None) -> list[dict[str, Any]]:
@@ -305,7 +306,8 @@ class RecordingUpstream:
             result: Any = {"protocolVersion": params.get("protocolVersion", PROTOCOL), "capabilities": {"tools": {}},
                            "serverInfo": {"name": "recording", "version": "1"}}
         elif method == "tools/list":
-            result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in self.tools]}
+            result = {"tools": self.listing if self.listing is not None else [
+                {"name": n, "inputSchema": {"type": "object"}} for n in self.tools]}
         elif method == "tools/call":
             text = f"{params.get('name')}: {json.dumps(params.get('arguments'), sort_keys=True)}"
             result = {"content": [{"type": "text", "text": text}]}
