@@ -17,7 +17,14 @@ from mcp.shared.exceptions import MCPError
 from proxy.state.model import Quarantine
 from tests.http.test_inprocess import FAIL_FAST, _messages, _text, interactive, recording
 from tests.support.drawbridge import PERMIT_ALL
-from tests.support.inprocess import ACCEPT, RecordingUpstream, handshake, inprocess_proxy, interactive_client, serve_asgi
+from tests.support.inprocess import (
+    ACCEPT,
+    RecordingUpstream,
+    handshake,
+    inprocess_proxy,
+    interactive_client,
+    serve_asgi,
+)
 
 pytestmark = pytest.mark.anyio
 AWS = "AKIAZ3MXQ7R2ABCDTE6P"
@@ -82,7 +89,7 @@ async def test_a_sampling_answer_carrying_a_credential_is_refused_and_the_server
 
 
 async def test_a_contained_principals_answer_is_refused(tmp_path: Path) -> None:
-    async with interactive(tmp_path) as (proxy, _, upstream):
+    async with interactive(tmp_path) as (proxy, _, _upstream):
         async def sampling(_: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
             await proxy.runtime.store.put_quarantine(Quarantine("principal", "anonymous", "read-only", "IR", "test"))
             return types.CreateMessageResult(role="assistant", model="m",

@@ -466,7 +466,7 @@ async def test_read_only_quarantine_allows_the_tools_a_listing_showed_read_only(
     """The catalog is learned by the runtime for stdio too (it used to refuse every call in this mode)."""
     from proxy.state.model import Quarantine
 
-    r, agent, child, audit = relay
+    r, agent, child, _ = relay
     await r.from_agent(line(request(1, "tools/list")))
     await r.from_child(line({"jsonrpc": "2.0", "id": 1, "result": {"tools": [
         {"name": "echo", "annotations": {"readOnlyHint": True}}, {"name": "ask_model"}]}}))
@@ -481,7 +481,7 @@ async def test_read_only_quarantine_allows_the_tools_a_listing_showed_read_only(
 
 async def test_an_agent_answer_carrying_a_credential_is_refused_and_the_server_told(
         relay: tuple[Relay, Collect, Collect, Path]) -> None:
-    r, agent, child, audit = relay
+    r, _, child, audit = relay
     await r.from_child(line(request(7, "sampling/createMessage", {"messages": [], "maxTokens": 1})))
     leaked = "aws_access_key_id=AKIAZ3MXQ7R2ABCDTE6P aws_secret_access_key=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"
     await r.from_agent(line({"jsonrpc": "2.0", "id": 7, "result": {
