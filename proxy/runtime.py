@@ -66,15 +66,18 @@ class Runtime:
     pins: PinEnforcer | None = field(init=False, default=None)
 
     @classmethod
-    def build(cls, config: Config, *, stdout_is_protocol: bool = False) -> Runtime:
+    def build(cls, config: Config, *, stdout_is_protocol: bool = False, sinks: list[Sink] | None = None,
+              holder: PolicyHolder | None = None) -> Runtime:
         """Load policy and open sinks. With no sink configured, events go to stdout; with
-        `stdout_is_protocol` (stdio mode, where stdout carries JSON-RPC) they go to stderr instead."""
-        auditor = Auditor(_sinks(config, stdout_is_protocol))
+        `stdout_is_protocol` (stdio mode, where stdout carries JSON-RPC) they go to stderr instead.
+        `sinks` replaces the configured sinks and `holder` the policy loaded from `config.policy` (policy
+        test cases run many short runtimes on one loaded policy, keeping their events in memory)."""
+        auditor = Auditor(_sinks(config, stdout_is_protocol) if sinks is None else sinks)
 
         def on_reload(ok: bool, version: str, detail: str) -> None:
             auditor.emit(system_event("policy_reload", ok=ok, policy_version=version, detail=detail))
 
-        holder = PolicyHolder(config.policy, on_reload)
+        holder = holder or PolicyHolder(config.policy, on_reload)
         evidence_dir = config.admin.evidence_dir if config.admin is not None else Path("var/evidence")
         store = open_store(config.store)
         runtime = cls(config, holder, auditor, config.limits.message_limits(), ToolCatalog(store), store,

@@ -138,7 +138,7 @@ def test_policy_test_failing(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     write_policy(tmp_path, PASSING + FAILING.removeprefix("cases:\n"), "p.test.yaml")
     code, out, _ = run(capsys, "policy", "test", str(tmp_path))
     assert code == EXIT_FAILURE == 1
-    assert "FAIL p.test.yaml: rm allowed (expected allow [], got deny ['default-deny'])" in out
+    assert "FAIL p.test.yaml: rm allowed (verdict deny, expected allow (policy: " in out
     assert out.splitlines()[-1] == "1 passed, 1 failed"
 
 
@@ -147,6 +147,15 @@ def test_policy_test_without_cases_fails(capsys: pytest.CaptureFixture[str], tmp
     code, out, _ = run(capsys, "policy", "test", str(tmp_path))
     assert code == 1
     assert "0 passed, 0 failed" in out
+
+
+def test_policy_test_malformed_case_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    write_policy(tmp_path, GOOD)
+    bad_case = "cases:\n  - {name: n, request: {method: ping}, expect: {verdict: perhaps}}\n"
+    write_policy(tmp_path, bad_case, "p.test.yaml")
+    code, _, err = run(capsys, "policy", "test", str(tmp_path))
+    assert code == 2
+    assert "p.test.yaml" in err and "expect.verdict" in err
 
 
 def test_policy_test_bad_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from proxy.errors import ConfigError
 from proxy.policy.loader import load_policy
-from proxy.policy.testing import run_policy_tests
+from proxy.policy.testing import load_policy_tests, run_policy_tests
 
 
 def run_policy_command(action: str | None, directory: Path) -> int:
@@ -20,14 +20,18 @@ def run_policy_command(action: str | None, directory: Path) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     if action == "check":
         try:
-            results = run_policy_tests(loaded.policy, directory)
+            cases = sum(len(parsed.cases) for _, parsed in load_policy_tests(directory))
         except ConfigError as exc:
             print(f"drawbridge: {exc}", file=sys.stderr)
             return 2
         print(f"ok: {len(loaded.policy.rules)} rules in {len(loaded.files)} files, "
-              f"{len(results)} test cases parse, version {loaded.policy.version}")
+              f"{cases} test cases parse, version {loaded.policy.version}")
         return 0
-    results = run_policy_tests(loaded.policy, directory)
+    try:
+        results = run_policy_tests(directory)
+    except ConfigError as exc:
+        print(f"drawbridge: {exc}", file=sys.stderr)
+        return 2
     for result in results:
         print(result.describe())
     failed = sum(not r.passed for r in results)

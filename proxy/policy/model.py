@@ -100,24 +100,88 @@ class PolicyFile(_Strict):
 
 
 class CaseRequest(_Strict):
-    """A request in a policy test case."""
+    """The message a policy test case sends through the full pipeline.
+
+    `kind: response` is an answer to a request for `method` (made with `request_params`); `direction`
+    says who answers: `to_client` is the upstream's answer to the agent (a listing, a tool result),
+    `to_server` the agent's answer to a server request (sampling, elicitation, roots). An answer is
+    paired with its request unless `unsolicited` is set.
+    """
 
     principal: str = "anonymous"
     agent: str | None = None
     upstream: str = "default"
+    session: str | None = None  # the handshake-era session id (the client key too)
+    era: Literal["handshake", "modern"] = "handshake"
+    transport: Literal["http", "stdio"] = "http"
     direction: Literal["to_server", "to_client"] = "to_server"
+    kind: Literal["request", "notification", "response"] = "request"
     method: str
     name: str | None = None
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None  # the whole params object, instead of name/arguments
+    request_params: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    unsolicited: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CaseRequest:
+        if self.params is not None and (self.name is not None or self.arguments is not None):
+            raise ValueError("give either params or name/arguments")
+        if self.kind != "response" and (self.result is not None or self.unsolicited):
+            raise ValueError("result and unsolicited belong to kind: response")
+        return self
+
+
+class CaseQuarantine(_Strict):
+    kind: Literal["principal", "agent", "session"]
+    subject: str
+    mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
+
+
+class CaseDenyTools(_Strict):
+    kind: Literal["principal", "agent"]
+    subject: str
+    tools: Globs = Field(min_length=1)
+
+
+class CaseEgressDeny(_Strict):
+    host: str = Field(min_length=1)
+    agent: str | None = None
+    principal: str | None = None
+
+
+class CaseState(_Strict):
+    """Shared state in force before the case runs, as responders and listings would have left it."""
+
+    quarantines: tuple[CaseQuarantine, ...] = ()
+    deny_tools: tuple[CaseDenyTools, ...] = ()
+    egress_denies: tuple[CaseEgressDeny, ...] = ()
+    listed_tools: dict[str, tuple[dict[str, Any], ...]] = Field(default_factory=dict)  # upstream → tools/list items
+
+
+class CaseContained(_Strict):
+    """Automated containment quarantined the case's own principal, agent or session."""
+
+    kind: Literal["principal", "agent", "session"]
+    mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
 
 
 class CaseExpectation(_Strict):
-    verdict: Literal["allow", "deny"]
-    rule_ids: tuple[str, ...] | None = None
+    """What the pipeline must decide. Omitted fields are not checked."""
+
+    verdict: Literal["allow", "rewrite", "deny", "quarantine"]
+    rule_ids: tuple[str, ...] | None = None  # exactly these (any order)
+    findings: tuple[str, ...] | None = None  # each glob matches a finding's detector; [] means no findings
+    error_code: int | None = None  # the JSON-RPC error code of a refusal
+    check: str | None = None  # the check that decided
+    listed: tuple[str, ...] | None = None  # a listing answer: the names the agent receives, in order
+    contained: CaseContained | None = None
 
 
 class PolicyCase(_Strict):
     name: str
+    state: CaseState = Field(default_factory=CaseState)
     request: CaseRequest
     expect: CaseExpectation
 

@@ -373,7 +373,7 @@ def test_policy_configmap_loads_from_a_kubelet_volume(config: Config, tmp_path: 
     loaded = load_policy(directory)
     assert loaded.policy.rules
     assert sorted(p.name for p in loaded.files) == sorted(k for k in data if not k.endswith(".test.yaml"))
-    results = run_policy_tests(loaded.policy, directory)
+    results = run_policy_tests(directory)
     assert all(r.passed for r in results), [r.describe() for r in results if not r.passed]
 
 

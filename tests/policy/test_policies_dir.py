@@ -38,7 +38,7 @@ def test_policy_set_loads_cleanly_and_its_cases_pass(directory: Path) -> None:
     loaded = load_policy(directory)
     assert loaded.policy.rules
     assert loaded.warnings == ()
-    results = run_policy_tests(loaded.policy, directory)
+    results = run_policy_tests(directory)
     failures = [r.describe() for r in results if not r.passed]
     assert failures == []
     if policy_test_files(directory):
