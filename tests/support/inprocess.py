@@ -18,7 +18,7 @@ import hashlib
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,12 +165,14 @@ def proxy_config(tmp_path: Path, port: int, upstreams: dict[str, str], *, policy
 
 @contextlib.asynccontextmanager
 async def inprocess_proxy(tmp_path: Path, upstream_url: str | dict[str, str], *, policy: Path = PERMIT_ALL,
-                          extra: dict[str, Any] | None = None, admin: bool = False) -> AsyncIterator[InProcessProxy]:
+                          extra: dict[str, Any] | None = None, admin: bool = False,
+                          wrap: Callable[[Any], Any] | None = None) -> AsyncIterator[InProcessProxy]:
     """Build the proxy as `proxy.http.server.serve` does (same public constructors, same order) and serve
     it, and its admin API when `admin`, in this event loop. The runtime is closed afterwards.
 
     `upstream_url`: one URL (the `default` upstream) or `{name: url}`. `extra` merges into the config
-    like `run_drawbridge`'s (e.g. `{"identity": IDENTITY}`).
+    like `run_drawbridge`'s (e.g. `{"identity": IDENTITY}`). `wrap` wraps the proxy's ASGI app (a tap that
+    records what the agent sent and received).
     """
     upstreams = {"default": upstream_url} if isinstance(upstream_url, str) else dict(upstream_url)
     sock = bind_loopback()
@@ -196,7 +198,8 @@ async def inprocess_proxy(tmp_path: Path, upstream_url: str | dict[str, str], *,
         raise
     try:
         async with contextlib.AsyncExitStack() as stack:
-            url = await stack.enter_async_context(serve_asgi(app, sock=sock, http="httptools"))
+            served = wrap(app) if wrap is not None else app
+            url = await stack.enter_async_context(serve_asgi(served, sock=sock, http="httptools"))
             proxy = InProcessProxy(url, config, runtime, plane, containment, config.audit.file or Path(),
                                    config_path)
             if admin_app is not None and admin_sock is not None:
