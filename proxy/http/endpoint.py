@@ -272,16 +272,25 @@ class McpEndpoint:
         await send_json(send, 504 if timeout else 502, inspector.garbage(reason, code))
 
     # -- GET (the handshake-era stream) and DELETE ----------------------------------------------
-    async def _get(self, scope: Scope, send: Send, call: Call) -> None:
-        """The standalone server → client stream, opened only if the pipeline allows it, relayed event by event."""
+    async def _operation(self, scope: Scope, send: Send, call: Call) -> tuple[Exchange, Decision] | None:
+        """Decide an HTTP operation that carries no message (GET stream, DELETE); a refusal is audited and
+        answered 403 here (None)."""
         pipeline = self.runtime.pipeline
         ex = self.plane.http_exchange(scope, call.upstream, call)
         decision = await pipeline.decide(ex)
-        if decision.blocks:
-            ex.http_status = 403
-            decision = pipeline.record(ex, decision)
-            await send_json(send, 403, refusal_response(None, decision))
+        if not decision.blocks:
+            return ex, decision
+        ex.http_status = 403
+        await send_json(send, 403, refusal_response(None, pipeline.record(ex, decision)))
+        return None
+
+    async def _get(self, scope: Scope, send: Send, call: Call) -> None:
+        """The standalone server → client stream, opened only if the pipeline allows it, relayed event by event."""
+        pipeline = self.runtime.pipeline
+        decided = await self._operation(scope, send, call)
+        if decided is None:
             return
+        ex, decision = decided
         inspector = AnswerInspector(self.plane, self.upstream, call)
         try:
             response = await self.upstream.send("GET", scope["headers"], b"")
@@ -302,13 +311,10 @@ class McpEndpoint:
     async def _delete(self, scope: Scope, send: Send, call: Call) -> None:
         """End a session (always allowed, even to a contained subject: it only takes capability away)."""
         pipeline = self.runtime.pipeline
-        ex = self.plane.http_exchange(scope, call.upstream, call)
-        decision = await pipeline.decide(ex)
-        if decision.blocks:
-            ex.http_status = 403
-            decision = pipeline.record(ex, decision)
-            await send_json(send, 403, refusal_response(None, decision))
+        decided = await self._operation(scope, send, call)
+        if decided is None:
             return
+        ex, decision = decided
         try:
             response = await self.upstream.send("DELETE", scope["headers"], b"")
             async with response:

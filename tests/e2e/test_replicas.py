@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -14,18 +12,10 @@ from tests.e2e.conftest import IDENTITY
 from tests.e2e.test_killswitch import QUARANTINED, ok, refused_code
 from tests.support.drawbridge import Drawbridge, run_drawbridge
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 STORE_DOWN = -32051
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def code(proxy: Drawbridge) -> int | None:

@@ -21,6 +21,7 @@ from tests.e2e.test_killswitch import ok
 from tests.support.drawbridge import Drawbridge, run_drawbridge
 from tests.support.mcp_http import ACCEPT, call_tool, error_code, messages, open_session
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 ISSUER, AUDIENCE = "https://idp.test/", "https://drawbridge.test/mcp"
@@ -75,15 +76,6 @@ def weather(proxy: Drawbridge, token: str) -> int | None:
         if codes:
             return int(codes[0])
     return None
-
-
-def eventually(predicate: object, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ evidence all cover both replicas.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tests.support.drawbridge import Drawbridge, run_drawbridge
 from tests.support.mcp_http import call_tool, error_code, open_session, rpc
 from tests.support.redis_server import RedisServer
 from tests.support.sdk import sdk_client
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 QUARANTINED = -32053
@@ -45,15 +45,6 @@ def listed(proxy: Drawbridge) -> list[str]:
     _, answer = rpc(proxy.mcp_url(), open_session(proxy.mcp_url(), AUTH), "tools/list")
     assert answer is not None and "result" in answer, answer
     return sorted(t["name"] for t in answer["result"]["tools"])
-
-
-def eventually(predicate: object, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.node

@@ -25,6 +25,7 @@ from tests.support.inprocess import (
     interactive_client,
     serve_asgi,
 )
+from tests.support.scripted_upstream import read_body, run_lifespan
 
 pytestmark = pytest.mark.anyio
 AWS = "AKIAZ3MXQ7R2ABCDTE6P"
@@ -207,16 +208,9 @@ async def stalling_upstream() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await run_lifespan(receive, send)
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         message = json.loads(body) if body else {}
         received.append(message)
         if "id" not in message:

@@ -37,7 +37,7 @@ from proxy.http.containment import PlaneContainment
 from proxy.http.context import Plane
 from proxy.runtime import Runtime
 from tests.support.drawbridge import PERMIT_ALL
-from tests.support.scripted_upstream import Recorded
+from tests.support.scripted_upstream import Recorded, read_body, run_lifespan
 
 ADMIN_TOKEN = "db-admin-inprocess-token"
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -320,16 +320,9 @@ class RecordingUpstream:
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await run_lifespan(receive, send)
             return
-        body = b""
-        more = True
-        while more:
-            msg = await receive()
-            body += msg.get("body", b"")
-            more = msg.get("more_body", False)
+        body = await read_body(receive)
         self.requests.append(Recorded(scope["method"], {k.decode(): v.decode() for k, v in scope["headers"]}, body))
         parsed = json.loads(body) if body else None
         messages = parsed if isinstance(parsed, list) else [parsed] if isinstance(parsed, dict) else []

@@ -56,22 +56,29 @@ def _answer(message: dict[str, Any], script: Script) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": message.get("id"), "result": result}
 
 
+async def run_lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI lifespan scope: start-up and shutdown both succeed."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI HTTP request."""
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            return body
+
+
 def make_app(script: Script) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+            await run_lifespan(receive, send)
+            return
+        body = await read_body(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         script.requests.append(Recorded(scope["method"], headers, body))
         if script.delay:
