@@ -40,6 +40,14 @@ def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+
+def audit_events(path: Path, event_type: str | None = "decision") -> list[dict[str, Any]]:
+    """Parsed audit lines of one type (all of them with `event_type=None`), oldest first."""
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if event_type is None or r["event_type"] == event_type]
+
 @dataclass
 class Drawbridge:
     """A running proxy: its base URL, audit file and process."""
@@ -64,10 +72,7 @@ class Drawbridge:
         return f"{self.url}/mcp" if upstream in (None, "default") else f"{self.url}/{upstream}/mcp"
 
     def events(self, event_type: str | None = "decision") -> list[dict[str, Any]]:
-        if not self.audit_path.exists():
-            return []
-        rows = [json.loads(line) for line in self.audit_path.read_text().splitlines() if line.strip()]
-        return [r for r in rows if event_type is None or r["event_type"] == event_type]
+        return audit_events(self.audit_path, event_type)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -36,7 +36,7 @@ from proxy.http.app import build_app
 from proxy.http.containment import PlaneContainment
 from proxy.http.context import Plane
 from proxy.runtime import Runtime
-from tests.support.drawbridge import PERMIT_ALL
+from tests.support.drawbridge import PERMIT_ALL, audit_events
 from tests.support.scripted_upstream import Recorded, read_body, run_lifespan
 
 ADMIN_TOKEN = "db-admin-inprocess-token"
@@ -130,10 +130,7 @@ class InProcessProxy:
 
     def events(self, event_type: str | None = "decision") -> list[dict[str, Any]]:
         """Parsed audit lines (all of them with `event_type=None`), oldest first."""
-        if not self.audit_path.exists():
-            return []
-        rows = [json.loads(line) for line in self.audit_path.read_text().splitlines() if line.strip()]
-        return [r for r in rows if event_type is None or r["event_type"] == event_type]
+        return audit_events(self.audit_path, event_type)
 
     def admin(self, **kwargs: Any) -> httpx.AsyncClient:
         """An httpx client for the admin API, with the admin bearer token (started with `admin=True`)."""
