@@ -37,6 +37,7 @@ class Exchange:
     era: Era = Era.UNKNOWN
     transport: Transport = Transport.HTTP
     client_address: str | None = None
+    user_agent: str | None = None  # the HTTP User-Agent (bounded), for credential-misuse detection
     request: JsonObject | None = None
     credential_hash: str | None = None
     client_key: str | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 from proxy.audit import Auditor, decision_event, system_event
 from proxy.audit.auditor import FdSink, Sink
-from proxy.audit.event import new_call_id
+from proxy.audit.event import alert_event, new_call_id
 from proxy.catalog import ToolCatalog
 from proxy.config import Config
 from proxy.containment.auto import AutoContainment
@@ -23,11 +23,14 @@ from proxy.containment.revocation import RevocationAgent, TokenRevoker
 from proxy.containment.service import ContainmentService
 from proxy.containment.webhook import ContainmentNotifier
 from proxy.decision import Decision
+from proxy.detections.engine import DetectionEngine
+from proxy.detections.model import Alert
 from proxy.errors import ErrorCode
 from proxy.evidence.collect import EvidenceCollector
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.evidence_hook import record as record_evidence
 from proxy.exchange import Exchange
+from proxy.globs import cached_globs
 from proxy.inspections.registry import build_registry
 from proxy.jsonrpc import Limits
 from proxy.pairing import ServerRequests
@@ -63,6 +66,7 @@ class Runtime:
     containment: ContainmentService = field(init=False)
     revocation: RevocationAgent = field(init=False)
     auto: AutoContainment = field(init=False)
+    detections: DetectionEngine = field(init=False)
     pins: PinEnforcer | None = field(init=False, default=None)
 
     @classmethod
@@ -94,7 +98,24 @@ class Runtime:
         if cc.webhook is not None:
             runtime.containment.notifier = ContainmentNotifier.from_config(cc.webhook, auditor.emit)
         runtime.auto = AutoContainment(holder, runtime.containment, auditor.emit)
+        runtime.detections = DetectionEngine(store, lambda: holder.policy.settings.detections, runtime.on_alert,
+                                             runtime.sends_data_out)
         return runtime
+
+    # -- behavioural detections --------------------------------------------------------------
+    def on_alert(self, alert: Alert) -> None:
+        """An alert's event, then automated containment if a rule matches its detection."""
+        try:
+            self.auditor.emit(alert_event(alert))
+        except Exception as exc:  # the worker goes on; the loss is logged (the sinks count their own)
+            log.error("alert %s not written: %s", alert.detection, type(exc).__name__)
+        self.auto.consider_alert(alert)
+
+    def sends_data_out(self, upstream: str, tool: str) -> bool:
+        """Can this tool carry data out (its arguments are then searched for copies of earlier results)?"""
+        settings = self.holder.policy.settings
+        return bool(cached_globs(settings.egress.egress_tools).fullmatch(tool)
+                    or cached_globs(settings.detections.sensitive_tools).fullmatch(tool))
 
     # -- the pipeline's settlement ---------------------------------------------------------
     def needs_preparing(self, ex: Exchange) -> bool:
@@ -126,9 +147,11 @@ class Runtime:
             decision = Decision(Verdict.DENY, reason="internal error; refused (fail closed)",
                                 findings=decision.findings, code=ErrorCode.INTERNAL_ERROR,
                                 check=f"evidence:{type(exc).__name__}")
-        self.auditor.emit(decision_event(ex, decision, self.holder.policy.version))  # raises: caller refuses
+        event = decision_event(ex, decision, self.holder.policy.version)
+        self.auditor.emit(event)  # raises: the caller refuses
         if not decision.blocks:
             self._learn(ex)
+        self.detections.observe(ex, decision, event["event_id"])
         return decision
 
     def _learn(self, ex: Exchange) -> None:
@@ -154,9 +177,11 @@ class Runtime:
         await self.store.start()
         self.replicas.start()
         self.sessions.start()
+        self.detections.start()
 
     async def aclose(self) -> None:
         """Stop what runs in the event loop, then close the store."""
+        await self.detections.close()
         await self.auto.aclose()
         await self.revocation.aclose()
         await self.collector.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 from proxy.canonical import canonical_sha256
 from proxy.decision import Decision
+from proxy.detections.model import Alert
 from proxy.exchange import Exchange
 from proxy.tracecontext import meta_trace_id
 from proxy.types import Direction, JsonObject
@@ -103,4 +104,17 @@ def system_event(event_type: str, **fields: Any) -> JsonObject:
     """Events that are not about one message: policy reloads, start-up, shutdown."""
     event = _base(event_type)
     event.update(fields)
+    return event
+
+
+def alert_event(alert: Alert) -> JsonObject:
+    """The event for one behavioural detection that fired (README, "Alert events")."""
+    obs = alert.observation
+    event = _base("alert")
+    event.update({
+        "detection": alert.detection, "severity": alert.severity.label, "atlas": alert.technique,
+        "summary": alert.summary, "principal": obs.principal, "agent": obs.agent, "session_id": obs.session_id,
+        "client_key": obs.client_key, "upstream": obs.upstream, "tool": obs.tool, "scope": alert.scope,
+        "window": alert.window, "event_ids": list(alert.event_ids), "call_id": obs.call_id,
+    })
     return event

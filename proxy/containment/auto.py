@@ -19,6 +19,7 @@ from proxy.audit import system_event
 from proxy.containment.durations import parse_duration
 from proxy.containment.service import ContainmentService
 from proxy.decision import Decision, Finding
+from proxy.detections.model import Alert
 from proxy.exchange import Exchange
 from proxy.globs import cached_globs
 from proxy.policy import PolicyHolder
@@ -30,8 +31,13 @@ ACTOR = "drawbridge:auto"
 
 
 def _matches(rule: AutoContainmentRule, finding: Finding) -> bool:
-    return (finding.severity.value <= int(rule.min_severity[-1])
+    return (bool(rule.detectors) and finding.severity.value <= int(rule.min_severity[-1])
             and cached_globs(rule.detectors).fullmatch(finding.detector) is not None)
+
+
+def _matches_alert(rule: AutoContainmentRule, alert: Alert) -> bool:
+    return (bool(rule.detections) and alert.severity.value <= int(rule.min_severity[-1])
+            and cached_globs(rule.detections).fullmatch(alert.detection) is not None)
 
 
 class AutoContainment:
@@ -49,16 +55,26 @@ class AutoContainment:
             return
         for rule in rules:
             finding = next((f for f in decision.findings if _matches(rule, f)), None)
-            if finding is None:
-                continue
-            subject = {"principal": ex.principal, "agent": ex.agent,
-                       "session": ex.client_key or ex.session_id}[rule.subject]
-            if subject is None or (rule.subject, subject) in self._pending:
-                continue
-            self._pending.add((rule.subject, subject))
-            task = asyncio.get_running_loop().create_task(self._quarantine(rule, subject, finding))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if finding is not None:
+                self._start(rule, {"principal": ex.principal, "agent": ex.agent,
+                                   "session": ex.client_key or ex.session_id}[rule.subject], finding)
+
+    def consider_alert(self, alert: Alert) -> None:
+        """Quarantine on a behavioural alert (rules with `detections`), like on a finding."""
+        obs = alert.observation
+        for rule in self._holder.policy.settings.auto_containment:
+            if _matches_alert(rule, alert):
+                finding = Finding(f"alert.{alert.detection}", alert.severity, alert.summary, atlas=alert.technique)
+                self._start(rule, {"principal": obs.principal, "agent": obs.agent,
+                                   "session": obs.client_key or obs.session_id}[rule.subject], finding)
+
+    def _start(self, rule: AutoContainmentRule, subject: str | None, finding: Finding) -> None:
+        if subject is None or (rule.subject, subject) in self._pending:
+            return
+        self._pending.add((rule.subject, subject))
+        task = asyncio.get_running_loop().create_task(self._quarantine(rule, subject, finding))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _quarantine(self, rule: AutoContainmentRule, subject: str, finding: Finding) -> None:
         key = (rule.subject, subject)

@@ -62,6 +62,7 @@ class Call:
     client: str | None
     client_key: str | None = None
     trace_id: str | None = None
+    user_agent: str | None = None
     requests: dict[RequestId, Pending] = field(default_factory=dict)
 
     def exchange(self, direction: Direction, message: JsonObject, raw_size: int, pending: Pending | None = None,
@@ -69,7 +70,7 @@ class Call:
         return Exchange(
             direction=direction, message=message, raw_size=raw_size, upstream=self.upstream,
             principal=self.principal, agent=self.agent, session_id=self.session_id, era=self.era,
-            transport=Transport.HTTP, client_address=self.client,
+            transport=Transport.HTTP, client_address=self.client, user_agent=self.user_agent,
             request=pending.message if pending is not None else None, credential_hash=self.credential_hash,
             client_key=self.client_key, call_id=pending.call_id if pending is not None else None,
             trace_id=self.trace_id, origin=origin, forced_kind=kind,

@@ -95,7 +95,8 @@ class Plane:
             return None
         call = Call(upstream, identity.principal, identity.agent, identity.credential_hash, session_id,
                     Era.HANDSHAKE if session_id else Era.UNKNOWN, address, client_key=session_id,
-                    trace_id=trace_id(headers.get("traceparent")))
+                    trace_id=trace_id(headers.get("traceparent")),
+                    user_agent=headers.get("user-agent", "")[:256] or None)
         if self.runtime.store.state().is_revoked(identity.credential_hash):
             challenge = self.authenticator.challenge("invalid_token", "token revoked")
             await self.refuse(scope, send, upstream, call, 401, ErrorCode.UNAUTHENTICATED,
@@ -138,7 +139,8 @@ class Plane:
             principal=call.principal if call else ANONYMOUS, agent=call.agent if call else None,
             session_id=call.session_id if call else None, era=call.era if call else Era.UNKNOWN,
             transport=Transport.HTTP, client_address=client_address(scope),
-            credential_hash=call.credential_hash if call else None, client_key=call.client_key if call else None,
+            user_agent=call.user_agent if call else None, credential_hash=call.credential_hash if call else None,
+            client_key=call.client_key if call else None,
             trace_id=call.trace_id if call else None, origin=origin, http_method=http_method or scope.get("method"),
             http_status=status, forced_kind=kind)
 

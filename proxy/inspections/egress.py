@@ -24,6 +24,7 @@ from proxy.types import Direction, MessageKind, Severity, Verdict
 RULE = "egress-allowlist"
 DENY_RULE = "containment-egress-deny"
 DESTINATIONS_NOTE = "destinations"
+HOSTS_NOTE = "egress_hosts"  # [(host, allowed)] of the call's parsed destinations, for behavioural detections
 
 
 def denied_host(denies: list[EgressDeny], dest: Destination) -> EgressDeny | None:
@@ -83,6 +84,7 @@ class EgressCheck(Inspection):
         for dest in found:
             entry = denied_host(denies, dest)
             if entry is not None:
+                ex.notes[HOSTS_NOTE] = [(dest.host, False)]
                 ticket = f" (ticket {entry.ticket})" if entry.ticket else ""
                 finding = Finding("containment.egress_deny", Severity.SEV2, f"destination denied by incident "
                                   f"response ({entry.id})", path=f"$.params.arguments.{dest.path}",
@@ -92,12 +94,17 @@ class EgressCheck(Inspection):
         if not settings.enabled:
             return None
         findings = []
+        hosts: list[tuple[str, bool]] = []
         for dest in found:
             if not dest.declared and not settings.scan_all_arguments:
                 continue  # found only because a responder deny asked for every mention
             why = policy.refusal(dest, ex.principal, ex.agent, tool, ex.upstream)
+            if dest.host:
+                hosts.append((dest.host, why is None))
             if why is not None:
                 findings.append(_finding(dest, why))
+        if hosts:
+            ex.notes[HOSTS_NOTE] = hosts
         if not findings:
             return None
         if settings.action == "detect":

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from proxy.content.settings import ContentSettings, EgressSettings
+from proxy.detections.settings import DetectionSettings
 
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -67,16 +68,23 @@ class AutoContainmentRule(_Strict):
     """Quarantine automatically when a decision carries a matching finding (no human in the loop)."""
 
     id: str = Field(pattern=RULE_ID_PATTERN)
-    detectors: Globs = Field(min_length=1)  # finding detector ids, e.g. "canary.*", "secrets.*"
+    detectors: Globs = ()  # finding detector ids, e.g. "canary.*", "secrets.*"
+    detections: Globs = ()  # alert detection ids, e.g. "result_exfiltration", "credential_*"
     min_severity: Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"] = "SEV-1"
     subject: Literal["session", "principal", "agent"] = "principal"
     mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
     ttl: str | None = Field(default=None, pattern=r"^(?:\d{1,6}[smhdw])+$")  # None: until released
 
-    @field_validator("detectors", mode="before")
+    @field_validator("detectors", "detections", mode="before")
     @classmethod
     def _one_glob_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> AutoContainmentRule:
+        if not self.detectors and not self.detections:
+            raise ValueError("an auto_containment rule needs detectors (findings) or detections (alerts)")
+        return self
 
 
 class Settings(_Strict):
@@ -88,6 +96,7 @@ class Settings(_Strict):
     egress: EgressSettings = Field(default_factory=EgressSettings)
     canary_tools: Globs = ()  # honeytokens: listed like any tool; any call is a SEV-1 finding
     auto_containment: tuple[AutoContainmentRule, ...] = ()
+    detections: DetectionSettings = Field(default_factory=DetectionSettings)
 
 
 class PolicyFile(_Strict):

@@ -7,7 +7,7 @@ by the backend (pub/sub for Redis, direct for SQLite), so the hot path never wai
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -109,6 +109,17 @@ class ContainmentState:
         return min(hits, key=lambda q: MODE_ORDER[q.mode]) if hits else None
 
 
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """One write of `Store.rec_upsert_many`."""
+
+    namespace: str
+    key: str
+    fields: dict[str, Any]
+    ttl_seconds: float
+    mode: Literal["replace", "keep", "add"] = "replace"
+
+
 Listener = Callable[[ContainmentState], None]
 RecordFields = dict[str, Any]  # a flat JSON object: str / int / float / bool / None values
 EventListener = Callable[[dict[str, Any]], None]
@@ -161,6 +172,11 @@ class Store(Protocol):
 
     async def rec_take(self, namespace: str, key: str) -> RecordFields | None:
         """Delete and return the record atomically (only one caller, on any replica, gets it)."""
+
+    async def rec_upsert_many(self, items: Sequence[Upsert]) -> list[RecordFields | None]:
+        """For each item, atomically: create the record if it is absent; if present, replace its fields
+        (`replace`), keep them (`keep`) or add to its integer fields (`add`); restart its TTL. Returns each
+        previous record (None where there was none), in order, in one round trip (detection windows)."""
 
     async def rec_delete(self, namespace: str, key: str) -> bool: ...
 

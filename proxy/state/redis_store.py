@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
-from proxy.state.model import RecordFields
+from proxy.state.model import RecordFields, Upsert
 from proxy.state.records import StoreCommon
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,18 @@ while i <= #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i 
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
 return 1"""
+# ARGV: expiry ms, member, mode (replace | keep | add), now ms, field pairs… Returns the previous hash.
+_REC_UPSERT = """local old = redis.call('HGETALL', KEYS[1])
+if #old == 0 or ARGV[3] == 'replace' then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], '', '1', unpack(ARGV, 5))
+elseif ARGV[3] == 'add' then
+  for i = 5, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+return old"""
 _REC_TAKE = """local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return false end
 redis.call('DEL', KEYS[1])
@@ -83,6 +95,7 @@ class RedisStore(StoreCommon):
         self._rec_put = self._redis.register_script(_REC_PUT)
         self._rec_update = self._redis.register_script(_REC_UPDATE)
         self._rec_take = self._redis.register_script(_REC_TAKE)
+        self._rec_upsert = self._redis.register_script(_REC_UPSERT)
         self._origin = uuid.uuid4().hex
         self._snapshot = Snapshot()
         self._healthy = False
@@ -177,6 +190,23 @@ class RedisStore(StoreCommon):
                 return result
 
         return [bool(done) for done in await self._call(run)]
+
+    async def rec_upsert_many(self, items: Sequence[Upsert]) -> list[RecordFields | None]:
+        if not items:
+            return []
+        now = int(time.time() * 1000)
+
+        async def run() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for item in items:
+                    args: list[Any] = [_expiry_ms(item.ttl_seconds), item.key, item.mode, now]
+                    for name, value in item.fields.items():
+                        args += [name, int(value) if item.mode == "add" else codec.dumps(value)]
+                    await self._rec_upsert(keys=self._rec_keys(item.namespace, item.key), args=args, client=pipe)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        return [_fields(dict(zip(raw[::2], raw[1::2], strict=True))) if raw else None for raw in await self._call(run)]
 
     async def rec_take(self, namespace: str, key: str) -> RecordFields | None:
         raw = await self._call(lambda: self._rec_take(keys=self._rec_keys(namespace, key), args=[key]))

@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from proxy.errors import ConfigError
 from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
-from proxy.state.model import RecordFields
+from proxy.state.model import RecordFields, Upsert
 from proxy.state.records import StoreCommon
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,28 @@ class SQLiteStore(StoreCommon):
                 done.append(True)
             return done
 
+        return await self._run(lambda c: self._light_tx(c, lambda: write(c)))
+
+    async def rec_upsert_many(self, items: Sequence[Upsert]) -> list[RecordFields | None]:
+        def write(c: sqlite3.Connection) -> list[RecordFields | None]:
+            now = time.time()
+            previous: list[RecordFields | None] = []
+            for item in items:
+                row = c.execute("SELECT value FROM expiring WHERE namespace = ? AND key = ? AND expires > ?",
+                                (item.namespace, item.key, now)).fetchone()
+                old = codec.loads_object(row[0]) if row else None
+                value = dict(item.fields)
+                if old is not None and item.mode == "keep":
+                    value = old
+                elif old is not None and item.mode == "add":
+                    value = {**old, **{k: int(old.get(k) or 0) + int(v) for k, v in item.fields.items()}}
+                c.execute("INSERT OR REPLACE INTO expiring (namespace, key, value, expires) VALUES (?, ?, ?, ?)",
+                          (item.namespace, item.key, codec.dumps(value).decode(), now + item.ttl_seconds))
+                previous.append(old)
+            return previous
+
+        if not items:
+            return []
         return await self._run(lambda c: self._light_tx(c, lambda: write(c)))
 
     async def rec_take(self, namespace: str, key: str) -> RecordFields | None:

@@ -11,7 +11,15 @@ import pytest
 from proxy.errors import ConfigError
 from proxy.state import codec
 from proxy.state.factory import open_store
-from proxy.state.model import ContainmentState, DenyOverlay, EgressDeny, Quarantine, RevokedCredential, Store
+from proxy.state.model import (
+    ContainmentState,
+    DenyOverlay,
+    EgressDeny,
+    Quarantine,
+    RevokedCredential,
+    Store,
+    Upsert,
+)
 from proxy.state.redis_store import RedisStore
 from proxy.state.sqlite import SQLiteStore
 from tests.state.conftest import MakeStore, eventually
@@ -164,6 +172,30 @@ async def test_expiring_records_expire_and_are_shared(make_store: MakeStore) -> 
     await asyncio.sleep(0.45)
     assert await b.rec_list("replicas") == {}
     assert await b.rec_list("other") == {"r1": {"pid": 9}}
+
+
+async def test_upserts_return_what_was_there_and_keep_replace_or_add(store: Store) -> None:
+    first = [Upsert("det", "alice|rm", {"t": 1.0}, 60, "keep"), Upsert("det", "s1|last", {"tool": "a"}, 60),
+             Upsert("det", "s1|count", {"calls": 1, "bytes": 10}, 60, "add")]
+    assert await store.rec_upsert_many(first) == [None, None, None]
+    again = [Upsert("det", "alice|rm", {"t": 2.0}, 60, "keep"), Upsert("det", "s1|last", {"tool": "b"}, 60),
+             Upsert("det", "s1|count", {"calls": 1, "bytes": 5}, 60, "add"),
+             Upsert("det", "s1|last", {"tool": "c"}, 60)]  # in order: sees the write before it
+    assert await store.rec_upsert_many(again) == [{"t": 1.0}, {"tool": "a"}, {"calls": 1, "bytes": 10},
+                                                  {"tool": "b"}]
+    assert await store.rec_get("det", "alice|rm") == {"t": 1.0}
+    assert await store.rec_get("det", "s1|count") == {"calls": 2, "bytes": 15}
+    assert await store.rec_upsert_many([]) == []
+
+
+async def test_upserts_are_shared_and_expire(make_store: MakeStore) -> None:
+    a, b = await make_store(), await make_store()
+    assert await a.rec_upsert_many([Upsert("det", "k", {"n": 1}, 0.3, "add")]) == [None]
+    assert await b.rec_upsert_many([Upsert("det", "k", {"n": 1}, 0.3, "add")]) == [{"n": 1}]
+    await asyncio.sleep(0.45)
+    assert await b.rec_upsert_many([Upsert("det", "k", {"n": 1}, 60, "add")]) == [None]  # the window restarted
+    got = await asyncio.gather(*(s.rec_upsert_many([Upsert("det", "first", {}, 60, "keep")]) for s in (a, b, a, b)))
+    assert sum(g == [None] for g in got) == 1  # exactly one of many concurrent writers is first
 
 
 async def test_only_one_of_many_concurrent_takers_gets_a_record(make_store: MakeStore) -> None:
