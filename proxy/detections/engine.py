@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -142,7 +143,7 @@ class DetectionEngine:
         alerts = await detect.first.run(self._store)
         alerts += await detect.second.run(self._store)
         for obs in detect.copies:
-            alerts += await detect.copied(obs, await self._store.rec_list(f"det:fp:{obs.actor}"))
+            alerts += await detect.copied(obs, await self._store.rec_get("det:fp", obs.actor))
         return await self._once(alerts)
 
     async def _once(self, alerts: list[Alert]) -> list[Alert]:
@@ -299,32 +300,27 @@ class _Detect:
         kept = fp.fingerprint(obs.result)
         if not kept:
             return
-        ttl = self.s.seconds("exfiltration_memory")
+        slot = str(zlib.crc32(obs.event_id.encode()) % FINGERPRINT_SLOTS)  # a new result replaces a random one
+        entry = f"{self.now:.0f}|{obs.event_id}|{obs.tool}|{','.join(f'{h:x}' for h in kept)}"
+        self.first.add([Upsert("det:fp", obs.actor, {slot: entry}, self.s.seconds("exfiltration_memory"), "merge")],
+                       lambda _prev: None)
 
-        def into_slot(prev: list[Any]) -> None:
-            slot = int(prev[0].get("n", 0)) % FINGERPRINT_SLOTS if isinstance(prev[0], dict) else 0
-            record = {"h": ",".join(f"{h:x}" for h in kept), "tool": obs.tool, "event_id": obs.event_id,
-                      "at": self.now}
-            self.second.add([Upsert(f"det:fp:{obs.actor}", str(slot), record, ttl)], lambda _prev: None)
-
-        self.first.add([Upsert("det:fpslot", obs.actor, {"n": 1}, ttl, "add")], into_slot)
-
-    async def copied(self, obs: Observation, kept: dict[str, Any]) -> list[Alert]:
-        """Alerts for results of this agent's that leave in a call's arguments."""
+    async def copied(self, obs: Observation, kept: dict[str, Any] | None) -> list[Alert]:
+        """Alerts for this agent's recent results that leave in a call's arguments."""
         if not kept:
             return []
+        memory = self.s.seconds("exfiltration_memory")
         found = fp.argument_hashes(obs.arguments)
         alerts = []
-        for record in kept.values():
-            hashes = tuple(int(h, 16) for h in str(record.get("h", "")).split(",") if h)
-            shared = fp.copied(found, hashes)
+        for entry in kept.values():
+            at, source, tool, hashes = _entry(entry)
+            shared = fp.copied(found, hashes) if self.now - at < memory else 0
             if not shared:
                 continue
-            source = str(record.get("event_id") or "")
             alerts.append(Alert(
-                "result_exfiltration", Severity.SEV1, f"data returned by {record.get('tool')} leaves in the "
-                f"arguments of {obs.tool}", "agent", obs,
-                {"source_tool": record.get("tool"), "source_event_id": source, "shared_lines": shared,
+                "result_exfiltration", Severity.SEV1, f"data returned by {tool} leaves in the arguments of "
+                f"{obs.tool}", "agent", obs,
+                {"source_tool": tool, "source_event_id": source, "shared_lines": shared,
                  "fingerprint_lines": len(hashes), "destinations": [h for h, _ in obs.hosts], "verdict": obs.verdict,
                  "repeat_key": f"rx|{obs.actor}|{source}|{obs.tool}"},
                 tuple(e for e in (source, obs.event_id) if e)))
@@ -401,6 +397,12 @@ class _Detect:
                           {"reason": "outside_hours", "hours": hours,
                            "repeat_key": f"cm-hours|{obs.principal}|{int(self.now // 3600)}"}, (obs.event_id,))
             self.first.add([], lambda _prev: alert)
+
+
+def _entry(value: Any) -> tuple[float, str, str, tuple[int, ...]]:
+    """A kept fingerprint: (when, the result's event id, its tool, its hashes)."""
+    at, source, tool, hashes = str(value).split("|", 3)
+    return float(at), source, tool, tuple(int(h, 16) for h in hashes.split(",") if h)
 
 
 def _span(seconds: int) -> str:

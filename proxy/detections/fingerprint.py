@@ -1,7 +1,7 @@
 """Bounded fingerprints of tool results, and the search for them in later tool-call arguments.
 
-A result's fingerprint is a small set of 64-bit hashes of its lines (long lines cut into 64-character
-pieces from their start), never the data itself. A later call's argument strings are hashed the same
+A result's fingerprint is a small set of 64-bit hashes of its lines (trimmed; long lines cut into
+64-character pieces from their start), never the data itself. A later call's argument strings are hashed the same
 way, as written and after undoing the encodings an agent would use to smuggle them out: base64 (standard
 and URL-safe), hex, percent-encoding, and zlib/gzip compression inside those. Shared lines betray a copy.
 """
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import zlib
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -21,10 +19,11 @@ MIN_LINE = 16  # shorter lines ("{", "OK", headings) are too common to mean anyt
 PIECE = 64
 MAX_TEXT = 256 * 1024  # of a result or of an argument string, the part that is read
 MAX_PIECES = 2048  # hashed per text
-FINGERPRINT_SIZE = 128  # hashes kept per result (every fourth, by value, for long results)
+FINGERPRINT_SIZE = 48  # pieces kept per result, spread evenly over it
 MAX_DECODED = 1024 * 1024
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){12,}")
+_SEED = 0x5BD1E995
 
 
 def strings_in(value: Any, budget: int = MAX_TEXT) -> list[str]:
@@ -43,33 +42,49 @@ def strings_in(value: Any, budget: int = MAX_TEXT) -> list[str]:
     return out
 
 
-def _pieces(text: str) -> Iterator[str]:
-    count = 0
-    for raw in text.splitlines():
-        line = " ".join(raw.split())
-        for start in range(0, len(line), PIECE):
-            piece = line[start:start + PIECE]
-            if len(piece) >= MIN_LINE:
-                yield piece
-                count += 1
-                if count >= MAX_PIECES:
-                    return
+def _pieces(texts: list[str]) -> list[str]:
+    """Trimmed lines of at least MIN_LINE characters, long ones cut into PIECE-character pieces from their start."""
+    out: list[str] = []
+    for text in texts:
+        for raw in text.splitlines():
+            line = raw.strip()
+            if len(line) <= PIECE:
+                if len(line) >= MIN_LINE:
+                    out.append(line)
+            else:
+                out.extend(piece for i in range(0, len(line), PIECE) if len(piece := line[i:i + PIECE]) >= MIN_LINE)
+        if len(out) >= MAX_PIECES:
+            return out[:MAX_PIECES]
+    return out
 
 
-def _hash(piece: str) -> int:
-    return int.from_bytes(hashlib.blake2b(piece.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+def _hashes(pieces: list[str]) -> set[int]:
+    """64-bit hashes (two seeded CRC-32s: cheap, and the same on every replica)."""
+    crc = zlib.crc32
+    return {crc(data) << 32 | crc(data, _SEED) for data in (p.encode("utf-8", "surrogatepass") for p in pieces)}
 
 
 def line_hashes(texts: list[str]) -> set[int]:
-    return {_hash(piece) for text in texts for piece in _pieces(text)}
+    return _hashes(_pieces(texts))
 
 
 def fingerprint(result: Any) -> tuple[int, ...]:
-    """The kept hashes of a result (empty when it has no line worth remembering)."""
-    hashes = sorted(line_hashes(strings_in(result)))
-    if len(hashes) > FINGERPRINT_SIZE:
-        hashes = [h for h in hashes if h % 4 == 0][:FINGERPRINT_SIZE]
-    return tuple(hashes)
+    """The kept hashes of a result: at most FINGERPRINT_SIZE pieces, spread evenly over it (a copy of any
+    large part of the result holds some of them), or none when no line is worth remembering."""
+    lines = [line for text in strings_in(result) for line in text.splitlines()]
+    if len(lines) < 8:  # a few (long) lines: every piece of them
+        pieces = _pieces(lines)
+    else:  # many lines: the first piece of lines spread over the text (what a copy's lines begin with)
+        stripped = (line.strip() for line in _spread(lines, 2 * FINGERPRINT_SIZE))
+        pieces = [line[:PIECE] for line in stripped if len(line) >= MIN_LINE]
+    return tuple(sorted(_hashes(_spread(pieces, FINGERPRINT_SIZE))))
+
+
+def _spread(items: list[str], most: int) -> list[str]:
+    if len(items) <= most:
+        return items
+    step = len(items) / most
+    return [items[int(i * step)] for i in range(most)]
 
 
 def _text(data: bytes) -> str | None:

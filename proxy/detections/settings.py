@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Literal
 
@@ -15,6 +16,11 @@ DURATION = r"^(?:\d{1,6}[smhdw])+$"
 HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 DEFAULT_SENSITIVE = ("*delete*", "*exec*", "*shell*", "*send_email*", "*email.send*", "iam.*", "*grant*",
                      "http_post", "*.post")
+
+
+@functools.lru_cache(maxsize=64)
+def _seconds(value: str) -> int:
+    return parse_duration(value)
 
 
 class DetectionSettings(BaseModel):
@@ -56,8 +62,7 @@ class DetectionSettings(BaseModel):
         return detection not in self.off
 
     def seconds(self, name: str) -> int:
-        value = getattr(self, name)
-        return parse_duration(value)
+        return _seconds(getattr(self, name))
 
     def within_hours(self, principal: str, minute_of_day: int) -> bool | None:
         """True/False when hours are declared for `principal`, None when they are not."""

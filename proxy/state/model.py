@@ -117,7 +117,7 @@ class Upsert:
     key: str
     fields: dict[str, Any]
     ttl_seconds: float
-    mode: Literal["replace", "keep", "add"] = "replace"
+    mode: Literal["replace", "keep", "add", "merge"] = "replace"
 
 
 Listener = Callable[[ContainmentState], None]
@@ -175,7 +175,8 @@ class Store(Protocol):
 
     async def rec_upsert_many(self, items: Sequence[Upsert]) -> list[RecordFields | None]:
         """For each item, atomically: create the record if it is absent; if present, replace its fields
-        (`replace`), keep them (`keep`) or add to its integer fields (`add`); restart its TTL. Returns each
+        (`replace`), keep them (`keep`), add to its integer fields (`add`) or set only the given fields
+        (`merge`); restart its TTL. Returns each
         previous record (None where there was none), in order, in one round trip (detection windows)."""
 
     async def rec_delete(self, namespace: str, key: str) -> bool: ...

@@ -56,18 +56,29 @@ while i <= #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i 
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
 return 1"""
-# ARGV: expiry ms, member, mode (replace | keep | add), now ms, field pairs… Returns the previous hash.
-_REC_UPSERT = """local old = redis.call('HGETALL', KEYS[1])
-if #old == 0 or ARGV[3] == 'replace' then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], '', '1', unpack(ARGV, 5))
-elseif ARGV[3] == 'add' then
-  for i = 5, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+# Many upserts in one script. KEYS: hash and index of each item. ARGV: now ms, then per item: expiry ms,
+# member, mode (replace | keep | add | merge), number of field pairs, the pairs. Returns each previous hash.
+_REC_UPSERT = """local out, a = {}, 2
+for k = 1, #KEYS, 2 do
+  local hash, index = KEYS[k], KEYS[k + 1]
+  local expiry, member, mode, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local first, last = a + 4, a + 3 + 2 * n
+  a = last + 1
+  local old = redis.call('HGETALL', hash)
+  if #old == 0 or mode == 'replace' then
+    redis.call('DEL', hash)
+    redis.call('HSET', hash, '', '1', unpack(ARGV, first, last))
+  elseif mode == 'add' then
+    for i = first, last, 2 do redis.call('HINCRBY', hash, ARGV[i], ARGV[i + 1]) end
+  elseif mode == 'merge' and n > 0 then
+    redis.call('HSET', hash, unpack(ARGV, first, last))
+  end
+  redis.call('PEXPIREAT', hash, expiry)
+  redis.call('ZADD', index, expiry, member)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', ARGV[1])
+  out[#out + 1] = old
 end
-redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-return old"""
+return out"""
 _REC_TAKE = """local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return false end
 redis.call('DEL', KEYS[1])
@@ -194,19 +205,15 @@ class RedisStore(StoreCommon):
     async def rec_upsert_many(self, items: Sequence[Upsert]) -> list[RecordFields | None]:
         if not items:
             return []
-        now = int(time.time() * 1000)
-
-        async def run() -> list[Any]:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for item in items:
-                    args: list[Any] = [_expiry_ms(item.ttl_seconds), item.key, item.mode, now]
-                    for name, value in item.fields.items():
-                        args += [name, int(value) if item.mode == "add" else codec.dumps(value)]
-                    await self._rec_upsert(keys=self._rec_keys(item.namespace, item.key), args=args, client=pipe)
-                result: list[Any] = await pipe.execute()
-                return result
-
-        return [_fields(dict(zip(raw[::2], raw[1::2], strict=True))) if raw else None for raw in await self._call(run)]
+        keys: list[str] = []
+        args: list[Any] = [int(time.time() * 1000)]
+        for item in items:
+            keys += self._rec_keys(item.namespace, item.key)
+            args += [_expiry_ms(item.ttl_seconds), item.key, item.mode, len(item.fields)]
+            for name, value in item.fields.items():
+                args += [name, int(value) if item.mode == "add" else codec.dumps(value)]
+        rows = await self._call(lambda: self._rec_upsert(keys=keys, args=args))
+        return [_fields(dict(zip(raw[::2], raw[1::2], strict=True))) if raw else None for raw in rows]
 
     async def rec_take(self, namespace: str, key: str) -> RecordFields | None:
         raw = await self._call(lambda: self._rec_take(keys=self._rec_keys(namespace, key), args=[key]))

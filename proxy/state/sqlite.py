@@ -166,6 +166,8 @@ class SQLiteStore(StoreCommon):
                     value = old
                 elif old is not None and item.mode == "add":
                     value = {**old, **{k: int(old.get(k) or 0) + int(v) for k, v in item.fields.items()}}
+                elif old is not None and item.mode == "merge":
+                    value = {**old, **item.fields}
                 c.execute("INSERT OR REPLACE INTO expiring (namespace, key, value, expires) VALUES (?, ?, ?, ?)",
                           (item.namespace, item.key, codec.dumps(value).decode(), now + item.ttl_seconds))
                 previous.append(old)

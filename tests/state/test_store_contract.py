@@ -185,6 +185,10 @@ async def test_upserts_return_what_was_there_and_keep_replace_or_add(store: Stor
                                                   {"tool": "b"}]
     assert await store.rec_get("det", "alice|rm") == {"t": 1.0}
     assert await store.rec_get("det", "s1|count") == {"calls": 2, "bytes": 15}
+    merged = [Upsert("det", "fp", {"0": "a"}, 60, "merge"), Upsert("det", "fp", {"1": "b"}, 60, "merge"),
+              Upsert("det", "fp", {"0": "c"}, 60, "merge")]
+    assert await store.rec_upsert_many(merged) == [None, {"0": "a"}, {"0": "a", "1": "b"}]
+    assert await store.rec_get("det", "fp") == {"0": "c", "1": "b"}
     assert await store.rec_upsert_many([]) == []
 
 
