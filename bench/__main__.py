@@ -3,6 +3,7 @@
   python -m bench [--quick] [options]   the hop benchmark: direct vs bare TCP vs Drawbridge (~3 min;
                                         --quick ~15 s); table on stdout, results in bench/results/
   python -m bench pipeline [-n N]       in-process: pipeline µs per message, no sockets
+  python -m bench audit [-n N]          in-process: audit emit µs per event, plain vs hash-chained file
   python -m bench profile [options]     sample Drawbridge's CPU under load (CPU-time sampler or
                                         py-spy); top costs by function and component
   python -m bench.load --url URL ...    the load client alone (loopback only)
@@ -18,7 +19,8 @@ import sys
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM unwinds like Ctrl-C: children stopped
-    command, rest = (argv[0], argv[1:]) if argv and argv[0] in ("hop", "pipeline", "profile") else ("hop", argv)
+    named = argv and argv[0] in ("hop", "pipeline", "profile", "audit")
+    command, rest = (argv[0], argv[1:]) if named else ("hop", argv)
     try:
         if command == "pipeline":
             from bench import pipeline
@@ -28,6 +30,10 @@ def main(argv: list[str]) -> int:
             from bench import profile
 
             return profile.main(rest)
+        if command == "audit":
+            from bench import audit
+
+            return audit.main(rest)
         from bench import hop
 
         return hop.main(rest)

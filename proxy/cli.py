@@ -11,6 +11,7 @@ from typing import Any
 
 from proxy import __version__
 from proxy.admin.commands import add_admin_commands, run_admin_command
+from proxy.audit.verify import add_audit_parser
 from proxy.config import DEFAULT_UPSTREAM, Config, load_config
 from proxy.errors import ConfigError
 from proxy.pins.commands import add_pin_parsers, run_pin_command
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_scan_parser(sub)
     add_pin_parsers(sub)
+    add_audit_parser(sub)
 
     hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty: generate one)")
     hk.set_defaults(command="hash-key")
@@ -142,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_scan(ns)
         if ns.command in ("pin", "pins"):
             return run_pin_command(ns)
+        if ns.command == "audit":
+            from proxy.audit.verify import run_audit_command
+
+            return run_audit_command(ns)
         if ns.command == "hash-key":
             from proxy.identity.apikeys import hash_key_command
 

@@ -80,11 +80,89 @@ class OtlpConfig(_Strict):
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
+AuditMode = Literal["required", "best_effort"]
+
+
+class _AuditSink(_Strict):
+    """What every entry of `audit.sinks` has: a name (stats, `audit_gap`), a format and a mode."""
+
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:/-]{1,80}$")  # default: derived from type
+    format: Literal["native", "ocsf"] = "native"
+    mode: AuditMode | None = None  # default: audit.mode
+
+
+class _QueuedSink(_AuditSink):
+    """A network sink: a bounded queue drained by a background thread."""
+
+    queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    linger_seconds: float = Field(default=0.2, ge=0, le=60)  # wait this long for a batch to fill
+    close_timeout_seconds: float = Field(default=5.0, gt=0, le=300)  # flushing the tail at shutdown
+
+
+class FileSinkConfig(_AuditSink):
+    type: Literal["file"]
+    path: Path
+    fsync: bool = False
+    max_bytes: int | None = Field(default=None, ge=4096)  # rotate past this size
+    max_age_seconds: float | None = Field(default=None, ge=1)  # rotate a file this old
+
+
+class StdoutSinkConfig(_AuditSink):
+    type: Literal["stdout"]
+
+
+class OtlpSinkConfig(_QueuedSink):
+    type: Literal["otlp"]
+    endpoint: str = Field(pattern=r"^https?://\S+$")
+    headers: dict[str, SecretSource] = Field(default_factory=dict)
+    service_name: str = "drawbridge"
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class SyslogSinkConfig(_QueuedSink):
+    """RFC 5424 over TCP with octet-counting framing (RFC 6587), optionally TLS (RFC 5425)."""
+
+    type: Literal["syslog"]
+    host: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,253}$")
+    port: int = Field(default=6514, ge=1, le=65535)
+    tls: bool = False
+    ca_file: Path | None = None  # trust anchors for TLS (default: the system's)
+    server_name: str | None = None  # TLS name to check (default: host)
+    facility: int = Field(default=13, ge=0, le=23)  # 13: log audit; 16-23: local0-7
+    app_name: str = Field(default="drawbridge", pattern=r"^[!-~]{1,48}$")
+    sd_id: str = Field(default="drawbridge@32473", pattern=r'^[!#-<>-\\^-~]{1,32}$')  # your own PEN here
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class HecSinkConfig(_QueuedSink):
+    """Splunk HTTP Event Collector (or a compatible receiver): batched POSTs of JSON events."""
+
+    type: Literal["hec"]
+    url: str = Field(pattern=r"^https?://[^/\s]+/?$")  # base URL, e.g. https://splunk:8088
+    token: SecretSource
+    source: str = "drawbridge"
+    sourcetype: str = "drawbridge:audit"
+    index: str | None = None
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+AuditSinkConfig = Annotated[FileSinkConfig | StdoutSinkConfig | OtlpSinkConfig | SyslogSinkConfig | HecSinkConfig,
+                            Field(discriminator="type")]
+
+
 class AuditConfig(_Strict):
+    """`file`, `stdout` and `otlp` are shorthands for entries of `sinks` (OTLP stays best effort)."""
+
     file: Path | None = None
     stdout: bool = False
     fsync: bool = False  # fsync each event before the message is released
     otlp: OtlpConfig | None = None
+    mode: AuditMode = "required"  # required: a sink that cannot take an event refuses the message
+    sinks: tuple[AuditSinkConfig, ...] = ()
+    chain_key: SecretSource | None = None  # HMAC key signing the file sinks' checkpoints
+    checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)  # events between checkpoints
 
 
 class LimitsConfig(_Strict):

@@ -8,14 +8,15 @@ containment and the audit event that states the final outcome.
 from __future__ import annotations
 
 import logging
-import sys
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxy.audit import Auditor, decision_event, system_event
-from proxy.audit.auditor import FdSink, Sink
+from proxy.audit import AuditError, Auditor, decision_event, system_event
+from proxy.audit.auditor import Outlet, Sink
 from proxy.audit.event import alert_event, new_call_id
+from proxy.audit.sinks import build_outlets
 from proxy.catalog import ToolCatalog
 from proxy.config import Config
 from proxy.containment.auto import AutoContainment
@@ -68,6 +69,7 @@ class Runtime:
     auto: AutoContainment = field(init=False)
     detections: DetectionEngine = field(init=False)
     pins: PinEnforcer | None = field(init=False, default=None)
+    closed: bool = field(init=False, default=False)
 
     @classmethod
     def build(cls, config: Config, *, stdout_is_protocol: bool = False, sinks: list[Sink] | None = None,
@@ -76,7 +78,9 @@ class Runtime:
         `stdout_is_protocol` (stdio mode, where stdout carries JSON-RPC) they go to stderr instead.
         `sinks` replaces the configured sinks and `holder` the policy loaded from `config.policy` (policy
         test cases run many short runtimes on one loaded policy, keeping their events in memory)."""
-        auditor = Auditor(_sinks(config, stdout_is_protocol) if sinks is None else sinks)
+        replica_id = new_replica_id()  # stamped on every event, and the replica's heartbeat
+        auditor = Auditor(_sinks(config, stdout_is_protocol, replica_id) if sinks is None else sinks,
+                          replica_id=replica_id)
 
         def on_reload(ok: bool, version: str, detail: str) -> None:
             auditor.emit(system_event("policy_reload", ok=ok, policy_version=version, detail=detail))
@@ -85,7 +89,7 @@ class Runtime:
         evidence_dir = config.admin.evidence_dir if config.admin is not None else Path("var/evidence")
         store = open_store(config.store)
         runtime = cls(config, holder, auditor, config.limits.message_limits(), ToolCatalog(store), store,
-                      EvidenceRecorder(evidence_dir), ReplicaRegistry(store, new_replica_id()),
+                      EvidenceRecorder(evidence_dir), ReplicaRegistry(store, replica_id),
                       SessionDirectory(store, config.sessions.idle_timeout_seconds),
                       ServerRequests(store, config.sessions.server_request_timeout_seconds))
         runtime.pins = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
@@ -192,22 +196,18 @@ class Runtime:
             await self.pins.close()
         await self.store.close()
 
-    def close(self) -> None:
+    def close(self, **fields: Any) -> None:
+        """Write `proxy_stopped` first (once; `fields` describe the listener), then flush and close the sinks."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.auditor.emit(system_event("proxy_stopped", **fields))
+        except AuditError as exc:
+            log.error("proxy_stopped not written: %s", exc)
         self.auditor.close()
 
 
-def _sinks(config: Config, stdout_is_protocol: bool) -> list[Sink]:
-    sinks: list[Sink] = []
-    if config.audit.file is not None:
-        sinks.append(FdSink.open_file(config.audit.file, fsync=config.audit.fsync))
-    if config.audit.otlp is not None:
-        from proxy.audit.otel import OtelSink
-
-        otlp = config.audit.otlp
-        sinks.append(OtelSink(otlp.endpoint, {k: v.resolve(f"audit.otlp.headers.{k}") for k, v in
-                                              otlp.headers.items()}, otlp.service_name, otlp.timeout_seconds))
-    # With no local sink configured, events still go somewhere durable-enough to read (nothing lost).
-    if config.audit.stdout or not any(isinstance(sink, FdSink) for sink in sinks):
-        stream = sys.stderr if stdout_is_protocol else sys.stdout
-        sinks.append(FdSink(stream.fileno(), owned=False))
-    return sinks
+def _sinks(config: Config, stdout_is_protocol: bool, replica_id: str) -> list[Outlet]:
+    return build_outlets(config.audit, stdout_is_protocol=stdout_is_protocol, host=socket.gethostname(),
+                         replica_id=replica_id)

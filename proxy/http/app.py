@@ -68,6 +68,7 @@ def build_app(plane: Plane) -> DataPlane:
             watcher = loop.create_task(runtime.holder.watch(runtime.config.policy_reload.interval_seconds))
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, runtime.holder.reload)
+            loop.add_signal_handler(signal.SIGUSR1, runtime.auditor.reopen)  # logrotate: reopen the audit files
         try:
             yield
         finally:
@@ -75,6 +76,7 @@ def build_app(plane: Plane) -> DataPlane:
                 watcher.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGHUP)
+                loop.remove_signal_handler(signal.SIGUSR1)
             await plane.aclose()
             await runtime.aclose()
 

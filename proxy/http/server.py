@@ -59,8 +59,7 @@ def serve(config: Config) -> int:
     try:
         _run(servers)
     finally:
-        runtime.auditor.emit(system_event("proxy_stopped", listen=config.listen))
-        runtime.close()
+        runtime.close(listen=config.listen)  # writes proxy_stopped, then flushes every audit sink
     return 0
 
 

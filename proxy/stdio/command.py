@@ -57,7 +57,7 @@ def run_stdio_command(config: Config, command: list[str]) -> int:
         with contextlib.redirect_stdout(sys.stderr):  # a stray print() must never reach the protocol channel
             return _run(_serve(runtime, command))
     finally:
-        runtime.close()
+        runtime.close(transport="stdio")  # writes proxy_stopped, then flushes every audit sink
 
 
 def _run(main: Coroutine[Any, Any, T]) -> T:
@@ -105,6 +105,7 @@ async def _serve_started(runtime: Runtime, command: list[str]) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, runtime.auditor.reopen)  # logrotate: reopen the audit files
     tasks = {
         "agent": asyncio.create_task(_pump(agent_in, relay.from_agent, "agent")),
         "child": asyncio.create_task(_pump(child_out, relay.from_child, "server")),
@@ -125,7 +126,7 @@ async def _serve_started(runtime: Runtime, command: list[str]) -> int:
         await _bounded(tasks["child"], DRAIN_SECONDS)  # let the child's last answers through
         await _bounded(stderr_task, DRAIN_SECONDS)
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             loop.remove_signal_handler(signum)
         for task in (*tasks.values(), stderr_task, *([watcher] if watcher else [])):
             task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import orjson
 import pytest
 
 from proxy.audit import AuditError, Auditor, system_event
-from proxy.audit.auditor import FdSink
+from proxy.audit.auditor import FdSink, Outlet
 from proxy.errors import DrawbridgeError
 
 
@@ -27,9 +28,13 @@ def auditor(audit_file: Path) -> Iterator[Auditor]:
 
 
 def lines(path: Path) -> list[dict[str, object]]:
+    """The events written, without the `host` and `replica_id` every line carries."""
     raw = path.read_bytes()
     assert raw.endswith(b"\n")
-    return [orjson.loads(line) for line in raw.splitlines()]
+    events = [orjson.loads(line) for line in raw.splitlines()]
+    for event in events:
+        assert event.pop("host") == socket.gethostname() and isinstance(event.pop("replica_id"), str)
+    return events
 
 
 def test_one_line_per_emit(auditor: Auditor, audit_file: Path) -> None:
@@ -108,3 +113,50 @@ def test_owned_fd_is_closed_on_close(audit_file: Path) -> None:
     auditor.close()
     with pytest.raises(AuditError):
         auditor.emit({"a": 1})
+
+
+def test_host_and_replica_are_appended_and_an_events_own_fields_kept() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        auditor = Auditor([FdSink(write_end, owned=False)], replica_id="h-1-abc", host="h")
+        auditor.emit({"event_type": "x"})
+        auditor.emit({"event_type": "egress_deny", "host": "evil.example"})
+        auditor.emit({})
+        raw = os.read(read_end, 4096)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    first, second, third = raw.splitlines()
+    assert first == b'{"event_type":"x","host":"h","replica_id":"h-1-abc"}'
+    assert orjson.loads(second) == {"event_type": "egress_deny", "event_host": "evil.example", "host": "h",
+                                    "replica_id": "h-1-abc"}
+    assert orjson.loads(third) == {"host": "h", "replica_id": "h-1-abc"}
+
+
+def test_required_sinks_are_written_first_and_a_failure_stops_the_event(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.jsonl"
+    auditor = Auditor([Outlet("kept", FdSink.open_file(kept), required=False),
+                       Outlet("full", FdSink.open_file(Path("/dev/full")))])
+    with pytest.raises(AuditError, match=r"audit sink write failed \(full\): No space left"):
+        auditor.emit({"a": 1})
+    assert kept.read_bytes() == b"" and auditor.stats()["full"]["failed"] == 1
+
+
+def test_a_best_effort_sink_counts_failures_and_reports_a_gap_when_it_writes_again(tmp_path: Path) -> None:
+    flaky_path, main_path = tmp_path / "flaky.jsonl", tmp_path / "main.jsonl"
+    flaky_path.write_text("")
+    fd = os.open(flaky_path, os.O_RDONLY)  # writes fail (EBADF) until the descriptor is made writable
+    auditor = Auditor([Outlet("main", FdSink.open_file(main_path)), Outlet("flaky", FdSink(fd, owned=True),
+                                                                           required=False)])
+    for n in range(3):
+        auditor.emit({"n": n})  # never raises
+    assert auditor.stats()["flaky"] == {"mode": "best_effort", "delivered": 0, "dropped": 0, "failed": 3, "refused": 0}
+    writable = os.open(flaky_path, os.O_WRONLY | os.O_APPEND)
+    os.dup2(writable, fd)
+    os.close(writable)
+    auditor.emit({"n": 3})
+    auditor.close()
+    gaps = [e for e in lines(main_path) if e.get("event_type") == "audit_gap"]
+    assert [(g["sink"], g["lost"], g["failed"], g["first_seq"]) for g in gaps] == [("flaky", 3, 3, None)]
+    assert [e.get("n", e.get("event_type")) for e in lines(flaky_path)] == [3, "audit_gap"]
+    assert [e.get("n", e.get("event_type")) for e in lines(main_path)] == [0, 1, 2, 3, "audit_gap"]

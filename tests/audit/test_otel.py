@@ -41,12 +41,16 @@ def test_events_are_exported_as_otlp_log_records(tmp_path: Path) -> None:
         runtime = Runtime.build(config)
         runtime.auditor.emit(system_event("containment_action", actor="responder", kind="principal",
                                           subject="alice", severity="SEV-2"))
-        runtime.close()  # shuts the exporter down, flushing the batch
+        runtime.close()  # writes proxy_stopped and flushes the queue (the OTLP tail) before returning
     finally:
         server.shutdown()
     records = [r for req in received for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
-    assert len(records) == 1 and seen_headers == ["k-123"]
+    assert [r.event_name for r in records] == ["drawbridge.containment_action", "drawbridge.proxy_stopped"]
+    assert seen_headers and set(seen_headers) == {"k-123"}
+    assert runtime.auditor.stats()[f"otlp:127.0.0.1:{server.server_port}"] == {
+        "mode": "best_effort", "delivered": 2, "dropped": 0, "failed": 0, "refused": 0, "queued": 0, "down": False}
     record = records[0]
+    assert [a.value.int_value for a in record.attributes if a.key == "drawbridge.seq"] == [1]
     attributes = {a.key: a.value.string_value for a in record.attributes}
     assert attributes["drawbridge.event_type"] == "containment_action"
     assert attributes["drawbridge.subject"] == "alice"
