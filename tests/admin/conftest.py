@@ -26,6 +26,7 @@ from proxy.replicas import ReplicaRegistry
 from proxy.sessions import SessionDirectory, SessionEnding, SessionInfo
 from proxy.state.sqlite import SQLiteStore
 from proxy.types import Era
+from tests.support.audit_schema import assert_events_fit
 
 TOKEN = "dbk_test-admin-token-0123456789"
 TOKEN_HASH = hash_api_key(TOKEN)
@@ -43,8 +44,11 @@ def store() -> Iterator[SQLiteStore]:
 
 
 @pytest.fixture
-def audit() -> list[dict[str, Any]]:
-    return []
+def audit() -> Iterator[list[dict[str, Any]]]:
+    """The events the admin plane audits; each must fit its published schema."""
+    events: list[dict[str, Any]] = []
+    yield events
+    assert_events_fit(events, "admin audit")
 
 
 @pytest.fixture

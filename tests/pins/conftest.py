@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from proxy.state.factory import open_store
 from proxy.state.model import Store
+from tests.support.audit_schema import assert_events_fit
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -40,8 +41,11 @@ def pins_redis() -> Any:
 
 
 @pytest.fixture
-def audit() -> list[dict[str, Any]]:
-    return []
+def audit() -> Iterator[list[dict[str, Any]]]:
+    """The events pinning audits; each must fit its published schema."""
+    events: list[dict[str, Any]] = []
+    yield events
+    assert_events_fit(events, "pins audit")
 
 
 def weather(description: str = "Get the current weather for a city.", **extra: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from proxy.stdio.lines import LineReader, TooLong
 from proxy.stdio.relay import BATCH_REFUSED, Relay
 from proxy.stdio.salvage import salvage
 from proxy.types import Era
+from tests.support.drawbridge import audit_events
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +90,8 @@ def request(request_id: int | str, method: str, params: dict[str, Any] | None = 
 
 
 def events(audit: Path, event_type: str = "decision") -> list[dict[str, Any]]:
-    return [e for line in audit.read_text().splitlines() if (e := json.loads(line))["event_type"] == event_type]
+    """The audit file's events of one type; every line must fit its published schema."""
+    return audit_events(audit, event_type)
 
 
 class Wire:

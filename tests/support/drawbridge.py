@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.audit_schema import assert_events_fit
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_POLICY = REPO / "policies" / "default"
 PERMIT_ALL = REPO / "policies" / "examples" / "permit-all"
@@ -42,10 +44,13 @@ def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | 
 
 
 def audit_events(path: Path, event_type: str | None = "decision") -> list[dict[str, Any]]:
-    """Parsed audit lines of one type (all of them with `event_type=None`), oldest first."""
+    """Parsed audit lines of one type (all of them with `event_type=None`), oldest first. Every line must fit
+    its published schema (`proxy/audit/schemas/`): one that does not fails the test."""
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in lines]
+    assert_events_fit(rows, str(path), "line", lines)
     return [r for r in rows if event_type is None or r["event_type"] == event_type]
 
 @dataclass
