@@ -94,8 +94,8 @@ class AutoContainment:
             log.warning("auto-containment: %s %s quarantined (%s) by rule %s", rule.subject, subject, rule.mode,
                         rule.id)
         except Exception as exc:  # never silent: an automated action that failed is an incident signal
-            self._emit(system_event("containment_action_failed", actor=ACTOR, kind=rule.subject, subject=subject,
-                                    rule_id=rule.id, error=type(exc).__name__))
+            self._emit(system_event("containment_action_failed", action="quarantine", actor=ACTOR, kind=rule.subject,
+                                    subject=subject, rule_id=rule.id, error=type(exc).__name__))
             log.error("auto-containment of %s %s failed: %s", rule.subject, subject, type(exc).__name__)
         finally:
             self._pending.discard(key)
