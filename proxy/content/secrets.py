@@ -7,6 +7,7 @@ own (a regex with the literal prefix `://`).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter
@@ -47,8 +48,10 @@ def _placeholder(value: str) -> bool:
 
 
 def mask(secret: str, keep: int = 4) -> str:
-    """Enough to recognise the kind of credential, never enough to use it."""
-    return f"{secret[:keep]}…[{len(secret)} chars]"
+    """Enough to recognise the kind of credential and match it against an inventory (its SHA-256), never
+    enough to use it."""
+    digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{secret[:keep]}…[{len(secret)} chars sha256:{digest}]"
 
 
 def entropy(value: str) -> float:

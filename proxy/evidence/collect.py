@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from proxy.evidence.recorder import EvidenceRecorder, SnapshotKind
+from proxy.evidence.shared import publish
 from proxy.evidence.snapshot import EvidenceRecord, SessionCapture
 from proxy.replicas import ReplicaRegistry
 from proxy.state.codec import StoreUnavailable
@@ -97,7 +98,12 @@ class EvidenceCollector:
         captures = merge([*frozen, *(c for part in shares.values() for c in part)])
         snapshot = partial(self.recorder.snapshot, kind, subject, actor=actor, reason=reason, ticket=ticket,
                            context=context, captures=captures)
-        return await asyncio.to_thread(snapshot)
+        record = await asyncio.to_thread(snapshot)
+        try:  # findable from every replica (incident bundles); the sealed original stays on this disk
+            await publish(self._store, record, me)
+        except StoreUnavailable as exc:
+            log.error("evidence %s not shared with other replicas: %s", record.id, exc)
+        return record
 
     async def _gather(self, request: str, others: list[str]) -> tuple[dict[str, list[SessionCapture]], list[str]]:
         shares: dict[str, list[SessionCapture]] = {}
