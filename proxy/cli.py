@@ -14,8 +14,11 @@ from proxy.admin.commands import add_admin_commands, run_admin_command
 from proxy.audit.verify import add_audit_parser
 from proxy.config import DEFAULT_UPSTREAM, Config, load_config
 from proxy.errors import ConfigError
+from proxy.incident.commands import add_incident_parser
+from proxy.incident.replay import add_replay_parser
 from proxy.pins.commands import add_pin_parsers, run_pin_command
 from proxy.pins.settings import section_from_flags
+from proxy.policy.diff import add_diff_parser, run_diff_command
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -54,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", type=Path)
     test = pol_sub.add_parser("test", help="run the *.test.yaml cases beside the policies")
     test.add_argument("directory", type=Path)
+    add_diff_parser(pol_sub)
 
     add_admin_commands(sub)
 
@@ -62,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     add_scan_parser(sub)
     add_pin_parsers(sub)
     add_audit_parser(sub)
+    add_replay_parser(sub)
+    add_incident_parser(sub)
 
     hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty: generate one)")
     hk.set_defaults(command="hash-key")
@@ -136,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from proxy.policy.commands import run_policy_command
 
             if ns.policy_command is None:
-                raise ConfigError("policy needs an action: drawbridge policy check|test DIR")
+                raise ConfigError("policy needs an action: drawbridge policy check|test|diff DIR")
+            if ns.policy_command == "diff":
+                return run_diff_command(ns)
             return run_policy_command(ns.policy_command, ns.directory)
         if ns.command == "scan":
             from proxy.content.scan_command import run_scan
@@ -148,6 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from proxy.audit.verify import run_audit_command
 
             return run_audit_command(ns)
+        if ns.command == "replay":
+            from proxy.incident.replay import run_replay_command
+
+            return run_replay_command(ns)
+        if ns.command == "incident":
+            from proxy.incident.commands import run_incident_command
+
+            return run_incident_command(ns)
         if ns.command == "hash-key":
             from proxy.identity.apikeys import hash_key_command
 

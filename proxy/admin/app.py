@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
@@ -21,9 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from proxy.config import Config
 from proxy.containment.service import ContainmentService
 from proxy.evidence.recorder import EvidenceRecorder
+from proxy.incident.bundle_api import BUNDLE_ENDPOINTS
+from proxy.incident.timeline_api import TIMELINE_ENDPOINTS
 from proxy.pins.admin import PIN_ENDPOINTS
+from proxy.policy.holder import PolicyHolder
 from proxy.sessions import SessionInfo
 from proxy.state.model import Store
 
@@ -50,6 +55,10 @@ class AdminDeps:
     containment: ContainmentService
     tokens: frozenset[str] = frozenset()  # sha256 hex of the admin tokens
     token_labels: Mapping[str, str] = field(default_factory=dict)  # sha256 → actor label
+    audit_paths: Callable[[], list[Path]] = list  # this replica's audit files now, oldest first
+    policy: PolicyHolder | None = None  # the data plane's policy in force (GET /v1/policy)
+    config: Config | None = None  # the replica's configuration (incident bundles: policy, pins, audit files)
+    replica_id: str = ""
 
 
 async def _openapi(plane: AdminPlane, request: Request) -> Response:
@@ -81,10 +90,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v1/egress-denies", ov.list_egress_denies, "Active egress denies", "observe"),
     Endpoint("DELETE", "/v1/egress-denies/{deny_id}", ov.remove_egress_deny, "Lift an egress deny", "recover",
              ov.RemoveBody),
+    Endpoint("GET", "/v1/policy", rd.policy_in_force, "The policy set in force: version and each file as loaded",
+             "observe"),
     Endpoint("GET", "/v1/evidence", rd.list_evidence, "Evidence snapshots, newest first", "evidence"),
     Endpoint("GET", "/v1/evidence/{evidence_id}", rd.show_evidence, "One snapshot, re-verified against its "
              "manifest", "evidence", query=(("exchanges", "true to include the captured exchanges"),)),
     *PIN_ENDPOINTS,
+    *TIMELINE_ENDPOINTS,
+    *BUNDLE_ENDPOINTS,
 )
 
 

@@ -1,7 +1,8 @@
-"""Read-only routes: status, live sessions, evidence, health."""
+"""Read-only routes: status, live sessions, evidence, the policy in force, health."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from functools import partial
 from typing import Any
@@ -67,6 +68,19 @@ async def show_evidence(plane: AdminPlane, request: Request) -> Response:
     except KeyError:
         raise ApiError(404, "not_found", f"no evidence {evidence_id}") from None
     return json_response(data)
+
+
+async def policy_in_force(plane: AdminPlane, request: Request) -> Response:
+    """The policy set in force: its version hash and each file's name and content as loaded (not as on disk)."""
+    holder = plane.deps.policy
+    if holder is None:
+        raise ApiError(404, "not_found", "no data plane policy is attached to this admin API")
+    loaded = holder.loaded
+    files = [{"name": path.relative_to(holder.directory).as_posix(), "sha256": hashlib.sha256(data).hexdigest(),
+              "content": data.decode("utf-8", "replace")}
+             for path, data in zip(loaded.files, loaded.sources, strict=True)]
+    return json_response({"version": loaded.policy.version, "directory": str(holder.directory),
+                          "rules": len(loaded.policy.rules), "files": files})
 
 
 async def healthz(plane: AdminPlane, request: Request) -> Response:

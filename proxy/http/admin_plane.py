@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.applications import Starlette
 
 from proxy.admin.app import AdminDeps, build_admin_app
 from proxy.admin.auth import check_listen
 from proxy.config import Config
+from proxy.incident.auditlog import audit_files
 from proxy.runtime import Runtime
 
 
@@ -18,5 +21,6 @@ def build_admin(runtime: Runtime, config: Config) -> tuple[Starlette, str, int] 
     host, port = check_listen(config.admin.listen, labels)
     deps = AdminDeps(store=runtime.store, audit=runtime.auditor.emit, sessions=runtime.sessions,
                      evidence=runtime.evidence, containment=runtime.containment, tokens=frozenset(labels),
-                     token_labels=labels)
+                     token_labels=labels, audit_paths=partial(audit_files, config), policy=runtime.holder,
+                     config=config, replica_id=runtime.replicas.replica_id)
     return build_admin_app(deps), host, port

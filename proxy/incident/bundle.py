@@ -78,10 +78,10 @@ class BundleWriter:
                 info.size, info.mtime, info.mode = len(data), int(now), 0o444
                 archive.addfile(info, io.BytesIO(data))
         staging.replace(out)
-        return _file_sha256(out)
+        return file_sha256(out)
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):

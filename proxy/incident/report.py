@@ -33,7 +33,7 @@ def _techniques(entry: dict[str, Any]) -> list[tuple[str, str]]:
 def kill_chain(timeline: dict[str, Any]) -> list[str]:
     rows = []
     for entry in timeline.get("events") or ():
-        for atlas, severity in _techniques(entry):
+        for atlas, severity in dict.fromkeys(_techniques(entry)):
             what = entry.get("detection") or ", ".join(
                 sorted({str(f.get("detector")) for f in entry.get("findings") or () if f.get("atlas") == atlas}))
             rows.append(f"| {entry.get('time')} | {entry.get('tool') or entry.get('method') or '-'} | {what} | "

@@ -23,6 +23,7 @@ class LoadedPolicy:
     policy: Policy
     files: tuple[Path, ...]
     warnings: tuple[str, ...]
+    sources: tuple[bytes, ...] = ()  # each file's bytes as loaded (same order as `files`)
 
 
 def policy_files(directory: Path) -> list[Path]:
@@ -51,13 +52,15 @@ def load_policy(directory: Path) -> LoadedPolicy:
     settings: Settings | None = None
     settings_from: Path | None = None
     seen_ids: dict[str, Path] = {}
+    sources: list[bytes] = []
     for path in files:
         try:
             raw = read_yaml(path)
             parsed = validate_model(PolicyFile, raw, path)
         except ConfigError as exc:
             raise PolicyError(str(exc)) from None
-        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+        sources.append(path.read_bytes())
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + sources[-1] + b"\0")
         if parsed.settings is not None:
             if settings_from is not None:
                 raise PolicyError(f"{path}: settings already given in {settings_from}")
@@ -70,7 +73,7 @@ def load_policy(directory: Path) -> LoadedPolicy:
             rules.append(rule)
     version = "sha256:" + digest.hexdigest()[:16]
     policy = Policy(tuple(rules), settings or Settings(), version)
-    return LoadedPolicy(policy, tuple(files), tuple(unreachable_rule_warnings(rules)))
+    return LoadedPolicy(policy, tuple(files), tuple(unreachable_rule_warnings(rules)), tuple(sources))
 
 
 def _check_regexes(rule: Rule, path: Path) -> None:

@@ -91,6 +91,8 @@ async def webhook_failure() -> dict[str, Any]:
 SHA = "ab" * 32
 SAMPLES: dict[str, dict[str, Any]] = {
     "policy_reload": {"ok": False, "policy_version": "sha256:1", "detail": "policy.yaml: bad rule"},
+    "incident_export": {"actor": "oncall", "kind": "principal", "subject": "alice", "bundle_sha256": "a" * 64,
+                        "events": 12, "evidence": 1, "exposures": 1},
     "proxy_started": {"listen": "127.0.0.1:8080", "upstreams": ["default"], "policy_version": "sha256:1",
                       "store": "sqlite", "admin": None},
     "proxy_stopped": {"listen": "127.0.0.1:8080"},
