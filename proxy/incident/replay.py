@@ -191,7 +191,9 @@ def apply_events(calls: list[Call], events: list[dict[str, Any]]) -> list[Call]:
     decisions = {e.get("event_id"): e for e in events if e.get("event_type") == "decision"}
     alerted: set[Key] = set()
     for alert in (e for e in events if e.get("event_type") == "alert"):
-        named = [decisions[i] for i in alert.get("event_ids") or [] if i in decisions]
+        # the last event id is the decision that raised the alert; those before it are context (the result
+        # whose data left, the previous tool of a sequence, the credential's earlier use)
+        named = [decisions[i] for i in (alert.get("event_ids") or [])[-1:] if i in decisions]
         alerted |= {(d.get("call_id"), d.get("direction")) for d in named}
         if not named:
             alerted.add((alert.get("call_id"), None))
@@ -352,9 +354,9 @@ def render(calls: list[Call], version: str, policy: Path, problems: list[str], o
     bad = [c for c in calls if c.malicious and not blocked_at_the_time(c)]
     blocked_then = sum(c.malicious and blocked_at_the_time(c) for c in calls)
     if blocked_then:
-        out.write(f"note: {blocked_then} malicious answer(s) were refused at the time and their content was never "
-                  "recorded, so they cannot be replayed; `drawbridge policy diff` shows whether the checks that "
-                  "refused them still stand\n")
+        out.write(f"note: {blocked_then} malicious answer(s) were refused or redacted at the time and their "
+                  "original content was never recorded, so they cannot be replayed; `drawbridge policy diff` shows "
+                  "whether the checks that caught them still stand\n")
     for call in (c for c in bad if not c.refused_now):
         out.write(_printable(
             f"NOT REFUSED NOW: {rfc3339(call.ts)} {call.direction} {call.method} {call.tool or '-'}: "
@@ -393,6 +395,8 @@ def run_replay_command(ns: argparse.Namespace, out: TextIO | None = None, err: T
 
 
 def blocked_at_the_time(call: Call) -> bool:
-    """A malicious answer refused then whose content evidence never kept: it cannot be decided again, and it
-    never reached anyone, so it does not count against the fix (the output says so)."""
-    return call.status == NOT_REPLAYABLE and call.then in REFUSED and call.direction == "to_client"
+    """A malicious answer the guardrails acted on then (refused, or rewritten: a credential redacted) whose
+    original content evidence never kept: it cannot be decided again, and what it carried never reached the
+    agent, so it does not count against the fix (the output says so)."""
+    refused = call.status == NOT_REPLAYABLE and call.then in REFUSED
+    return call.direction == "to_client" and (refused or (call.then == "rewrite" and "rewritten" in call.flags))

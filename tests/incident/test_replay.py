@@ -129,10 +129,12 @@ def test_the_original_policy_still_lets_the_exfiltration_through(capsys: pytest.
     assert table["to_server http_post"][10] == "masked"  # the credentials were masked in evidence
     assert table["to_server get_secrets"][5:10] == ["quarantine", "quarantine", "canary", "canary-tool", "SEV-1"]
     not_refused = [line for line in out.splitlines() if line.startswith("NOT REFUSED NOW")]
-    assert [line.rsplit(": ", 1)[1] for line in not_refused] == [
-        "then allow, now allow", "then rewrite, now allow"]
-    assert "to_server tools/call http_post" in not_refused[0] and "to_client tools/call http_post" in not_refused[1]
-    assert out.splitlines()[-1] == "malicious: 3, refused now: 1: NOT PROVEN"
+    assert [line.rsplit(": ", 1)[1] for line in not_refused] == ["then allow, now allow"]
+    assert "to_server tools/call http_post" in not_refused[0]
+    # its answer had the keys redacted then: evidence holds only the redacted copy, so it is not held against
+    # the fix, and the note says so
+    assert "note: 1 malicious answer(s) were refused or redacted at the time" in out
+    assert out.splitlines()[-1] == "malicious: 2, refused now: 1: NOT PROVEN"
 
 
 def test_the_hardened_policy_refuses_every_malicious_call(capsys: pytest.CaptureFixture[str],
@@ -189,7 +191,7 @@ def test_a_bundle_adds_alerted_calls_and_severe_calls_missing_from_evidence(
     # the result_injection alert names the echo answer: refused then and withheld, so it cannot be replayed; it
     # never reached anyone, so it does not count against the fix, and the output says so
     assert code == 0, out + err
-    assert "note: 1 malicious answer(s) were refused at the time" in out
+    assert "note: 1 malicious answer(s) were refused or redacted at the time" in out
     assert rows(out)["to_client echo"][5:11] == ["deny", "not", "replayable", "-", "-", "alert"]
     stricter = tmp_path / "stricter"
     shutil.copytree(incident.hardened, stricter)
