@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,8 +26,10 @@ from types import FrameType
 
 import yaml
 
+from proxy.admin.config import ADMIN_TOKEN_ENV
 from proxy.config import PACKAGED_POLICY_DIR
 from proxy.demo import agent
+from proxy.demo.incident import Stage, story
 from proxy.identity.apikeys import generate_api_key, hash_api_key
 
 HOST = "127.0.0.1"
@@ -89,9 +92,9 @@ def wait_until_up(name: str, proc: subprocess.Popen[bytes], port: int, log: Path
 
 
 @contextmanager
-def child(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def child(argv: list[str], log: Path, env_extra: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Run a child process with output to `log`; always stopped (TERM, then KILL) on exit."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
@@ -115,15 +118,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         raise
 
 
-def write_config(path: Path, *, key_sha256: str, policy: Path, audit: Path, upstream_port: int, port: int) -> None:
-    """The drawbridge.yaml for the demo: one hashed API key, the default policy, a JSON-lines audit file."""
-    config = {
+def write_config(path: Path, *, key_sha256: str, policy: Path, audit: Path, upstream_port: int, port: int,
+                 admin_port: int | None = None) -> None:
+    """The drawbridge.yaml for the demo: one hashed API key, the default policy, a JSON-lines audit file, the
+    state store and evidence in the work directory, and the admin API (its token comes from the environment)."""
+    config: dict[str, object] = {
         "listen": f"{HOST}:{port}",
         "policy": str(policy),
         "audit": {"file": str(audit)},
         "upstreams": [{"name": "default", "url": f"http://{HOST}:{upstream_port}/mcp"}],
         "identity": {"api_keys": [{"sha256": key_sha256, "principal": PRINCIPAL, "agent": AGENT_ID}]},
+        "store": f"sqlite:{path.parent / 'state.db'}",
     }
+    if admin_port is not None:
+        config["admin"] = {"listen": f"{HOST}:{admin_port}", "evidence_dir": str(path.parent / "evidence")}
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
@@ -134,12 +142,12 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def run(ns: argparse.Namespace, workdir: Path) -> int:
     """Start both processes, run the agent through Drawbridge, return the agent's exit code."""
     policy, origin = (ns.policy.resolve(), "--policy") if ns.policy else find_policy()
-    server_port, proxy_port = free_ports(2)
+    server_port, proxy_port, admin_port = free_ports(3)
     config, audit = workdir / "drawbridge.yaml", workdir / "audit.jsonl"
     server_log, proxy_log = workdir / "demo-server.log", workdir / "drawbridge.log"
-    key = generate_api_key()
+    key, admin_token = generate_api_key(), secrets.token_urlsafe(24)
     write_config(config, key_sha256=hash_api_key(key), policy=policy, audit=audit,
-                 upstream_port=server_port, port=proxy_port)
+                 upstream_port=server_port, port=proxy_port, admin_port=admin_port)
     print(f"policy:      {policy} ({origin})")
     print(f"workdir:     {workdir}")
     with ExitStack() as stack:
@@ -148,17 +156,35 @@ def run(ns: argparse.Namespace, workdir: Path) -> int:
         wait_until_up("the demo server", server, server_port, server_log)
         print(f"demo server: http://{HOST}:{server_port}/mcp (tools get_weather, search_notes, delete_note, "
               "send_email)")
-        proxy = stack.enter_context(child([sys.executable, "-m", "proxy", "serve", "--config", str(config)], proxy_log))
+        proxy = stack.enter_context(child([sys.executable, "-m", "proxy", "serve", "--config", str(config)], proxy_log,
+                                          {ADMIN_TOKEN_ENV: admin_token}))
         wait_until_up("drawbridge serve", proxy, proxy_port, proxy_log)
         print(f"drawbridge:  http://{HOST}:{proxy_port}/mcp (principal {PRINCIPAL}, API key in x-api-key)")
         print("-" * 72, flush=True)
         argv = [f"http://{HOST}:{proxy_port}/mcp", "--api-key", key, "--audit-file", str(audit), "--mode", ns.mode]
         code = agent.main(argv)
+        if code == 0 and not ns.guardrails_only:
+            code = act_two(Stage(f"http://{HOST}:{proxy_port}/mcp", key, config, audit, f"http://{HOST}:{admin_port}",
+                                 admin_token, workdir, PRINCIPAL, policy))
         if code == 130:
             raise KeyboardInterrupt
         if code != 0:
             print(f"\ndrawbridge log (tail of {proxy_log}):\n{_tail(proxy_log, 20)}")
         return code
+
+
+def act_two(stage: Stage) -> int:
+    """The incident scenes; 0 only if every step held."""
+    print("\n" + "=" * 72 + "\nAct 2: an incident, from the poisoned result to the proof of the fix\n" + "=" * 72)
+    term = agent.Term()
+    story(stage, term)
+    if term.failures:
+        print(f"\n✗ the incident story FAILED: {len(term.failures)} step(s) did not hold:")
+        for failure in term.failures:
+            print(f"  ✗ {failure}")
+        return 1
+    print("\n✓ incident closed with proof: detected, contained, evidence sealed, timeline measured, fix replayed")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--policy", type=Path, help="policy directory (default: the bundled default policy)")
     p.add_argument("--mode", default="auto", help="client negotiation: auto | legacy | 2026-07-28 (default auto)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (config, logs, audit file)")
+    p.add_argument("--guardrails-only", action="store_true", help="stop after the guardrail scenes (no incident)")
     ns = p.parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     workdir = Path(tempfile.mkdtemp(prefix="drawbridge-demo-"))
