@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--admin-listen", metavar="HOST:PORT", help="serve the admin API here (loopback by default)")
     serve.add_argument("--pins", type=Path, action="append", default=[], metavar="FILE",
                        help="pin lock file written by `drawbridge pin` (repeatable; each names its upstream)")
+    serve.add_argument("--workers", metavar="N", help="data-plane worker processes on one listener, sharing state "
+                       "through the store (default 1; auto: the usable CPUs)")
     serve.add_argument("--pin-mode", choices=("strict", "tofu", "alert"),
                        help="enforce tool-definition pins: strict | tofu | alert (with --pins, or for all upstreams)")
 
@@ -93,6 +95,8 @@ def _apply(data: dict[str, Any], ns: argparse.Namespace) -> Config:
         data["upstreams"] = [_upstream_flag(u) for u in ns.upstream]
     if getattr(ns, "store", None):
         data["store"] = ns.store
+    if getattr(ns, "workers", None):
+        data["workers"] = ns.workers if ns.workers == "auto" else _int_flag("--workers", ns.workers)
     if getattr(ns, "admin_listen", None):
         data["admin"] = {**data.get("admin", {}), "listen": ns.admin_listen}
     if getattr(ns, "pins", None) or getattr(ns, "pin_mode", None):
@@ -101,6 +105,12 @@ def _apply(data: dict[str, Any], ns: argparse.Namespace) -> Config:
     if getattr(ns, "principal", None) and ns.command == "stdio":
         data["stdio"] = {**data.get("stdio", {}), "principal": ns.principal}
     return Config.model_validate(data)
+
+
+def _int_flag(flag: str, value: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"{flag} takes a number or auto, got {value!r}")
+    return int(value)
 
 
 def _upstream_flag(value: str) -> dict[str, str]:

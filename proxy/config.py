@@ -223,6 +223,14 @@ class Config(_Strict):
     containment: ContainmentConfig = ContainmentConfig()
     pins: PinsConfig | None = None  # tool-definition pinning per upstream (strict | tofu | alert)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    workers: int | Literal["auto"] = Field(default=1)  # data-plane processes on one listener; auto: the usable CPUs
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 256:
+            raise ValueError("workers must be between 1 and 256, or auto")
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -17,6 +17,7 @@ from proxy.http.admin_plane import build_admin
 from proxy.http.app import build_app, endpoint_path
 from proxy.http.containment import PlaneContainment
 from proxy.http.context import Plane
+from proxy.http.workers import Supervisor, worker_count
 from proxy.runtime import Runtime
 
 log = logging.getLogger("drawbridge")
@@ -36,11 +37,20 @@ def check_reachable(url: str, name: str) -> None:
 
 
 def serve(config: Config) -> int:
-    """Run the data plane (and the admin API, when configured) until interrupted; returns the exit code."""
+    """Run the data plane (and the admin API, when configured) until interrupted; returns the exit code.
+    With `workers` > 1, a supervisor forks that many worker processes on one listener (`workers.py`)."""
     if not config.upstreams:
         raise ConfigError("no upstream configured: give --upstream URL or upstreams: in the config file")
     for upstream in config.upstreams:
         check_reachable(upstream.url, upstream.name)
+    count = worker_count(config.workers)
+    if count > 1:
+        return Supervisor(config, count, serve_worker).run()
+    return serve_worker(config, None)
+
+
+def serve_worker(config: Config, sock: socket.socket | None) -> int:
+    """One data-plane process: on `sock` (a listener shared with the other workers) or on its own."""
     host, port = split_listen(config.listen)
     runtime = Runtime.build(config)
     plane = Plane(runtime, config)
@@ -57,7 +67,7 @@ def serve(config: Config) -> int:
                                       policy_version=runtime.holder.policy.version, store=_store_kind(config.store),
                                       admin=config.admin.listen if config.admin else None))
     try:
-        _run(servers)
+        _run(servers, sock)
     finally:
         runtime.close(listen=config.listen)  # writes proxy_stopped, then flushes every audit sink
     return 0
@@ -73,10 +83,11 @@ def _uvicorn_config(app: Any, host: str, port: int, config: Config) -> uvicorn.C
                           date_header=False, proxy_headers=False, timeout_graceful_shutdown=5)
 
 
-def _run(servers: list[uvicorn.Server]) -> None:
-    """Serve every listener on one event loop (uvloop when installed)."""
+def _run(servers: list[uvicorn.Server], sock: socket.socket | None = None) -> None:
+    """Serve every listener on one event loop (uvloop when installed); the first on `sock` when given."""
     async def main() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
+        await asyncio.gather(*(server.serve(sockets=[sock] if sock is not None and n == 0 else None)
+                               for n, server in enumerate(servers)))
 
     try:
         import uvloop

@@ -81,6 +81,7 @@ def audit_files(config: Config | AuditConfig) -> list[Path]:
     audit = config.audit if isinstance(config, Config) else config
     bases = [audit.file] if audit.file is not None else []
     bases += [s.path for s in audit.sinks if isinstance(s, FileSinkConfig) and s.format == "native"]
+    bases += [sibling for base in list(bases) for sibling in _worker_files(base)]
     found: list[Path] = []
     for base in dict.fromkeys(bases):
         pattern = re.compile(re.escape(base.name) + _ROTATED)
@@ -92,6 +93,15 @@ def audit_files(config: Config | AuditConfig) -> list[Path]:
         if base.is_file():
             found.append(base)
     return list(dict.fromkeys(found))
+
+
+def _worker_files(base: Path) -> list[Path]:
+    """The live files of `serve --workers N`'s other workers (`NAME.worker-I.EXT`)."""
+    pattern = re.compile(re.escape(base.stem) + r"\.worker-\d{1,3}" + re.escape(base.suffix))
+    try:
+        return sorted(p for p in base.parent.iterdir() if pattern.fullmatch(p.name))
+    except OSError:
+        return []
 
 
 def parse_window(since: str | None, start: str | None, end: str | None,

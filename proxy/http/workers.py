@@ -1,0 +1,140 @@
+"""`drawbridge serve --workers N`: N data-plane processes on one listener (pre-fork), one admin listener.
+
+The parent binds the data-plane socket once, then forks the workers before it starts any thread or event
+loop; the kernel hands each new connection to one of them. Every worker builds its own runtime on the same
+store, exactly as replicas do: sessions, containment, catalogs, pins and detection windows are shared
+through it (SQLite in WAL mode for one pod, Redis for several), so a session opened on one worker goes on
+on another and a quarantine holds on all. Worker 0 also serves the admin API. Each worker writes its own
+audit files (worker i > 0 writes `NAME.worker-i.EXT`), so every file is one hash chain; `drawbridge
+incident timeline` reads them all. A worker that dies is started again (at most `RESTARTS` a minute); on
+SIGTERM or SIGINT the parent stops them all and waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from proxy.config import Config, FileSinkConfig, split_listen
+
+log = logging.getLogger("drawbridge")
+RESTARTS = 5  # per worker per minute; beyond that the pod is failing and the parent exits
+STOP_SECONDS = 15.0
+
+
+def worker_count(value: int | str) -> int:
+    """`auto`: the CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if value == "auto" else int(value)
+
+
+def worker_file(path: Path, index: int) -> Path:
+    return path if index == 0 else path.with_name(f"{path.stem}.worker-{index}{path.suffix}")
+
+
+def worker_config(config: Config, index: int) -> Config:
+    """Worker 0 runs the configuration as given; the others without the admin API and with their own files."""
+    if index == 0:
+        return config
+    audit = config.audit
+    sinks = tuple(s.model_copy(update={"path": worker_file(s.path, index)}) if isinstance(s, FileSinkConfig) else s
+                  for s in audit.sinks)
+    audit = audit.model_copy(update={"file": worker_file(audit.file, index) if audit.file else None, "sinks": sinks})
+    return config.model_copy(update={"audit": audit, "admin": None})
+
+
+def listening_socket(config: Config) -> socket.socket:
+    host, port = split_listen(config.listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=4096)
+    sock.set_inheritable(True)
+    return sock
+
+
+Serve = Callable[[Config, socket.socket], int]
+
+
+class Supervisor:
+    """Forks the workers, restarts one that dies, stops them all on a signal."""
+
+    def __init__(self, config: Config, count: int, serve: Serve) -> None:
+        self.config, self.count, self.serve = config, count, serve
+        self.children: dict[int, int] = {}  # pid → worker index
+        self.started: dict[int, list[float]] = {i: [] for i in range(count)}
+        self.stopping = False
+
+    def run(self) -> int:
+        sock = listening_socket(self.config)
+        for worker in range(self.count):
+            self._fork(worker, sock)
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        log.info("%d workers serving %s", self.count, self.config.listen)
+        code = 0
+        try:
+            while self.children:
+                try:
+                    pid, status = os.wait()
+                except ChildProcessError:
+                    break
+                except InterruptedError:
+                    continue
+                index = self.children.pop(pid, -1)
+                if index < 0 or self.stopping:
+                    continue
+                log.error("worker %d (pid %d) exited with status %d", index, pid, os.waitstatus_to_exitcode(status))
+                if not self._fork(index, sock):
+                    code = 1
+                    self._stop(signal.SIGTERM, None)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            sock.close()
+        return code
+
+    def _fork(self, index: int, sock: socket.socket) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.started[index] if now - t < 60] + [now]
+        self.started[index] = recent
+        if len(recent) > RESTARTS:
+            log.error("worker %d restarted %d times in a minute; stopping the pod", index, RESTARTS)
+            return False
+        pid = os.fork()
+        if pid == 0:  # the worker: default signal handling, then serve until told to stop
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 1
+            try:
+                code = self.serve(worker_config(self.config, index), sock)
+            except BaseException:
+                log.exception("worker %d failed", index)
+            finally:
+                os._exit(code)
+        self.children[pid] = index
+        return True
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        while self.children and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.05)
+                continue
+            self.children.pop(pid, None)
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
