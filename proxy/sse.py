@@ -81,7 +81,7 @@ class SSEParser:
     """
 
     __slots__ = ("_bom", "_data", "_event", "_fields", "_head", "_id", "_lines", "_max", "_retry",
-                 "_size", "_skip_lf", "_tail")
+                 "_size", "_skip_lf", "_tail", "bytes_handled")
 
     def __init__(self, max_event_bytes: int = 4 * 1024 * 1024) -> None:
         self._max = max_event_bytes
@@ -93,6 +93,7 @@ class SSEParser:
         self._skip_lf = False  # the last line ended in CR: a leading LF completes that CRLF
         self._lines: list[bytes] = []  # lines (with endings) of the pending block
         self._size = 0
+        self.bytes_handled = 0  # bytes scanned or copied so far: a bounded multiple of those fed (tests count it)
         self._reset()
 
     def _reset(self) -> None:
@@ -122,6 +123,7 @@ class SSEParser:
         # Only the new bytes are scanned: the pending tail holds no CR or LF, so the first line of
         # ``tail + chunk`` is the tail followed by the first line of ``chunk``.
         lines = chunk.splitlines(keepends=True)
+        self.bytes_handled += len(chunk)
         events: list[SSEEvent] = []
         if not lines:
             return events
@@ -160,6 +162,7 @@ class SSEParser:
         tail = self._tail
         tail += rest
         self._tail = bytearray()
+        self.bytes_handled += len(tail)
         return bytes(tail)
 
     def _field(self, line: bytes) -> None:

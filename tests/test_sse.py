@@ -350,3 +350,19 @@ def test_long_unfinished_line_in_small_chunks_hits_limit_before_it_ends(prefix: 
         fed += 100
     with pytest.raises(SSEEventTooLarge, match="unfinished"):
         p.feed(b"x" * 100)  # the line has no ending yet, but the block is now over the limit
+
+
+@pytest.mark.parametrize("chunk", [1, 64, 4096])
+def test_parsing_work_is_linear_in_the_event_size_by_count(chunk: int) -> None:
+    """The bytes the parser scans or copies grow with the event, not with its square: every byte of a long
+    event fed in small chunks is handled a bounded number of times (counted, not timed)."""
+    def handled(size: int) -> int:
+        stream = b"data: " + b"x" * size + b"\n\n"
+        parser = SSEParser(max_event_bytes=8 * 1024 * 1024)
+        events = [e for i in range(0, len(stream), chunk) for e in parser.feed(stream[i:i + chunk])]
+        assert len(events) == 1 and len(events[0].data) == size
+        return parser.bytes_handled
+
+    small, large = handled(64 * 1024), handled(256 * 1024)
+    assert small <= 3 * (64 * 1024 + 8) and large <= 3 * (256 * 1024 + 8)
+    assert 3.5 <= large / small <= 4.5  # four times the event, four times the work
