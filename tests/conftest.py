@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,6 +13,16 @@ import pytest
 from tests.support.redis_server import RedisServer
 
 NO_REDIS = "redis-server is not installed (apt-get install redis-server; .ci/run installs it)"
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """`proxy.cli.main()` configures root logging: tests that call it keep that from leaking into others."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,16 @@ class Term:
     def info(self, text: str) -> None:
         print(f"    {text}", flush=True)
 
+    def verdict(self, passed: str, failed: str) -> int:
+        """Print the outcome of a whole act: 0 if every check held, else 1 with the ones that did not."""
+        if self.failures:
+            print(f"\n✗ {failed}: {len(self.failures)} expectation(s) did not hold:")
+            for failure in self.failures:
+                print(f"  ✗ {failure}")
+            return 1
+        print(f"\n✓ {passed}")
+        return 0
+
     def check(self, ok: bool, text: str) -> bool:
         if ok:
             print(f"  {self._paint('32', '✓')} {text}", flush=True)
@@ -241,13 +251,7 @@ def _finish(term: Term, ns: argparse.Namespace, offset: int, *, audit_trail: boo
         audit(term, ns.audit_file, offset)
     elif not ns.expect_direct and audit_trail:
         term.info("(no --audit-file given: skipping the audit trail)")
-    if term.failures:
-        print(f"\n✗ demo FAILED: {len(term.failures)} expectation(s) did not hold:")
-        for failure in term.failures:
-            print(f"  ✗ {failure}")
-        return 1
-    print("\n✓ demo passed: every expectation held")
-    return 0
+    return term.verdict("demo passed: every expectation held", "demo FAILED")
 
 
 if __name__ == "__main__":

@@ -178,13 +178,8 @@ def act_two(stage: Stage) -> int:
     print("\n" + "=" * 72 + "\nAct 2: an incident, from the poisoned result to the proof of the fix\n" + "=" * 72)
     term = agent.Term()
     story(stage, term)
-    if term.failures:
-        print(f"\n✗ the incident story FAILED: {len(term.failures)} step(s) did not hold:")
-        for failure in term.failures:
-            print(f"  ✗ {failure}")
-        return 1
-    print("\n✓ incident closed with proof: detected, contained, evidence sealed, timeline measured, fix replayed")
-    return 0
+    return term.verdict("incident closed with proof: detected, contained, evidence sealed, timeline measured, "
+                        "fix replayed", "the incident story FAILED")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

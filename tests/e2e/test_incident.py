@@ -29,6 +29,7 @@ from tests.e2e.test_detections import (
     quietly,
     until,
 )
+from tests.incident.test_bundle import rewrite
 from tests.support.drawbridge import ADMIN_TOKEN, Drawbridge, run_drawbridge
 from tests.support.redis_server import RedisServer
 from tests.support.sdk import sdk_client
@@ -104,13 +105,7 @@ async def test_the_incident_closes_with_proof(tmp_path: Path, incident_server: s
     unproven = await replay(original)
     assert unproven.returncode == 1 and "NOT REFUSED NOW" in unproven.stdout
 
-    tampered = dict(files)
-    tampered["timeline.json"] = tampered["timeline.json"].replace(b"IR-42", b"IR-00")
-    with tarfile.open(bundle, "w:gz") as archive:
-        for name, data in tampered.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+    rewrite(bundle, {"timeline.json": files["timeline.json"].replace(b"IR-42", b"IR-00")})
     broken = await asyncio.to_thread(proxy.cli, *verify)
     assert broken.returncode == 1 and broken.stdout.startswith("BROKEN timeline.json")
 

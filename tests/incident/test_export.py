@@ -19,6 +19,7 @@ from mcp.shared.exceptions import MCPError
 
 from proxy.incident.bundle import read_bundle
 from tests.http.test_inprocess import FAIL_FAST, interactive
+from tests.incident.test_bundle import rewrite
 from tests.support.inprocess import InProcessProxy, interactive_client
 from tests.support.servers.interactive_server import LEAKED_KEY_ID, LEAKED_SECRET
 
@@ -87,13 +88,7 @@ async def test_the_cli_exports_and_verify_names_an_altered_file(tmp_path: Path) 
                               capture_output=True, text=True, timeout=60, check=False)
 
     assert verify("--sha256", digest).returncode == 0
-    files = read_bundle(bundle)
-    files["report.md"] = files["report.md"].replace(b"IR-11", b"IR-00")
-    with tarfile.open(bundle, "w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+    rewrite(bundle, {"report.md": read_bundle(bundle)["report.md"].replace(b"IR-11", b"IR-00")})
     broken = verify()
     assert broken.returncode == 1 and broken.stdout.startswith("BROKEN report.md: altered")
     assert verify("--sha256", digest).stdout.startswith("BROKEN")

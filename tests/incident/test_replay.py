@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,13 +91,7 @@ def incident(tmp_path_factory: pytest.TempPathFactory) -> Incident:
     return asyncio.run(_record(tmp_path_factory.mktemp("incident")))
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")  # main() configures root logging
 
 
 def replay(capsys: pytest.CaptureFixture[str], source: Path, policy: Path, *flags: str) -> tuple[int, str, str]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,14 +52,7 @@ rules:
 """
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """main() configures root logging; keep that from leaking into other tests."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")  # main() configures root logging
 
 
 def diff(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str], str]:
