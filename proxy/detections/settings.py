@@ -28,7 +28,7 @@ class DetectionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    off: tuple[DetectionId, ...] = ()  # detections turned off
+    disabled: tuple[DetectionId, ...] = ()  # detections turned off (not `off`: YAML reads that key as false)
     sensitive_tools: tuple[str, ...] = DEFAULT_SENSITIVE
     first_use_window: str = Field(default="24h", pattern=DURATION)
     baselines: dict[str, tuple[tuple[str, str], ...]] = Field(default_factory=dict)  # agent glob → transitions
@@ -59,7 +59,7 @@ class DetectionSettings(BaseModel):
         return value
 
     def on(self, detection: str) -> bool:
-        return detection not in self.off
+        return detection not in self.disabled
 
     def seconds(self, name: str) -> int:
         return _seconds(getattr(self, name))

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,12 +169,32 @@ async def test_a_learned_baseline_flags_transitions_after_the_learning_period(st
 
 
 async def test_detections_can_be_turned_off(store: Store) -> None:
-    run = Run(store, DetectionSettings(off=("sensitive_first_use", "new_egress_destination")))
+    run = Run(store, DetectionSettings(disabled=("sensitive_first_use", "new_egress_destination")))
     assert await run(call("fs.delete", hosts=(("evil.example", False),))) == []
 
 
 def test_settings_refuse_bad_values() -> None:
-    for bad in ({"off": ["nope"]}, {"principal_hours": {"a": "9-5"}}, {"baselines": {"*": [["a"]]}},
+    for bad in ({"disabled": ["nope"]}, {"principal_hours": {"a": "9-5"}}, {"baselines": {"*": [["a"]]}},
                 {"first_use_window": "soon"}):
         with pytest.raises(ValueError):
             DetectionSettings.model_validate(bad)
+
+
+def test_a_policy_file_turns_detections_off_and_tunes_them(tmp_path: Path) -> None:
+    from proxy.policy.loader import load_policy
+    from proxy.testing import write_policy
+
+    write_policy(tmp_path, """\
+        settings:
+          detections:
+            disabled: [velocity, new_egress_destination]
+            sensitive_tools: ["*delete*", "payments.*"]
+            baselines: {"support-bot-*": [[search, summarize]]}
+            principal_hours: {batch-agent: "01:00-05:00"}
+        rules:
+          - {id: all, effect: permit, methods: ["*"]}
+        """)
+    settings = load_policy(tmp_path).policy.settings.detections
+    assert not settings.on("velocity") and settings.on("sensitive_first_use")
+    assert settings.sensitive_tools == ("*delete*", "payments.*")
+    assert settings.within_hours("batch-agent", 3 * 60) is True and settings.within_hours("batch-agent", 600) is False

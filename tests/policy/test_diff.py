@@ -39,7 +39,7 @@ settings:
     allow:
       - {tools: ["http_post"], hosts: ["api.example.com", "paste.example.net"]}
   detections:
-    "off": [result_exfiltration]
+    disabled: [result_exfiltration]
 rules:
   - id: permit-fetch
     effect: permit
@@ -86,7 +86,7 @@ def test_every_rule_and_setting_change_is_one_exact_line(capsys: pytest.CaptureF
         '~ rule permit-fetch: arguments[0].glob: "https://api.example.com/*" → "https://*/*"',
         '+ rule forbid-shell (forbid to_server methods=["tools/call"] names=["shell.*"] severity=SEV-2)',
         '~ settings.egress.allow[0].hosts: ["api.example.com"] → ["api.example.com", "paste.example.net"]',
-        '~ settings.detections.off: [] → ["result_exfiltration"]',
+        '~ settings.detections.disabled: [] → ["result_exfiltration"]',
         "DIFFERENT: 1 file(s), 3 rule(s), 2 setting(s) changed",
     ]
 
@@ -152,7 +152,7 @@ async def test_the_policy_in_force_through_the_admin_api(capsys: pytest.CaptureF
     assert changed[1][1].startswith(f"current:  {version} in force at ")
     assert {"+ file team/echo.yaml", '+ rule permit-echo (permit to_server methods=["tools/call"] names=["echo"])',
             '- rule forbid-shell (forbid to_server methods=["tools/call"] names=["shell.*"] severity=SEV-2)',
-            '~ settings.detections.off: ["result_exfiltration"] → []'} <= set(changed[1])
+            '~ settings.detections.disabled: ["result_exfiltration"] → []'} <= set(changed[1])
 
 
 def test_the_admin_api_unreachable_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
