@@ -17,7 +17,10 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
+
+from cachetools import TTLCache
 
 from proxy.decision import Decision
 from proxy.detections import fingerprint as fp
@@ -36,6 +39,12 @@ RESULT_DETECTORS = ("injection.", "unicode.", "encoded.")
 FINGERPRINT_SLOTS = 16
 SESSION_MEMORY = 3600  # how long a session's previous tool is remembered for its next transition
 REPEAT_SECONDS = 600  # an alert about the same thing is not repeated within this time
+GATHER_SECONDS = 0.01  # how long the worker lets observations gather before a batch (alerts wait this long)
+KNOWN_KEYS, KNOWN_SECONDS = 50_000, 300.0  # far shorter than any window: a store record outlives its local mark
+# A call's predecessor in its session is looked up this long after the call, in the session's history in the
+# store: by then every replica has written the calls before it, whichever replica served them.
+SETTLE_SECONDS = 0.5
+HISTORY_KEEP = 32  # calls kept in a session's history once it passes twice that
 
 Settings = Callable[[], DetectionSettings]
 AlertSink = Callable[[Alert], None]
@@ -57,13 +66,18 @@ class DetectionEngine:
     """Turns observations into alerts (one worker task per process)."""
 
     def __init__(self, store: Store, settings: Settings, on_alert: AlertSink,
-                 egress_tool: Callable[[str, str], bool]) -> None:
+                 egress_tool: Callable[[str, str], bool], *, settle_seconds: float = SETTLE_SECONDS) -> None:
         self._store, self._settings, self._on_alert, self._egress_tool = store, settings, on_alert, egress_tool
         self._pending: deque[Observation] = deque()
+        self._settling: deque[Observation] = deque()  # tool calls whose predecessor is decided once settled
+        self._settle = settle_seconds
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        # keys this process wrote or read recently whose record the store holds ("keep" records: first uses,
+        # destinations, learned transitions, learning starts): not written again while they are here
+        self._known: TTLCache[str, float] = TTLCache(maxsize=KNOWN_KEYS, ttl=KNOWN_SECONDS)
         self.dropped = 0  # observations lost to a full queue or a store failure
         self.alerts = 0
 
@@ -121,27 +135,55 @@ class DetectionEngine:
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
+            if not self._pending:
+                wait = None if not self._settling else max(0.0, self._settling[0].at + self._settle - time.time())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+            if self._pending:
+                await asyncio.sleep(GATHER_SECONDS)  # let a batch gather: store round trips are paid per batch
             self._wake.clear()
-            while self._pending:
+            while self._pending or self._due_now():
                 batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
                 try:
-                    for alert in await self.evaluate(batch):
+                    for alert in await self.process(batch):
                         self.alerts += 1
                         self._on_alert(alert)
                 except Exception as exc:  # never silent: counted, logged, and the next batch goes on
                     self.dropped += len(batch)
                     log.warning("detections skipped %d observations: %s", len(batch), type(exc).__name__)
-            self._idle.set()
+            if not self._pending and not self._settling:
+                self._idle.set()
+
+    def _due_now(self) -> bool:
+        return bool(self._settling) and self._settling[0].at + self._settle <= time.time()
+
+    def _due(self) -> list[Observation]:
+        due = []
+        while self._due_now():
+            due.append(self._settling.popleft())
+        return due
+
+    async def process(self, batch: list[Observation]) -> list[Alert]:
+        """One step of the worker: a batch of new observations, and the tool calls whose time has settled."""
+        alerts = await self.evaluate(batch, self._due())
+        self._settling.extend(o for o in batch if o.request and o.tool is not None and o.method == "tools/call")
+        if self._due_now():
+            alerts += await self.evaluate([], self._due())
+        return alerts
 
     # -- the detections ---------------------------------------------------------------------------
-    async def evaluate(self, batch: list[Observation]) -> list[Alert]:
-        """Update the windows for a batch (in order) and return the alerts it raised (each at most once)."""
-        detect = _Detect(self._settings(), time.time())
+    async def evaluate(self, batch: list[Observation], settled: list[Observation] | None = None) -> list[Alert]:
+        """Update the windows for a batch (in order), judge the settled calls' transitions, and return the alerts
+        raised (each at most once)."""
+        detect = _Detect(self._settings(), time.time(), self._known)
         for obs in batch:
             detect.first_phase(obs)
+        detect.finish()
+        detect.settled(settled or [])
         alerts = await detect.first.run(self._store)
         alerts += await detect.second.run(self._store)
+        alerts += await detect.third.run(self._store)
         for obs in detect.copies:
             alerts += await detect.copied(obs, await self._store.rec_get("det:fp", obs.actor))
         return await self._once(alerts)
@@ -157,7 +199,7 @@ class DetectionEngine:
         return [a for a in alerts if id(a) not in repeated]
 
 
-Judge = Callable[[list[Any]], "Alert | None"]
+Judge = Callable[[list[Any]], "Alert | list[Alert] | None"]
 
 
 class _Writes:
@@ -173,12 +215,15 @@ class _Writes:
 
     async def run(self, store: Store) -> list[Alert]:
         previous = await store.rec_upsert_many(self.upserts) if self.upserts else []
-        alerts, at = [], 0
+        alerts: list[Alert] = []
+        at = 0
         for count, judge in self.groups:
-            alert = judge(previous[at:at + count])
+            found = judge(previous[at:at + count])
             at += count
-            if alert is not None:
-                alerts.append(alert)
+            if isinstance(found, Alert):
+                alerts.append(found)
+            elif found:
+                alerts.extend(found)
         return alerts
 
 
@@ -193,12 +238,82 @@ class _Detect:
     the session's previous tool, destinations, credentials, fingerprint slots); phase two what depends on
     phase one (transitions against baselines, fingerprints in their slots); then copies of results leaving."""
 
-    def __init__(self, settings: DetectionSettings, now: float) -> None:
-        self.s, self.now = settings, now
-        self.first, self.second = _Writes(), _Writes()
+    def __init__(self, settings: DetectionSettings, now: float, known: TTLCache[str, float]) -> None:
+        self.s, self.now, self.known = settings, now, known
+        self.first, self.second, self.third = _Writes(), _Writes(), _Writes()
         self.copies: list[Observation] = []
         self._sensitive = cached_globs(settings.sensitive_tools)
         self._minute = int(now // 60)
+        self._counts: dict[tuple[str, str], tuple[str, int, list[tuple[Observation, int]]]] = {}
+        self._sessions: dict[str, list[Observation]] = {}
+        self._credentials: dict[str, list[Observation]] = {}
+
+    def _first_time(self, namespace: str, key: str, ttl: int, judge: Callable[[], Alert | None],
+                    writes: _Writes | None = None) -> None:
+        """A "keep" record whose absence means a first time: skipped while this process knows it exists."""
+        mark = f"{namespace}|{key}"
+        if mark in self.known:
+            return
+        self.known[mark] = self.now
+        (writes or self.first).add([Upsert(namespace, key, {"first_seen": self.now}, ttl, "keep")],
+                                   lambda prev: judge() if prev[0] is None else None)
+
+    def finish(self) -> None:
+        """The batch's aggregated writes: one per counter, per session's previous tool, per credential."""
+        for (namespace, key), (field, limit, items) in self._counts.items():
+            self.first.add([Upsert(namespace, key, {field: sum(n for _, n in items)}, 120, "add")],
+                           partial(self._crossing, field, limit, items))
+        for session, calls in self._sessions.items():  # every call into its session's history, by time
+            self.first.add([Upsert("det:hist", session, {f"{c.at:.6f}|{c.event_id}": c.tool for c in calls},
+                                   SESSION_MEMORY, "merge")], lambda _prev: None)
+        window = self.s.seconds("credential_window")
+        for credential, uses in self._credentials.items():
+            last = uses[-1]
+            here = {"address": last.client_address, "user_agent": last.user_agent, "seen": self.now,
+                    "event_id": last.event_id}
+            self.first.add([Upsert("det:cred", credential, here, window)],
+                           partial(self._places, uses, window))
+
+    def _count(self, namespace: str, field: str, limit: int, obs: Observation, amount: int) -> None:
+        key = f"{obs.session}|{self._minute}"
+        self._counts.setdefault((namespace, key), (field, limit, []))[2].append((obs, amount))
+
+    def _crossing(self, field: str, limit: int, items: list[tuple[Observation, int]], prev: list[Any]) -> Alert | None:
+        """The alert of the observation that took the window over its limit (once per window)."""
+        total = int(prev[0].get(field, 0)) if isinstance(prev[0], dict) else 0
+        for obs, amount in items:
+            if _crossed({field: total}, field, amount, limit):
+                if field == "calls":
+                    return Alert("velocity", Severity.SEV3, f"more than {limit} tool calls in a minute", "session",
+                                 obs, {"calls": total + amount, "limit": limit, "window_seconds": 60},
+                                 (obs.event_id,))
+                return Alert("velocity", Severity.SEV3, f"more than {limit} bytes of results in a minute",
+                             "session", obs, {"result_bytes": total + amount, "limit": limit, "window_seconds": 60},
+                             (obs.event_id,), ATLAS_BULK_READ)
+            total += amount
+        return None
+
+    def settled(self, calls: list[Observation]) -> None:
+        """Judge each settled call against the call before it in its session's history (any replica's)."""
+        if not calls or not self.s.on("sequence_deviation"):
+            return
+        by_session: dict[str, list[Observation]] = {}
+        for obs in calls:
+            by_session.setdefault(obs.session, []).append(obs)
+        for session, group in by_session.items():
+            self.second.add([Upsert("det:hist", session, {}, SESSION_MEMORY, "merge")],  # a read, TTL renewed
+                            partial(self._predecessors, session, group))
+
+    def _predecessors(self, session: str, calls: list[Observation], previous: list[Any]) -> None:
+        history = sorted((float(key.split("|", 1)[0]), key.split("|", 1)[1], str(tool))
+                         for key, tool in (previous[0] or {}).items() if "|" in key)
+        for obs in calls:
+            before = [h for h in history if h[0] < obs.at and h[1] != obs.event_id]
+            if before:
+                self._transition(obs, {"tool": before[-1][2], "event_id": before[-1][1]})
+        if len(history) > 2 * HISTORY_KEEP:  # keep the newest calls (a concurrent write may be lost: harmless)
+            kept = {f"{at:.6f}|{event}": tool for at, event, tool in history[-HISTORY_KEEP:]}
+            self.third.add([Upsert("det:hist", session, kept, SESSION_MEMORY)], lambda _prev: None)
 
     def first_phase(self, obs: Observation) -> None:
         if obs.request:
@@ -222,66 +337,32 @@ class _Detect:
         if not self.s.on("sensitive_first_use") or not self._sensitive.fullmatch(tool):
             return
         window = self.s.seconds("first_use_window")
+        severity = Severity.SEV2 if obs.verdict in ("allow", "rewrite") else Severity.SEV3
         for scope, subject in (("session", obs.session), ("principal", obs.principal), ("agent", obs.agent)):
-            if subject is None:
-                continue
-
-            def judge(prev: list[Any], scope: str = scope) -> Alert | None:
-                if prev[0] is not None:
-                    return None
-                severity = Severity.SEV2 if obs.verdict in ("allow", "rewrite") else Severity.SEV3
-                return Alert("sensitive_first_use", severity, f"{scope} called sensitive tool {tool} for the first "
-                             f"time in {_span(window)}", scope, obs,
-                             {"first_seen": self.now, "window_seconds": window, "verdict": obs.verdict},
-                             (obs.event_id,))
-
-            self.first.add([Upsert("det:first", f"{scope}|{subject}|{tool}", {"first_seen": self.now}, window,
-                                   "keep")], judge)
+            if subject is not None:
+                self._first_time("det:first", f"{scope}|{subject}|{tool}", window, partial(
+                    Alert, "sensitive_first_use", severity, f"{scope} called sensitive tool {tool} for the first "
+                    f"time in {_span(window)}", scope, obs,
+                    {"first_seen": self.now, "window_seconds": window, "verdict": obs.verdict}, (obs.event_id,)))
 
     def _call_velocity(self, obs: Observation) -> None:
-        if not self.s.on("velocity"):
-            return
-        limit = self.s.velocity_per_minute
-
-        def judge(prev: list[Any]) -> Alert | None:
-            if not _crossed(prev[0], "calls", 1, limit):
-                return None
-            return Alert("velocity", Severity.SEV3, f"more than {limit} tool calls in a minute", "session", obs,
-                         {"calls": limit + 1, "limit": limit, "window_seconds": 60}, (obs.event_id,))
-
-        self.first.add([Upsert("det:calls", f"{obs.session}|{self._minute}", {"calls": 1}, 120, "add")], judge)
+        if self.s.on("velocity"):
+            self._count("det:calls", "calls", self.s.velocity_per_minute, obs, 1)
 
     def _result_velocity(self, obs: Observation) -> None:
-        if not self.s.on("velocity") or not obs.result_bytes:
-            return
-        limit = self.s.result_bytes_per_minute
-
-        def judge(prev: list[Any]) -> Alert | None:
-            if not _crossed(prev[0], "bytes", obs.result_bytes, limit):
-                return None
-            total = int((prev[0] or {}).get("bytes", 0)) + obs.result_bytes
-            return Alert("velocity", Severity.SEV3, f"more than {limit} bytes of results in a minute", "session",
-                         obs, {"result_bytes": total, "limit": limit, "window_seconds": 60}, (obs.event_id,),
-                         ATLAS_BULK_READ)
-
-        self.first.add([Upsert("det:bytes", f"{obs.session}|{self._minute}", {"bytes": obs.result_bytes}, 120,
-                               "add")], judge)
+        if self.s.on("velocity") and obs.result_bytes:
+            self._count("det:bytes", "bytes", self.s.result_bytes_per_minute, obs, obs.result_bytes)
 
     def _destinations(self, obs: Observation) -> None:
         if not self.s.on("new_egress_destination"):
             return
         memory = self.s.seconds("destination_memory")
         for host, allowed in obs.hosts:
-            def judge(prev: list[Any], host: str = host, allowed: bool = allowed) -> Alert | None:
-                if prev[0] is not None:
-                    return None
-                return Alert("new_egress_destination", Severity.SEV3 if allowed else Severity.SEV2,
-                             f"{obs.actor} sent a call to {host} for the first time"
-                             + ("" if allowed else " (not on the egress allowlist)"), "agent", obs,
-                             {"destination": host, "allowlisted": allowed, "verdict": obs.verdict}, (obs.event_id,))
-
-            self.first.add([Upsert("det:dest", f"{obs.actor}|{host}", {"first_seen": self.now}, memory, "keep")],
-                           judge)
+            self._first_time("det:dest", f"{obs.actor}|{host}", memory, partial(
+                Alert, "new_egress_destination", Severity.SEV3 if allowed else Severity.SEV2,
+                f"{obs.actor} sent a call to {host} for the first time"
+                + ("" if allowed else " (not on the egress allowlist)"), "agent", obs,
+                {"destination": host, "allowlisted": allowed, "verdict": obs.verdict}, (obs.event_id,)))
 
     # -- results: injections and fingerprints --------------------------------------------------------
     def _result_injection(self, obs: Observation) -> None:
@@ -328,10 +409,8 @@ class _Detect:
 
     # -- sequences ---------------------------------------------------------------------------------
     def _sequence(self, obs: Observation) -> None:
-        if not self.s.on("sequence_deviation"):
-            return
-        self.first.add([Upsert("det:last", obs.session, {"tool": obs.tool, "event_id": obs.event_id},
-                               SESSION_MEMORY)], lambda prev: self._transition(obs, prev[0]))
+        if self.s.on("sequence_deviation"):
+            self._sessions.setdefault(obs.session, []).append(obs)
 
     def _transition(self, obs: Observation, prev: Any) -> None:
         if not isinstance(prev, dict) or not isinstance(prev.get("tool"), str):
@@ -348,48 +427,37 @@ class _Detect:
                               f"baseline of {subject}", "agent", obs,
                               {**figures, "baseline": "declared", "repeat_key": f"sd|{obs.actor}|{before}|{tool}"},
                               ids)
-                self.second.add([], lambda _prev: alert)
+                self.third.add([], lambda _prev: alert)
             return None
         if self.s.learning is None:
             return None
         learning, retention = self.s.seconds("learning"), self.s.seconds("baseline_retention")
+        mark = f"det:seq|{obs.actor}|{before}|{tool}"
+        if mark in self.known:
+            return None  # a transition this process saw recently: learned, nothing to alert
+        self.known[mark] = self.now
+        started = self.known.get(f"det:learning|{obs.actor}")
 
         def judge(previous: list[Any]) -> Alert | None:
-            started, seen = previous
-            since = float(started["since"]) if isinstance(started, dict) and "since" in started else self.now
+            seen = previous[-1]
+            record = previous[0] if started is None else {"since": started}
+            since = float(record["since"]) if isinstance(record, dict) and "since" in record else self.now
+            self.known[f"det:learning|{obs.actor}"] = since
             if seen is not None or self.now - since < learning:
                 return None
             return Alert("sequence_deviation", Severity.SEV3, f"{before} -> {tool} never seen for {subject} since "
                          f"its baseline was learned", "agent", obs,
                          {**figures, "baseline": "learned", "learning_since": since}, ids)
 
-        self.second.add([Upsert("det:learning", obs.actor, {"since": self.now}, retention, "keep"),
-                         Upsert("det:seq", f"{obs.actor}|{before}|{tool}", {"first_seen": self.now}, retention,
-                                "keep")], judge)
+        writes = [Upsert("det:seq", f"{obs.actor}|{before}|{tool}", {"first_seen": self.now}, retention, "keep")]
+        if started is None:
+            writes.insert(0, Upsert("det:learning", obs.actor, {"since": self.now}, retention, "keep"))
+        self.third.add(writes, judge)
         return None
 
     # -- credentials -------------------------------------------------------------------------------
     def _credential(self, obs: Observation) -> None:
-        window = self.s.seconds("credential_window")
-        here = {"address": obs.client_address, "user_agent": obs.user_agent}
-
-        def judge(prev: list[Any]) -> Alert | None:
-            last = prev[0]
-            if not isinstance(last, dict):
-                return None
-            changed = [k for k in ("address", "user_agent") if last.get(k) and here[k] and last.get(k) != here[k]]
-            if not changed:
-                return None
-            pair = "|".join(sorted(f"{last.get(k)}>{here[k]}" for k in changed))
-            return Alert("credential_misuse", Severity.SEV2, f"one credential used from two different "
-                         f"{' and '.join(changed)} values within {_span(window)}", "credential", obs,
-                         {"reason": "two_places", "changed": changed, "previous": {k: last.get(k) for k in here},
-                          "current": here, "window_seconds": window,
-                          "repeat_key": f"cm|{obs.credential_hash}|{pair}"},
-                         tuple(e for e in (last.get("event_id"), obs.event_id) if isinstance(e, str)))
-
-        self.first.add([Upsert("det:cred", str(obs.credential_hash),
-                               {**here, "seen": self.now, "event_id": obs.event_id}, window)], judge)
+        self._credentials.setdefault(str(obs.credential_hash), []).append(obs)
         if self.s.within_hours(obs.principal, int(self.now // 60) % 1440) is False:
             hours = self.s.principal_hours[obs.principal]
             alert = Alert("credential_misuse", Severity.SEV3, f"{obs.principal} active outside its declared hours "
@@ -397,6 +465,24 @@ class _Detect:
                           {"reason": "outside_hours", "hours": hours,
                            "repeat_key": f"cm-hours|{obs.principal}|{int(self.now // 3600)}"}, (obs.event_id,))
             self.first.add([], lambda _prev: alert)
+
+    def _places(self, uses: list[Observation], window: int, previous: list[Any]) -> list[Alert]:
+        """A credential seen from two hosts or user agents in a row within the window (store, then batch)."""
+        alerts, last = [], previous[0]
+        for obs in uses:
+            here = {"address": obs.client_address, "user_agent": obs.user_agent}
+            if isinstance(last, dict):
+                changed = [k for k in ("address", "user_agent") if last.get(k) and here[k] and last.get(k) != here[k]]
+                if changed:
+                    pair = "|".join(sorted(f"{last.get(k)}>{here[k]}" for k in changed))
+                    alerts.append(Alert(
+                        "credential_misuse", Severity.SEV2, f"one credential used from two different "
+                        f"{' and '.join(changed)} values within {_span(window)}", "credential", obs,
+                        {"reason": "two_places", "changed": changed, "previous": {k: last.get(k) for k in here},
+                         "current": here, "window_seconds": window, "repeat_key": f"cm|{obs.credential_hash}|{pair}"},
+                        tuple(e for e in (last.get("event_id"), obs.event_id) if isinstance(e, str))))
+            last = {**here, "event_id": obs.event_id}
+        return alerts
 
 
 def _entry(value: Any) -> tuple[float, str, str, tuple[int, ...]]:

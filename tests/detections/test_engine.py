@@ -39,10 +39,11 @@ async def store() -> AsyncIterator[Store]:
 class Run:
     def __init__(self, store: Store, settings: DetectionSettings) -> None:
         self.settings = settings
-        self.engine = DetectionEngine(store, lambda: self.settings, lambda a: None, lambda u, t: True)
+        self.engine = DetectionEngine(store, lambda: self.settings, lambda a: None, lambda u, t: True,
+                                      settle_seconds=0)
 
     async def __call__(self, *observations: Observation) -> list[Alert]:
-        return await self.engine.evaluate(list(observations))
+        return await self.engine.process(list(observations))
 
 
 def call(tool: str, *, session: str = "s1", principal: str = "alice", agent: str | None = "bot",
@@ -198,3 +199,24 @@ def test_a_policy_file_turns_detections_off_and_tunes_them(tmp_path: Path) -> No
     assert not settings.on("velocity") and settings.on("sensitive_first_use")
     assert settings.sensitive_tools == ("*delete*", "payments.*")
     assert settings.within_hours("batch-agent", 3 * 60) is True and settings.within_hours("batch-agent", 600) is False
+
+
+async def test_a_sessions_calls_served_by_two_replicas_are_ordered_by_time(store: Store) -> None:
+    """Replica A gathers calls 1 and 3 of a session, replica B calls 2 and 4 (alternating, within one batch
+    window): once settled, each call is judged against the call before it in the session's history, whichever
+    replica served it, not against its own replica's previous call."""
+    settings = DetectionSettings.model_validate({"baselines": {"bot": [["search", "summarize"],
+                                                                       ["summarize", "search"]]}})
+
+    def replica() -> DetectionEngine:
+        return DetectionEngine(store, lambda: settings, lambda x: None, lambda u, t: True, settle_seconds=0.3)
+
+    a, b = replica(), replica()
+    calls = [call(tool) for tool in ("search", "summarize", "search", "summarize")]
+    assert await a.process([calls[0], calls[2]]) == [] and await b.process([calls[1], calls[3]]) == []
+    await asyncio.sleep(0.35)
+    assert await a.process([]) == [] and await b.process([]) == []  # search, summarize, search, summarize
+    assert await a.process([call("upload")]) == []  # not settled yet
+    await asyncio.sleep(0.35)
+    [alert] = await a.process([])
+    assert (alert.window["previous_tool"], alert.window["tool"]) == ("summarize", "upload")

@@ -199,7 +199,8 @@ async def test_two_replicas_on_one_redis_share_every_window(
         await incident(alice)
         await credential_elsewhere(b.mcp_url())
         await bob("read_file", {"path": "notes/q3.md"})  # after summarize: not in the declared baseline
-        assert await until(lambda: INCIDENT | {"sequence_deviation"} <= {x["detection"] for x in alerts(a, b)})
+        assert await until(lambda: INCIDENT | {"sequence_deviation"} <= {x["detection"] for x in alerts(a, b)}), \
+            {x["detection"] for x in alerts(a, b)}
         found = alerts(a, b)
         check_incident(found, a.events() + b.events())
         for detection, expected in (("velocity", 1), ("result_exfiltration", 1), ("new_egress_destination", 2)):
