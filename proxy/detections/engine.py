@@ -183,7 +183,6 @@ class DetectionEngine:
         detect.settled(settled or [])
         alerts = await detect.first.run(self._store)
         alerts += await detect.second.run(self._store)
-        alerts += await detect.third.run(self._store)
         for obs in detect.copies:
             alerts += await detect.copied(obs, await self._store.rec_get("det:fp", obs.actor))
         return await self._once(alerts)
@@ -234,13 +233,14 @@ def _crossed(prev: Any, field: str, amount: int, limit: int) -> bool:
 
 
 class _Detect:
-    """The detections over one batch: phase one writes what every observation changes (first uses, counters,
-    the session's previous tool, destinations, credentials, fingerprint slots); phase two what depends on
-    phase one (transitions against baselines, fingerprints in their slots); then copies of results leaving."""
+    """The detections over one batch, in two round trips at most: the first writes what the batch changes (first
+    uses not known locally, counters added up per window, each session's calls into its history, credentials,
+    result fingerprints) and reads the histories of the settled calls; the second writes what depends on those
+    (transitions against the learned baselines); then copies of results leaving are looked for."""
 
     def __init__(self, settings: DetectionSettings, now: float, known: TTLCache[str, float]) -> None:
         self.s, self.now, self.known = settings, now, known
-        self.first, self.second, self.third = _Writes(), _Writes(), _Writes()
+        self.first, self.second = _Writes(), _Writes()
         self.copies: list[Observation] = []
         self._sensitive = cached_globs(settings.sensitive_tools)
         self._minute = int(now // 60)
@@ -301,8 +301,10 @@ class _Detect:
         for obs in calls:
             by_session.setdefault(obs.session, []).append(obs)
         for session, group in by_session.items():
-            self.second.add([Upsert("det:hist", session, {}, SESSION_MEMORY, "merge")],  # a read, TTL renewed
-                            partial(self._predecessors, session, group))
+            # a read in the batch's first round trip (TTL renewed): what this batch writes is newer than the
+            # settled calls, so it never changes their predecessors
+            self.first.add([Upsert("det:hist", session, {}, SESSION_MEMORY, "merge")],
+                           partial(self._predecessors, session, group))
 
     def _predecessors(self, session: str, calls: list[Observation], previous: list[Any]) -> None:
         history = sorted((float(key.split("|", 1)[0]), key.split("|", 1)[1], str(tool))
@@ -313,7 +315,7 @@ class _Detect:
                 self._transition(obs, {"tool": before[-1][2], "event_id": before[-1][1]})
         if len(history) > 2 * HISTORY_KEEP:  # keep the newest calls (a concurrent write may be lost: harmless)
             kept = {f"{at:.6f}|{event}": tool for at, event, tool in history[-HISTORY_KEEP:]}
-            self.third.add([Upsert("det:hist", session, kept, SESSION_MEMORY)], lambda _prev: None)
+            self.second.add([Upsert("det:hist", session, kept, SESSION_MEMORY)], lambda _prev: None)
 
     def first_phase(self, obs: Observation) -> None:
         if obs.request:
@@ -427,7 +429,7 @@ class _Detect:
                               f"baseline of {subject}", "agent", obs,
                               {**figures, "baseline": "declared", "repeat_key": f"sd|{obs.actor}|{before}|{tool}"},
                               ids)
-                self.third.add([], lambda _prev: alert)
+                self.second.add([], lambda _prev: alert)
             return None
         if self.s.learning is None:
             return None
@@ -452,7 +454,7 @@ class _Detect:
         writes = [Upsert("det:seq", f"{obs.actor}|{before}|{tool}", {"first_seen": self.now}, retention, "keep")]
         if started is None:
             writes.insert(0, Upsert("det:learning", obs.actor, {"since": self.now}, retention, "keep"))
-        self.third.add(writes, judge)
+        self.second.add(writes, judge)
         return None
 
     # -- credentials -------------------------------------------------------------------------------
