@@ -2,7 +2,8 @@
 
 ITIMER_PROF ticks only while the process burns CPU (user + system), so unlike a wall-clock
 sampler it never counts time spent waiting for a core on a busy machine. Each tick records the
-main thread's Python stack. Sampling starts on SIGUSR1; SIGUSR2 stops it and writes the samples
+main thread's Python stack. Sampling starts on START_SIGNAL (SIGRTMIN+1: SIGUSR1 reopens the audit files);
+STOP_SIGNAL (SIGRTMIN+2) stops it and writes the samples
 as collapsed stacks ("frame;frame;... count", py-spy's raw format) to OUT. CPU spent in C code
 (a socket write, orjson) is charged to the Python frame that called it; CPU of the event loop's
 own native code is charged to the next Python frame that runs.
@@ -22,6 +23,7 @@ from types import FrameType
 
 _SHORTEN = re.compile(r"^.*/(?:site-packages|dist-packages|python3\.\d+)/")
 _REPO = str(Path(__file__).resolve().parents[1]) + "/"
+START_SIGNAL, STOP_SIGNAL = signal.SIGRTMIN + 1, signal.SIGRTMIN + 2
 _samples: collections.Counter[str] = collections.Counter()
 _names: dict[tuple[str, int], str] = {}
 
@@ -63,8 +65,8 @@ def main(argv: list[str]) -> int:
     here = Path(__file__).resolve().parent  # run by path: do not let bench/*.py shadow other modules
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     signal.signal(signal.SIGPROF, _sample)
-    signal.signal(signal.SIGUSR1, start)
-    signal.signal(signal.SIGUSR2, stop)
+    signal.signal(START_SIGNAL, start)
+    signal.signal(STOP_SIGNAL, stop)
     from proxy.cli import main as drawbridge
 
     return drawbridge(drawbridge_args)

@@ -114,11 +114,11 @@ def _py_spy(args: argparse.Namespace, pid: int, raw_file: Path, load: Callable[[
 
 
 def _cpu_timer(pid: int, raw_file: Path, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    os.kill(pid, signal.SIGUSR1)  # bench/cpuprof.py: start sampling
+    os.kill(pid, signal.SIGRTMIN + 1)  # bench/cpuprof.py START_SIGNAL: start sampling
     try:
         return load()
     finally:
-        os.kill(pid, signal.SIGUSR2)  # stop and write the samples
+        os.kill(pid, signal.SIGRTMIN + 2)  # STOP_SIGNAL: stop and write the samples
         deadline = time.monotonic() + 10
         while not raw_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
