@@ -84,14 +84,15 @@ def run_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, An
         "date": dt.datetime.now().isoformat(timespec="seconds"), "cores": os.cpu_count(),
         "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()), "python": platform.python_version(),
         "platform": platform.platform(), "versions": _versions(), "loop": "uvloop" if _has_uvloop() else "asyncio",
-        "upstream": {"sse": args.sse, "stateful": True}, "tool": args.tool, "sizes": args.sizes,
+        "upstream": {"sse": args.sse, "stateful": args.upstream_workers == 1, "workers": args.upstream_workers},
+        "proxy_workers": args.proxy_workers, "tool": args.tool, "sizes": args.sizes,
         "concurrency": args.concs, "duration_s": args.duration, "warmup_s": args.warmup, "targets": args.targets,
         "git": _git_state(),
     }
     with tempfile.TemporaryDirectory(prefix="drawbridge-bench-") as tmp, Procs(Path(tmp)) as procs:
-        upstream = start_upstream(procs, sse=args.sse)
+        upstream = start_upstream(procs, sse=args.sse, workers=args.upstream_workers)
         for run, name in enumerate(args.targets, 1):
-            target = start_target(procs, name, upstream, Path(tmp))
+            target = start_target(procs, name, upstream, Path(tmp), proxy_workers=args.proxy_workers)
             try:
                 for size in args.sizes:
                     for conc in args.concs:
@@ -132,6 +133,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--tool", choices=["blob", "echo"], default="blob",
                     help="blob: size is the answer's size; echo: size is sent and answered back")
     ap.add_argument("--no-save", action="store_true", help="print the table only; do not write bench/results/")
+    ap.add_argument("--upstream-workers", type=int, default=1, metavar="N",
+                    help="run the upstream as N stateless uvicorn workers (JSON), so it is not the bottleneck")
+    ap.add_argument("--proxy-workers", type=int, default=2, metavar="N",
+                    help="workers of the drawbridge-guarded-workers target (serve --workers N; default 2)")
     args = ap.parse_args(argv)
     args.sizes = args.sizes or ([100] if args.quick else [100, 65536])
     args.concs = args.concs or ([1] if args.quick else [1, 16])
@@ -141,6 +146,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(args.targets) - set(TARGETS))
     if unknown:
         ap.error(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
+    if args.sse and args.upstream_workers > 1:
+        ap.error("--sse needs the single-process upstream (--upstream-workers 1)")
+    if not 1 <= args.upstream_workers <= 64 or not 1 <= args.proxy_workers <= 64:
+        ap.error("--upstream-workers and --proxy-workers must be in 1..64")
     if not 0 < args.duration <= 60 or not all(0 < c <= 256 for c in args.concs):
         ap.error("--duration must be in (0, 60] s and concurrency in 1..256")
     return args

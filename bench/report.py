@@ -70,8 +70,10 @@ def markdown(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"# Drawbridge hop benchmark, {meta['date']}",
         "",
         f"{meta['cores']} cores, load average at start {meta['loadavg_start']}, Python {meta['python']}, "
-        f"mcp {meta['versions'].get('mcp')}, loop {meta['loop']}. Upstream: bench SDK v2 server, stateful, "
-        f"{'SSE' if up['sse'] else 'JSON'} answers, tool `{meta['tool']}`. "
+        f"mcp {meta['versions'].get('mcp')}, loop {meta['loop']}. Upstream: bench SDK v2 server, "
+        + (f"stateless under {up['workers']} uvicorn workers, " if up.get("workers", 1) > 1 else "stateful, ")
+        + f"{'SSE' if up['sse'] else 'JSON'} answers, tool `{meta['tool']}`; drawbridge-guarded-workers runs "
+        f"`serve --workers {meta.get('proxy_workers', 2)}`. "
         f"Closed loop, {meta['duration_s']} s per cell after {meta['warmup_s']} s warm-up. "
         f"Drawbridge at {meta.get('git', 'unknown')}.",
         "",

@@ -25,7 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TARGETS = ("direct", "bare-tcp", "drawbridge-permit-all", "drawbridge-guarded")
+TARGETS = ("direct", "bare-tcp", "drawbridge-permit-all", "drawbridge-guarded", "drawbridge-guarded-workers")
 PERMIT_ALL = REPO / "policies" / "examples" / "permit-all"
 GUARDED = REPO / "bench" / "policy"
 PRINCIPAL, AGENT = "bench-agent", "bench-load"
@@ -124,16 +124,21 @@ class Target:
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
 
-def start_upstream(procs: Procs, sse: bool = False) -> Target:
-    """The bench upstream (stateful; JSON answers, or SSE with `sse`)."""
+def start_upstream(procs: Procs, sse: bool = False, workers: int = 1) -> Target:
+    """The bench upstream: one stateful process (JSON answers, or SSE with `sse`), or `workers` stateless
+    uvicorn workers (JSON) so that the upstream is not the bottleneck. Its CPU counts every worker."""
     port = free_port()
     argv = [sys.executable, "-m", "bench.upstream", str(port), *(["--sse"] if sse else [])]
+    if workers > 1:
+        argv = [sys.executable, "-m", "uvicorn", "bench.upstream_app:app", "--host", HOST, "--port", str(port),
+                "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--http", "httptools",
+                "--loop", "uvloop"]
     proc = procs.start("upstream", argv, port)
     return Target("upstream", f"http://{HOST}:{port}/mcp", proc.pid, proc=proc)
 
 
 def start_target(procs: Procs, name: str, upstream: Target, work: Path,
-                 launcher: tuple[str, ...] = ("-m", "proxy")) -> Target:
+                 launcher: tuple[str, ...] = ("-m", "proxy"), proxy_workers: int = 2) -> Target:
     """Start target `name` (one of TARGETS) in front of `upstream`; `work` holds its config and audit file.
 
     `launcher` is how Python runs the drawbridge CLI (e.g. through bench/cpuprof.py).
@@ -146,7 +151,7 @@ def start_target(procs: Procs, name: str, upstream: Target, work: Path,
     cwd = REPO
     if name == "bare-tcp":
         argv = [sys.executable, "-m", "bench.passthrough", str(port), up_port]
-    elif name in ("drawbridge-permit-all", "drawbridge-guarded"):
+    elif name in ("drawbridge-permit-all", "drawbridge-guarded", "drawbridge-guarded-workers"):
         cwd = work / name  # Drawbridge's relative state paths (var/...) land here, not in the repo
         cwd.mkdir(exist_ok=True)
         argv = [sys.executable, *launcher, "serve", "--listen", f"{HOST}:{port}", "--upstream", upstream.url,
@@ -159,6 +164,8 @@ def start_target(procs: Procs, name: str, upstream: Target, work: Path,
             config.write_text(yaml.safe_dump({"identity": {"api_keys": [{
                 "sha256": hashlib.sha256(key.encode()).hexdigest(), "principal": PRINCIPAL, "agent": AGENT}]}}))
             argv += ["--config", str(config), "--policy", str(GUARDED)]
+            if name == "drawbridge-guarded-workers":  # N workers on one listener, sharing the SQLite store
+                argv += ["--workers", str(proxy_workers)]
             headers = (("x-api-key", key),)
     else:
         raise ValueError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")

@@ -73,3 +73,14 @@ def test_wrong_answers_are_errors() -> None:
 def test_non_loopback_is_refused() -> None:
     with pytest.raises(ValueError, match="non-loopback"):
         loopback_target("http://192.0.2.1:8080/mcp")
+
+
+def test_multi_worker_upstream_and_the_workers_target(tmp_path: Path) -> None:
+    """The bench's upstream under two uvicorn workers (stateless) and `serve --workers 2` in front of it."""
+    with Procs(tmp_path) as procs:
+        upstream = start_upstream(procs, workers=2)
+        direct = load(upstream.url, concurrency=2, size=100, calls=40)
+        assert (direct["calls"], direct["errors"]) == (40, 0), direct["error_samples"]
+        target = start_target(procs, "drawbridge-guarded-workers", upstream, tmp_path, proxy_workers=2)
+        through = load(target.url, concurrency=4, size=4096, calls=40, headers=target.headers)
+        assert (through["calls"], through["errors"]) == (40, 0), through["error_samples"]
