@@ -14,6 +14,15 @@ NAME_KEYS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri
 ARGUMENT_METHODS = frozenset({"tools/call", "prompts/get"})
 
 
+def client_host(address: str | None) -> str | None:
+    """The client's host without its port (`HOST:PORT` as transports record it): every connection has its own
+    port, so anything keyed on "where the client is" uses the host."""
+    if address is None:
+        return None
+    host, colon, port = address.rpartition(":")
+    return host if colon and port.isdigit() else address
+
+
 @dataclass(slots=True)
 class Exchange:
     """Built by a transport adapter, read by inspections, acted on only by the endpoint.

@@ -26,7 +26,7 @@ from proxy.decision import Decision
 from proxy.detections import fingerprint as fp
 from proxy.detections.model import ATLAS_BULK_READ, Alert, Observation
 from proxy.detections.settings import DetectionSettings
-from proxy.exchange import Exchange
+from proxy.exchange import Exchange, client_host
 from proxy.globs import cached_globs
 from proxy.inspections.egress import HOSTS_NOTE
 from proxy.state.model import Store, Upsert
@@ -48,14 +48,6 @@ HISTORY_KEEP = 32  # calls kept in a session's history once it passes twice that
 
 Settings = Callable[[], DetectionSettings]
 AlertSink = Callable[[Alert], None]
-
-
-def _host_of(address: str | None) -> str | None:
-    """The client's host without its port (`HOST:PORT` as transports record it): every connection has its own."""
-    if address is None:
-        return None
-    host, colon, port = address.rpartition(":")
-    return host if colon and port.isdigit() else address
 
 
 def _worst(findings: tuple[tuple[str, Severity], ...]) -> Severity:
@@ -95,7 +87,7 @@ class DetectionEngine:
             arguments = ex.arguments if sends else None
             observation = Observation(
                 time.time(), event_id, ex.call_id, True, ex.method, decision.verdict, ex.principal, ex.agent,
-                ex.session_id, ex.client_key, ex.upstream, tool, ex.credential_hash, _host_of(ex.client_address),
+                ex.session_id, ex.client_key, ex.upstream, tool, ex.credential_hash, client_host(ex.client_address),
                 ex.user_agent, hosts, arguments)
         elif ex.method == "tools/call" and ex.kind is MessageKind.RESPONSE and ex.origin is Origin.SERVER:
             tool = ex.request.get("params", {}).get("name") if isinstance(ex.request, dict) else None

@@ -15,7 +15,7 @@ from typing import Any
 
 from proxy.decision import Decision, refusal_response
 from proxy.errors import ErrorCode, MessageError
-from proxy.exchange import Exchange
+from proxy.exchange import Exchange, client_host
 from proxy.http.answers import AnswerInspector
 from proxy.http.asgi import ClientGone, Message, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
 from proxy.http.call import Call, Pending, answer_headers, detect_era
@@ -62,10 +62,6 @@ def _client_info(message: JsonObject) -> Any:
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
     return meta.get(CLIENT_INFO_META_KEY) if isinstance(meta, dict) else None
-
-
-def _ip(address: str | None) -> str | None:
-    return address.rsplit(":", 1)[0] if address else None
 
 
 class McpEndpoint:
@@ -146,8 +142,8 @@ class McpEndpoint:
     async def _stateless(self, scope: Scope, send: Send, call: Call, messages: list[JsonObject],
                          first_method: Any) -> bool:
         """Give a client without a session its client key, and list it (False after refusing)."""
-        call.client_key = stateless_client_key(call.credential_hash, call.principal, call.agent, _ip(call.client),
-                                               _client_info(messages[0]))
+        call.client_key = stateless_client_key(call.credential_hash, call.principal, call.agent,
+                                               client_host(call.client), _client_info(messages[0]))
         if first_method in UNREGISTERED_METHODS:
             return True
         try:

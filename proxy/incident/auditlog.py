@@ -23,6 +23,7 @@ import orjson
 
 from proxy.config import AuditConfig, Config, FileSinkConfig
 from proxy.containment.durations import parse_duration
+from proxy.incident.scope import Scope
 
 MAX_LINE_BYTES = 16 << 20
 _ROTATED = r"\.\d{8}T\d{6}\.\d{3}Z"
@@ -180,3 +181,9 @@ def _event(raw: bytes, stats: ReadStats) -> AuditEvent | None:
     event = AuditEvent(data)
     event.at = at
     return event
+
+
+def subject_and_window(principal: str | None, agent: str | None, session: str | None, since: str | None,
+                       start: str | None, end: str | None) -> tuple[Scope, float | None, float | None]:
+    """What every incident command and route asks: one subject, and a time window (ValueError names the fault)."""
+    return Scope.pick(principal=principal, agent=agent, session=session), *parse_window(since, start, end)

@@ -12,10 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.admin.routes_base import AdminPlane, ApiError, Endpoint, actor_of, json_response, read_model
-from proxy.incident.auditlog import parse_window
+from proxy.incident.auditlog import subject_and_window
 from proxy.incident.bundle import verify_bundle
 from proxy.incident.export import export_bundle
-from proxy.incident.timeline import Scope
 
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024  # a bundle sent to verify
 
@@ -34,8 +33,8 @@ async def incident_export(plane: AdminPlane, request: Request) -> Response:
     """The bundle for one subject, from this replica's audit files and every replica's evidence."""
     body = await read_model(request, ExportBody)
     try:
-        scope = Scope.pick(principal=body.principal, agent=body.agent, session=body.session)
-        since, until = parse_window(body.since, body.start, body.end)
+        scope, since, until = subject_and_window(body.principal, body.agent, body.session, body.since, body.start,
+                                                 body.end)
     except ValueError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
     config, paths = plane.deps.config, plane.deps.audit_paths()

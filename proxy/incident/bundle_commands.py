@@ -16,10 +16,9 @@ from typing import Any, TextIO
 
 from proxy.config import load_config
 from proxy.errors import ConfigError
-from proxy.incident.auditlog import audit_files, parse_window
+from proxy.incident.auditlog import audit_files, subject_and_window
 from proxy.incident.bundle import file_sha256, verify_bundle
 from proxy.incident.export import export_bundle
-from proxy.incident.timeline import Scope
 from proxy.state.factory import open_store
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
@@ -46,8 +45,7 @@ def add_bundle_parsers(actions: Any) -> None:
 
 def run_export(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        scope = Scope.pick(principal=ns.principal, agent=ns.agent, session=ns.session)
-        since, until = parse_window(ns.since, ns.start, ns.end)
+        scope, since, until = subject_and_window(ns.principal, ns.agent, ns.session, ns.since, ns.start, ns.end)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     config = load_config(ns.config)

@@ -17,7 +17,7 @@ import orjson
 
 from proxy.config import load_config
 from proxy.errors import ConfigError
-from proxy.incident.auditlog import ReadStats, audit_files, parse_window, read_events
+from proxy.incident.auditlog import ReadStats, audit_files, read_events, subject_and_window
 from proxy.incident.bundle_commands import BUNDLE_ACTIONS, add_bundle_parsers
 from proxy.incident.timeline import Scope, Timeline, build_timeline
 
@@ -72,8 +72,7 @@ def _paths(ns: argparse.Namespace) -> list[Path]:
 
 def run_timeline(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        scope = Scope.pick(principal=ns.principal, agent=ns.agent, session=ns.session)
-        since, until = parse_window(ns.since, ns.start, ns.end)
+        scope, since, until = subject_and_window(ns.principal, ns.agent, ns.session, ns.since, ns.start, ns.end)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     paths = _paths(ns)

@@ -11,17 +11,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.admin.routes_base import AdminPlane, ApiError, Endpoint, json_response
-from proxy.incident.auditlog import parse_window
+from proxy.incident.auditlog import subject_and_window
 from proxy.incident.commands import load_timeline, timeline_document
-from proxy.incident.timeline import Scope
 
 
 async def incident_timeline(plane: AdminPlane, request: Request) -> Response:
     """One subject's timeline with its milestones, MTTD and MTTC (400 on a bad query)."""
     query = request.query_params
     try:
-        scope = Scope.pick(principal=query.get("principal"), agent=query.get("agent"), session=query.get("session"))
-        since, until = parse_window(query.get("since"), query.get("from"), query.get("to"))
+        scope, since, until = subject_and_window(query.get("principal"), query.get("agent"), query.get("session"),
+                                                 query.get("since"), query.get("from"), query.get("to"))
     except ValueError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
     paths = plane.deps.audit_paths()
