@@ -144,6 +144,8 @@ class DetectionEngine:
                 except Exception as exc:  # never silent: counted, logged, and the next batch goes on
                     self.dropped += len(batch)
                     log.warning("detections skipped %d observations: %s", len(batch), type(exc).__name__)
+                if len(self._pending) < BATCH:
+                    break  # what arrived meanwhile gathers into the next batch (not one batch per round trip)
             if not self._pending and not self._settling:
                 self._idle.set()
 
