@@ -19,9 +19,11 @@ DETECTIONS: dict[str, str] = {  # detection id → MITRE ATLAS technique
 ATLAS_BULK_READ = "AML.T0025"  # Exfiltration via Cyber Means
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observation:
-    """A decided message, as much of it as the detections need (taken after its audit event is written)."""
+    """A decided message, as much of it as the detections need (taken after its audit event is written).
+
+    Not frozen: one is built per call on the hot path, and a frozen init pays a setattr per field."""
 
     at: float
     event_id: str

@@ -17,6 +17,7 @@ class PolicyCheck(Inspection):
 
     def __init__(self, holder: PolicyHolder) -> None:
         self._holder = holder
+        self._allowed: dict[tuple[str, ...], Decision] = {}
 
     def inspect(self, ex: Exchange) -> Decision | None:
         result = self._holder.policy.evaluate(Query(
@@ -24,7 +25,11 @@ class PolicyCheck(Inspection):
             method=ex.method or "", name=ex.target_name, arguments=ex.arguments,
         ))
         if result.allowed:
-            return Decision(Verdict.ALLOW, rule_ids=result.rule_ids, check=self.name)
+            allowed = self._allowed.get(result.rule_ids)
+            if allowed is None:  # one immutable decision per permitting rule set (bounded by the policy's rules)
+                allowed = self._allowed[result.rule_ids] = Decision(Verdict.ALLOW, rule_ids=result.rule_ids,
+                                                                    check=self.name)
+            return allowed
         declared = self._holder.policy.rule_severity(result.rule_ids)
         findings = () if declared is None else (Finding(
             detector="policy.forbid", severity=Severity(int(declared[-1])), message=result.reason),)
