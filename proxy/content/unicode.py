@@ -1,26 +1,32 @@
 """Invisible and deceptive characters: tag smuggling, zero-width, bidi controls, variation-selector
-channels, private-use and other format characters.
+channels, private-use and other format characters, each judged by its neighbours.
 
-Legitimate text passes: emoji ZWJ sequences, flags (including subdivision tag sequences), keycaps,
-ZWNJ/ZWJ inside Arabic, Persian and Indic words, ZWSP among Thai/CJK, LRM/RLM marks, a lone
-variation selector after an emoji or ideograph, a leading BOM, single icon-font glyphs.
+Legitimate text passes: emoji ZWJ sequences, flags (including subdivision tag sequences), keycaps;
+ZWJ/ZWNJ next to letters of a script that joins (Indic, Arabic/Persian, Syriac, Mongolian, Khmer...);
+ZWSP and the word joiner next to letters of a script written without spaces (Thai, Lao, Khmer,
+Burmese, Tibetan, Javanese, Balinese, CJK); a soft hyphen between two letters of one script (any script,
+Latin included); bidi marks and balanced embeddings/isolates in right-to-left text (see `bidi`); a lone
+variation selector after an emoji or ideograph; a leading BOM; single icon-font glyphs. Zero-width
+characters between ASCII letters or digits (inside words, identifiers, host names), in runs, or carrying
+a payload are reported.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
+from proxy.content import bidi
 from proxy.content.model import ATLAS_OBFUSCATION, Hit, Span, clip
 from proxy.types import Severity
 
 _SUSPECT = re.compile(
-    "[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
     "\u3164\ue000-\uf8ff\ufdd0-\ufdef\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\ufffe\uffff"
     "\U000e0000-\U000e0fff\U000f0000-\U0010ffff\U0001bca0-\U0001bca3\U0001d173-\U0001d17a]+"
 )
 TAG, VS, BIDI, ZW, PUA, FORMAT = "tag", "variation_selector", "bidi", "zero_width", "private_use", "format"
-_OVERRIDES = frozenset("\u202d\u202e")
 _FLAG_BLACK = "\U0001f3f4"
 MAX_CLASSIFIED = 4096  # suspicious characters judged one by one before the rest is taken in bulk
 
@@ -30,7 +36,7 @@ def _category(code: int) -> str:
         return TAG
     if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:
         return VS
-    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069 or code in (0x061C, 0x200E, 0x200F):
         return BIDI
     if 0xE000 <= code <= 0xF8FF:
         return PUA
@@ -48,32 +54,64 @@ def _in(ch: str, ranges: tuple[tuple[int, int], ...]) -> bool:
     return any(lo <= code <= hi for lo, hi in ranges)
 
 
-_JOINING = ((0x0590, 0x08FF), (0x0900, 0x0DFF), (0x0F00, 0x109F), (0x1780, 0x18AF), (0xA8E0, 0xA8FF),
-            (0xFB1D, 0xFDFF), (0xFE70, 0xFEFC), (0x0300, 0x036F))
-_BREAK_HINT = ((0x0E00, 0x0FFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3000, 0x9FFF), (0xAC00, 0xD7AF),
-               (0xF900, 0xFAFF), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))
 _EMOJI = ((0x00A9, 0x00A9), (0x00AE, 0x00AE), (0x203C, 0x3299), (0xFE0F, 0xFE0F), (0x1F000, 0x1FAFF),
           (0xE0020, 0xE007F))
 _HANGUL = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF))
-_IDEOGRAPH = ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF), (0x1800, 0x18AF))
+_MONGOLIAN = ((0x1800, 0x18AF),)
+_KHMER = ((0x1780, 0x17FF),)
+# Scripts (first word of a letter's Unicode name) whose words ZWJ/ZWNJ shape, and that are written
+# without spaces, so that ZWSP marks word breaks; the word joiner goes with both.
+JOINING_SCRIPTS = frozenset({"DEVANAGARI", "BENGALI", "GURMUKHI", "GUJARATI", "ORIYA", "TAMIL", "TELUGU",
+                             "KANNADA", "MALAYALAM", "SINHALA", "ARABIC", "SYRIAC", "NKO", "MONGOLIAN",
+                             "KHMER", "MYANMAR", "TIBETAN", "VEDIC"})
+UNSPACED_SCRIPTS = frozenset({"THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN", "JAVANESE", "BALINESE", "CJK",
+                              "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL", "BOPOMOFO", "YI"})
 
 
-def _zero_width_is_legit(ch: str, prev: str, nxt: str, at_start: bool) -> bool:
-    code = ord(ch)
-    if code == 0x200D:
-        return (_in(prev, _EMOJI) and _in(nxt, _EMOJI)) or _in(prev, _JOINING)
-    if code == 0x200C:
-        return _in(prev, _JOINING) or _in(nxt, _JOINING)
-    if code == 0x200B:
-        return _in(prev, _BREAK_HINT) or _in(nxt, _BREAK_HINT)
+def script(ch: str) -> str:
+    """The script of a letter or mark (LATIN, DEVANAGARI, THAI, CJK...), or '' for anything else."""
+    if not ch or unicodedata.category(ch)[0] not in "LM":
+        return ""
+    return unicodedata.name(ch, "").split(" ", 1)[0]
+
+
+def _letter_before(text: str, i: int) -> str:
+    """The character before index i, skipping up to 4 generic combining marks (an accent on a base)."""
+    j = i - 1
+    while j >= 0 and i - j <= 4 and unicodedata.category(text[j]) == "Mn" and script(text[j]) == "COMBINING":
+        j -= 1
+    return text[j] if j >= 0 else ""
+
+
+def _joins(prev: str, nxt: str, scripts: frozenset[str]) -> bool:
+    """One side is a letter of one of `scripts`; the other is of the same script or not a letter/digit."""
+    for side, other in ((prev, nxt), (nxt, prev)):
+        name = script(side)
+        if name in scripts and (script(other) == name or not other or unicodedata.category(other)[0] not in "LMN"):
+            return True
+    return False
+
+
+def _zero_width_is_legit(text: str, i: int) -> bool:
+    code = ord(text[i])
+    prev = text[i - 1] if i else ""
+    nxt = text[i + 1] if i + 1 < len(text) else ""
+    if code == 0x200D and _in(prev, _EMOJI) and _in(nxt, _EMOJI):
+        return True
+    if code in (0x200C, 0x200D):
+        return _joins(prev, nxt, JOINING_SCRIPTS)
+    if code in (0x200B, 0x2060):  # ZWSP, word joiner
+        unspaced = script(prev) in UNSPACED_SCRIPTS or script(nxt) in UNSPACED_SCRIPTS
+        return unspaced or (code == 0x2060 and _joins(prev, nxt, JOINING_SCRIPTS))
     if code == 0xFEFF:
-        return at_start
+        return i == 0
     if code == 0x00AD:
-        return prev.isalpha() and nxt.isalpha()
+        before = script(_letter_before(text, i))
+        return bool(before) and before != "COMBINING" and before == script(nxt) and nxt.isalpha()
     if 0x180B <= code <= 0x180F:
-        return _in(prev, ((0x1800, 0x18AF),)) or _in(nxt, ((0x1800, 0x18AF),))
+        return _in(prev, _MONGOLIAN) or _in(nxt, _MONGOLIAN)
     if code in (0x17B4, 0x17B5):
-        return _in(prev, ((0x1780, 0x17FF),))
+        return _in(prev, _KHMER)
     if code in (0x115F, 0x1160, 0x3164, 0xFFA0):
         return _in(prev, _HANGUL) or _in(nxt, _HANGUL)
     if code == 0x034F:
@@ -95,6 +133,7 @@ def _groups(text: str, start: int, end: int) -> Iterator[tuple[str, int, int]]:
 
 def _suspicious_spans(text: str) -> dict[str, list[Span]]:
     found: dict[str, list[Span]] = {}
+    bidi_groups: list[Span] = []  # judged together at the end: a pair's ends can be far apart
     kept = 0
     for m in _SUSPECT.finditer(text):
         if kept > MAX_CLASSIFIED:  # plainly adversarial: the rest is taken in bulk, at C speed
@@ -102,18 +141,26 @@ def _suspicious_spans(text: str) -> dict[str, list[Span]]:
             bulk.append(m.span())
             bulk.extend(x.span() for x in _SUSPECT.finditer(text, m.end()))
             break
-        for cat, start, end in _groups(text, *m.span()):
+        start, end = m.span()
+        stretches = ((_category(ord(text[start])), start, end),) if end - start == 1 else _groups(text, start, end)
+        for cat, start, end in stretches:
+            if cat == BIDI:
+                bidi_groups.append((start, end))
+                continue
             span = _judge(text, cat, start, end)
             if span:
                 found.setdefault(cat, []).extend(span)
                 kept += len(span)
+    if bidi_groups:
+        spans = bidi.judge(text, bidi_groups)
+        if spans:
+            found.setdefault(BIDI, []).extend(spans)
     return found
 
 
 def _judge(text: str, cat: str, start: int, end: int) -> list[Span]:
     """The spans of one same-category stretch that are not legitimate in their context."""
     prev = text[start - 1] if start else ""
-    nxt = text[end] if end < len(text) else ""
     if cat == TAG:
         if prev == _FLAG_BLACK and _is_subdivision_flag(text[start:end]):
             return []
@@ -124,8 +171,9 @@ def _judge(text: str, cat: str, start: int, end: int) -> list[Span]:
         if end - start < 4 and ord(text[start]) < 0xF0000:
             return []  # icon-font glyphs in prompts and CLI output come one at a time
     elif cat == ZW:
-        return [(i, i + 1) for i in range(start, end)
-                if end - start > 1 or not _zero_width_is_legit(text[i], prev, nxt, i == 0)]
+        if end - start > 1:
+            return [(start, end)]
+        return [] if _zero_width_is_legit(text, start) else [(start, end)]
     return [(start, end)]
 
 
@@ -193,7 +241,7 @@ def scan(text: str) -> list[Hit]:
             severity = Severity.SEV2 if _printable(hidden) else Severity.SEV3
             hidden = hidden if _printable(hidden) else ""
         elif cat == BIDI:
-            severity = Severity.SEV2 if any(c in _OVERRIDES for c in chars) else Severity.SEV3
+            severity = Severity.SEV2 if any(c in bidi.OVERRIDES for c in chars) else Severity.SEV3
         elif cat == ZW:
             hidden = decode_zero_width_bits(chars)
             severity = Severity.SEV2 if hidden else Severity.SEV3

