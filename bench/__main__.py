@@ -6,6 +6,8 @@
   python -m bench audit [-n N]          in-process: audit emit µs per event, plain vs hash-chained file
   python -m bench profile [options]     sample Drawbridge's CPU under load (CPU-time sampler or
                                         py-spy); top costs by function and component
+  python -m bench sessions [options]    memory: RSS per idle and per connected session, and a soak of
+                                        session churn (no growth once the bounded caches are full)
   python -m bench.load --url URL ...    the load client alone (loopback only)
 
 Every process started is stopped by its process group on exit, Ctrl-C or SIGTERM.
@@ -19,7 +21,7 @@ import sys
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM unwinds like Ctrl-C: children stopped
-    named = argv and argv[0] in ("hop", "pipeline", "profile", "audit")
+    named = argv and argv[0] in ("hop", "pipeline", "profile", "audit", "sessions")
     command, rest = (argv[0], argv[1:]) if named else ("hop", argv)
     try:
         if command == "pipeline":
@@ -30,6 +32,10 @@ def main(argv: list[str]) -> int:
             from bench import profile
 
             return profile.main(rest)
+        if command == "sessions":
+            from bench import sessions
+
+            return sessions.main(rest)
         if command == "audit":
             from bench import audit
 

@@ -6,7 +6,7 @@ target: each payload size x concurrency, closed loop (bench/load.py, in this pro
 hop process's CPU time per call from /proc. Prints a Markdown table; writes
 bench/results/hop-<date>.json and bench/results/latest.md.
 
-Usage: python -m bench [--quick] [--sizes 100,65536] [--concs 1,16] [--duration 6] [--warmup 2]
+Usage: python -m bench [--quick] [--sizes 100,4096,65536,1048576] [--concs 1,16,64] [--duration 6] [--warmup 2]
            [--targets direct,drawbridge-guarded,...] [--sse] [--tool blob|echo] [--no-save]
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import report
 from bench.load import LoadSpec, event_loop_runner, run_load
-from bench.targets import REPO, TARGETS, Procs, Target, cpu_seconds, cpu_times, start_target, start_upstream
+from bench.targets import REPO, TARGETS, Procs, Target, cpu_seconds, cpu_times, rss_bytes, start_target, start_upstream
 
 
 def _ints(text: str) -> list[int]:
@@ -71,7 +71,7 @@ def measure(target: Target, upstream: Target, spec: LoadSpec, run: int) -> dict[
                   client_cpu_us_per_call=per_call(result["client_cpu_s"]))
     if target.pid:
         result.update(proxy_cpu_us_per_call=per_call(user + system), proxy_user_us_per_call=per_call(user),
-                      proxy_sys_us_per_call=per_call(system),
+                      proxy_sys_us_per_call=per_call(system), proxy_rss_bytes=rss_bytes(target.pid),
                       proxy_vs_upstream_cpu=round((user + system) / up, 3) if up > 0 else None)
     return result
 
@@ -120,12 +120,17 @@ def _has_uvloop() -> bool:
     return True
 
 
+def _default_upstream_workers() -> int:
+    cpus = len(os.sched_getaffinity(0))
+    return min(8, cpus // 2) if cpus >= 4 else 1
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one size (100 B), one concurrency (1), 3 s per cell")
-    ap.add_argument("--sizes", type=_ints, help="payload sizes in bytes (default 100,65536)")
-    ap.add_argument("--concs", type=_ints, help="concurrencies (default 1,16)")
+    ap.add_argument("--sizes", type=_ints, help="payload sizes in bytes (default 100,4096,65536,1048576)")
+    ap.add_argument("--concs", type=_ints, help="concurrencies (default 1,16,64)")
     ap.add_argument("--duration", type=float, help="measured seconds per cell (default 6)")
     ap.add_argument("--warmup", type=float, help="unmeasured seconds before each cell (default 2)")
     ap.add_argument("--targets", help=f"comma list of {', '.join(TARGETS)} (default: all, then direct again)")
@@ -133,16 +138,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--tool", choices=["blob", "echo"], default="blob",
                     help="blob: size is the answer's size; echo: size is sent and answered back")
     ap.add_argument("--no-save", action="store_true", help="print the table only; do not write bench/results/")
-    ap.add_argument("--upstream-workers", type=int, default=1, metavar="N",
-                    help="run the upstream as N stateless uvicorn workers (JSON), so it is not the bottleneck")
-    ap.add_argument("--proxy-workers", type=int, default=2, metavar="N",
-                    help="workers of the drawbridge-guarded-workers target (serve --workers N; default 2)")
+    ap.add_argument("--upstream-workers", type=int, metavar="N",
+                    help="run the upstream as N stateless uvicorn workers (JSON), so it is not the bottleneck "
+                         "(default: half the usable CPUs, at most 8, on 4 CPUs or more; else 1; 1 with --sse)")
+    ap.add_argument("--proxy-workers", type=int, default=min(4, len(os.sched_getaffinity(0))), metavar="N",
+                    help="workers of the drawbridge-guarded-workers target (serve --workers N; default: 4, or "
+                         "the usable CPUs if fewer)")
     args = ap.parse_args(argv)
-    args.sizes = args.sizes or ([100] if args.quick else [100, 65536])
-    args.concs = args.concs or ([1] if args.quick else [1, 16])
+    args.sizes = args.sizes or ([100] if args.quick else [100, 4096, 65536, 1048576])
+    args.concs = args.concs or ([1] if args.quick else [1, 16, 64])
     args.duration = args.duration or (3.0 if args.quick else 6.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
     args.targets = args.targets.split(",") if args.targets else [*TARGETS, "direct"]
+    if args.upstream_workers is None:
+        args.upstream_workers = 1 if args.sse else _default_upstream_workers()
     unknown = sorted(set(args.targets) - set(TARGETS))
     if unknown:
         ap.error(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")

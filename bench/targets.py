@@ -3,7 +3,7 @@
 Each process is started in its own session (so its process group is its PID) with output to a log
 file, and stopped by that process group: SIGTERM, then SIGKILL after a grace period. `Procs` is a
 context manager that stops everything it started, also on Ctrl-C or error. CPU time is read from
-/proc/PID/stat (utime + stime of the process and its descendants).
+/proc/PID/stat (utime + stime of the process and its descendants), resident memory from /proc/PID/status.
 """
 
 from __future__ import annotations
@@ -55,6 +55,17 @@ def cpu_times(pid: int) -> tuple[float, float]:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime: fields 14, 15
     return user / CLK_TCK, system / CLK_TCK
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory (VmRSS) in bytes of `pid` and its live descendants; vanished processes count 0."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024  # kB
+    return total
 
 
 def cpu_seconds(pid: int) -> float:

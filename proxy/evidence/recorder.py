@@ -43,13 +43,16 @@ class _Buffer:
 
 
 def _encode(entry: dict[str, Any], limit: int) -> bytes:
-    """Compact JSON of the entry; an oversized one becomes a stub with its size, hash and head."""
+    """Compact JSON of the entry; an oversized one becomes a stub with its size, hash and head.
+
+    What is kept is an exact-size copy: a bytes object from orjson holds on to about 4 KiB of memory
+    however short it is, which would multiply the buffers' real footprint far past their byte limits."""
     raw = orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS)
     if len(raw) <= limit:
-        return raw
+        return bytes(memoryview(raw))
     head = raw[: max(0, limit // 2)].decode("utf-8", "replace")
-    return orjson.dumps({"truncated": True, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
-                         "head": head})
+    return bytes(memoryview(orjson.dumps({"truncated": True, "bytes": len(raw),
+                                          "sha256": hashlib.sha256(raw).hexdigest(), "head": head})))
 
 
 class EvidenceRecorder:
