@@ -2,10 +2,12 @@
 stored.
 
 Suspicious: overrides (LRO/RLO) anywhere; runs of three or more controls; embeddings and isolates in text
-with no right-to-left letters; an opener left open at the end of its line, or a closer with no opener,
-next to code-like ASCII (quotes, comment markers, operators, calls); a balanced pair whose content looks
-like code (the Trojan Source patterns); a mark inside an ASCII word. Both ends of a pair, and controls
-side by side, are flagged together so that stripping keeps the rest balanced.
+with no right-to-left letters, except balanced LRI/FSI…PDI pairs around content that is not code (Fluent
+and ICU wrap every placeholder of a left-to-right message this way); an opener left open at the end of
+its line, or a closer with no opener, next to code-like ASCII (quotes, comment markers, operators,
+calls); a balanced pair whose content looks like code (the Trojan Source patterns); a mark inside an
+ASCII word. Both ends of a pair, and controls side by side, are flagged together so that stripping
+keeps the rest balanced.
 
 Normal: LRM/RLM marks on their own, and in text with right-to-left letters the ALM mark and balanced
 embeddings/isolates around numbers, placeholders (%s, {0}, %(name)d), Latin words, file names, URLs
@@ -25,6 +27,7 @@ MARKS = frozenset("\u061c\u200e\u200f")
 OVERRIDES = frozenset("\u202d\u202e")
 _EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")  # LRE RLE LRO RLO, closed by PDF
 _ISOLATES = frozenset("\u2066\u2067\u2068")  # LRI RLI FSI, closed by PDI
+_NEUTRAL_ISOLATES = frozenset("\u2066\u2068")  # LRI FSI: in left-to-right text they reorder nothing around them
 _PDF, _PDI, _ALM = "\u202c", "\u2069", "\u061c"
 RUN_LIMIT = 3  # this many controls side by side are never formatting
 WINDOW = 24  # characters looked at on each side of a control
@@ -66,7 +69,9 @@ def judge(text: str, groups: list[Span]) -> list[Span]:
         if ch == _ALM:
             bad[k] = not has_rtl or _inside_ascii_word(text, i)
         elif not has_rtl:
-            bad[k] = True
+            opener = k if partner[k] > k else partner[k]
+            bad[k] = not (opener >= 0 and text[positions[opener]] in _NEUTRAL_ISOLATES
+                          and not _code_inside(text, positions[opener], positions[partner[opener]]))
         elif partner[k] < 0:
             bad[k] = _code_near(text, i)
         elif partner[k] > k:

@@ -81,7 +81,13 @@ TERMINAL = [
     + " and " + link("https://www.python.org/downloads/", "python.org"),
 ]
 
-SAMPLES = RIGHT_TO_LEFT + JOINERS + UNSPACED + SOFT_HYPHENS + TERMINAL
+FLUENT = [  # Fluent and ICU wrap every placeholder of a left-to-right message in FSI…PDI (or LRI…PDI)
+    "Downloading \u2068report-2026.pdf\u2069 (\u20683.2 MB\u2069 of \u206812 MB\u2069)",
+    "\u2068Alice Martin\u2069 shared \u2068Quarterly plan\u2069 with you",
+    "Remove \u2066{ $count }\u2069 selected items?",
+]
+
+SAMPLES = RIGHT_TO_LEFT + JOINERS + UNSPACED + SOFT_HYPHENS + TERMINAL + FLUENT
 
 
 @pytest.mark.parametrize("surface", STRIP_SURFACES)

@@ -125,7 +125,9 @@ def test_bidi_formatting_of_real_text_passes(text: str) -> None:
     "Download invoice\u202egnp.exe now",
     "الفاتورة المرفقة: invoice\u202egnp.exe",
     f"קובץ {RLO}exe.txt{PDF}",
-    f"plain English {LRI}placeholder{PDI} with no right-to-left letters",
+    f"plain English {RLI}placeholder{PDI} with no right-to-left letters",  # RLI reorders in left-to-right text
+    f"plain English {LRI}if (a == b){PDI} with no right-to-left letters",  # an isolate around code
+    f"plain English {FSI}placeholder with no closer",
     f"pass{LRM}word and {ALM}alone",
     f"שלום {RLM}{RLM}{RLM} עולם",  # a run of controls
 ])
