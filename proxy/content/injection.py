@@ -6,14 +6,26 @@ are matched whole; in longer ones, windows open around those first words and aro
 Each family that fires becomes one finding naming its patterns. A text is reported when its
 families add up to 2: one strong pattern, or weak signals from two families (a family counts 2 if a
 strong pattern fired in it, else 1).
+
+Beside the phrasing families, `injection_agentic` scores instructions addressed to the agent by their
+parts (addressee, action, tool syntax, secrets and destinations, role change, secrecy) in several
+languages: family `agent_instruction`, weighed like the others.
+
+Benign context lowers weights (`injection_context`): a match on a quoted reply line or a changelog
+entry counts one less, an example inside text about prompt injection not at all; an override whose
+object is an ordinary thing ("ignore my previous message", "ignore previous commit") is no override.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container
 
+import regex
+
+from proxy.content import injection_agentic
+from proxy.content.injection_context import ABOUT, NONE, Context
 from proxy.content.injection_markup import MARKUP_IDS, MARKUP_REGEX, comment_instructs
-from proxy.content.injection_patterns import BY_FIRST, CHAINING, PATTERNS, Pattern
+from proxy.content.injection_patterns import BY_FIRST, CHAINING, OVERRIDE, PATTERNS, Pattern
 from proxy.content.model import ATLAS_INJECTION, ATLAS_TOOL_INVOCATION, Hit, clip
 from proxy.content.prefilter import prefilter_bytes
 from proxy.types import Severity
@@ -32,12 +44,49 @@ _LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 Matched = dict[str, tuple[str, int, str]]  # pattern id → (family, weight, matched text)
 Window = tuple[int, int]
 
+# "ignore my previous message", "ignore previous commit": an override verb whose object is an ordinary thing
+_BENIGN_OBJECT = regex.compile(
+    r"(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?|neglect|nevermind|never\s+mind|overrid(?:e|ing)|"
+    r"bypass(?:ing)?|attention\s+to|heed\s+to)\s+(?:(?:all|any|of|my|our|the|this|that|these|those|your|his|her|"
+    r"their)\s+){0,3}(?:previous|prior|last|earlier|above|preceding|former|old|original|initial|other|current|"
+    r"existing)\s+(?:[a-z-]+\s+)??(?:messages?|e-?mails?|mails?|commits?|versions?|releases?|repl(?:y|ies)|comments?|"
+    r"posts?|notes?|letters?|invoices?|orders?|config(?:uration)?s?|settings?|changes?|patch(?:es)?|drafts?|"
+    r"attachments?|links?|calls?|voicemails?|meetings?|invit(?:e|ation)s?|texts?|sms|notifications?|reminders?|"
+    r"warnings?|errors?|results?|builds?|runs?|steps?|pages?|slides?|files?|quotes?|estimates?|bills?|statements?|"
+    r"payments?|entries|entry|tickets?|issues?|pull requests?|prs?|branch(?:es)?|migrations?|rows?|records?|"
+    r"sections?|paragraphs?|chapters?|emails?)\b(?!\s+(?:instructions?|prompts?|rules|directions|directives|"
+    r"guidelines|commands?|orders?)\b)")
+
+
+class _Matches:
+    """What matched so far; a match discounted by its context stays open to a full-weight one later."""
+
+    def __init__(self, low: str, context: Context) -> None:
+        self.low = low
+        self.context = context
+        self.found: Matched = {}
+        self.soft: set[str] = set()
+
+    def open(self, pid: str) -> bool:
+        return pid not in self.found or pid in self.soft
+
+    def add(self, pid: str, family: str, weight: int, start: int, end: int) -> None:
+        level = self.context.level(start, end)
+        if level >= ABOUT or weight - level <= 0:
+            return
+        if level == NONE:
+            self.found[pid] = (family, weight, self.low[start:end])
+            self.soft.discard(pid)
+        elif pid not in self.found or self.found[pid][1] < weight - level:
+            self.found[pid] = (family, weight - level, self.low[start:end])
+            self.soft.add(pid)
+
 
 def _chunks(n: int) -> list[Window]:
     return [(s, min(n, s + CHUNK + OVERLAP)) for s in range(0, n, CHUNK)]
 
 
-def _markup(low: str, matched: Matched) -> list[Window] | None:
+def _markup(low: str, matched: _Matches) -> list[Window] | None:
     """Record markup matches; windows around them (None: too many, match the whole text)."""
     n = len(low)
     spans: list[Window] = []
@@ -51,7 +100,8 @@ def _markup(low: str, matched: Matched) -> list[Window] | None:
             if not comment_instructs(content):
                 continue
             pid, weight = "markup.instructing_comment", 2
-        matched.setdefault(pid, (family, weight, m.group()))
+        if matched.open(pid):
+            matched.add(pid, family, weight, m.start(), m.end())
         spans.append((max(0, m.start() - BEFORE), min(n, m.end() + AFTER)))
     return spans
 
@@ -83,16 +133,16 @@ def _words(raw: bytes, start: int, end: int) -> list[str]:
     return raw[start:end].translate(_LETTERS_ONLY).decode("latin-1").split()
 
 
-def match(low: str, fired: Container[str] | None = None) -> Matched:
-    """Every pattern that matches the folded text, with the text it matched.
+def match(low: str, fired: Container[str] | None = None, context: Context | None = None) -> Matched:
+    """Every pattern that matches the folded text, with the text it matched and its weight in context.
 
     `fired` names the patterns that can match (from `triggers.fired`); None tries every pattern.
     """
-    matched: Matched = {}
+    matched = _Matches(low, context or Context(low))
     markup = _markup(low, matched) if fired is None or MARKUP in fired else []
     candidates = PATTERNS if fired is None else [p for p in PATTERNS if p.id in fired]
     if not candidates:
-        return matched
+        return matched.found
     raw = prefilter_bytes(low)  # one byte per character: offsets kept
     n = len(low)
     if n <= WHOLE_TEXT:
@@ -104,13 +154,13 @@ def match(low: str, fired: Container[str] | None = None) -> Matched:
     ids = {p.id for p in candidates}
     for start, end in windows:
         _match_window(low, raw, start, end, ids, matched)
-    return matched
+    return matched.found
 
 
-def _match_window(low: str, raw: bytes, start: int, end: int, ids: set[str], matched: Matched) -> None:
+def _match_window(low: str, raw: bytes, start: int, end: int, ids: set[str], matched: _Matches) -> None:
     words = set(_words(raw, start, end))
     for word in words.intersection(BY_FIRST):
-        patterns = [p for p in BY_FIRST[word] if p.id in ids and p.id not in matched
+        patterns = [p for p in BY_FIRST[word] if p.id in ids and matched.open(p.id)
                     and not any(group.isdisjoint(words) for group in p.also)]
         pos = low.find(word, start, end)
         while patterns and pos >= 0:
@@ -118,18 +168,21 @@ def _match_window(low: str, raw: bytes, start: int, end: int, ids: set[str], mat
             # a whole word, except that a non-ASCII letter may follow (words are a-z runs: "esque|ça")
             if (pos == 0 or not low[pos - 1].isalpha()) and not "a" <= low[after:after + 1] <= "z":
                 _try(low, pos, end, patterns, matched)
-                patterns = [p for p in patterns if p.id not in matched]
+                patterns = [p for p in patterns if matched.open(p.id)]
             pos = low.find(word, after, end)
     _glued(low, start, end, ids, matched)
 
 
-def _try(low: str, pos: int, end: int, patterns: list[Pattern], matched: Matched) -> None:
+def _try(low: str, pos: int, end: int, patterns: list[Pattern], matched: _Matches) -> None:
     for pattern in patterns:
         if pattern.guard and not _guard_holds(low, pos, pattern.guard):
             continue
         m = pattern.regex.match(low, pos, end)
-        if m is not None:
-            matched[pattern.id] = (pattern.family, pattern.weight, m.group())
+        if m is None:
+            continue
+        if pattern.family == OVERRIDE and _BENIGN_OBJECT.match(low, pos, min(len(low), m.end() + 60)) is not None:
+            continue
+        matched.add(pattern.id, pattern.family, pattern.weight, m.start(), m.end())
 
 
 def _guard_holds(low: str, pos: int, guard: str) -> bool:
@@ -140,13 +193,13 @@ def _guard_holds(low: str, pos: int, guard: str) -> bool:
     return (line > 0 or pos < 12) and not low[line:pos].strip(" \t>*#-")
 
 
-def _glued(low: str, start: int, end: int, ids: set[str], matched: Matched) -> None:
+def _glued(low: str, start: int, end: int, ids: set[str], matched: _Matches) -> None:
     """Override verbs glued to the previous word ("...USAIgnore your previous...") still count."""
     for stem, word in GLUED:
         pos = low.find(stem, start, end)
         while pos >= 0:
             if pos > 0 and low[pos - 1].isalpha():
-                _try(low, pos, end, [p for p in BY_FIRST.get(word, ()) if p.id in ids and p.id not in matched],
+                _try(low, pos, end, [p for p in BY_FIRST.get(word, ()) if p.id in ids and matched.open(p.id)],
                      matched)
             pos = low.find(stem, pos + len(stem), end)
 
@@ -161,7 +214,12 @@ def score(matched: Matched) -> dict[str, int]:
 
 def scan(low: str, fired: Container[str] | None = None) -> list[Hit]:
     """Findings for prompt injection in folded text (see `normalize.fold`; `fired` as for `match`)."""
-    matched = match(low, fired)
+    context = Context(low)
+    matched = match(low, fired, context)
+    agentic = injection_agentic.scan(low, fired, context)
+    if agentic is not None:
+        for rule in agentic.rules:
+            matched[f"agent.{rule}"] = (injection_agentic.FAMILY, agentic.weight, low[agentic.start:agentic.end])
     families = score(matched)
     total = sum(families.values())
     if total < 2:

@@ -142,9 +142,11 @@ PATTERNS: tuple[Pattern, ...] = (
        r"(?<=(?:i am|i'm|we are|we're)\s{1,3})(?:instructing|ordering|commanding|directing|authorizing)\s+you\s+to\b"),
     _p("role.markdown_system", ROLE, 2, "system",
        r"(?<=#{1,6}\s{0,3}\(?\s{0,3})system[ _-]?(?:message|prompt|instruction)"),
-    _p("role.persona", ROLE, 2, "now longer persona role identity jailbroken jailbreak dan developer",
-       r"(?<=you(?:'re| are)\s{1,3})now\b|(?<=from\s{1,3})now on,? you|(?<=you are no\s{1,3})longer\b|"
+    _p("role.persona", ROLE, 2, "persona role identity jailbroken jailbreak dan developer",
        r"(?<=your new\s{1,3})(?:persona|role|identity) (?:is|are)|(?:developer|dan|jailbreak) mode|jailbroken"),
+    # "you are now logged in", "from now on, you can reach me at...": weak alone (see `injection_agentic`)
+    _p("role.persona_weak", ROLE, 1, "now longer",
+       r"(?<=you(?:'re| are)\s{1,3})now\b|(?<=from\s{1,3})now on,? you|(?<=you are no\s{1,3})longer\b"),
     _p("role.grant_privileges", ROLE, 2, "grant enable unlock",
        r"(?:grant|enable|unlock)\s+(?:me\s+|yourself\s+)?(?:temporary\s+|full\s+|unrestricted\s+)?(?:admin|"
        r"administrative|administrator|root|elevated|developer|god|sudo)\s+(?:privileges|access|rights|mode|permissions)"),
@@ -298,7 +300,8 @@ PATTERNS: tuple[Pattern, ...] = (
        r"(?:generate|write|give|produce)\s+(?:a\s+|your\s+)?(?:response|answer|reply)\s+to\s+(?:answer|the following)",
        "response answer reply"),
     _p("hijack.todo", HIJACK, 1, "todo",
-       r"todo\s*:\s*(?:please\s+)?(?:send|email|forward|transfer|delete|create|invite|pay|share|post|upload|"
+       r"todo\s*:\s*(?:please\s+)?(?:(?:also|then|now|quickly)\s+)?(?:send|email|forward|transfer|delete|create|"
+       r"invite|pay|share|post|upload|"
        r"change|update|add|remove|make|book|reserve|visit|click|give|grant|write|say|tell)\b"),
     _p("hijack.rest_of_data", HIJACK, 1, "rest remainder remaining",
        r"(?:rest|remainder|remaining part)\s+of\s+(?:this|the)\s+(?:data|document|text|content|page|email|"

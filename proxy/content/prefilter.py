@@ -14,6 +14,10 @@ with each pattern translated to an RE2 pattern matching a *superset* of what the
 
 A pattern the translation does not understand is always a candidate, so the prefilter can only make
 the exact matching do less work, never miss a match.
+
+A second mode (`utf8=True`) reads the text as UTF-8 instead: non-ASCII letters are then themselves,
+so vocabularies in other scripts (Cyrillic, CJK) stay selective. There `\\w`, `\\s` and `\\d` accept
+any non-ASCII character (RE2's classes are ASCII-only; a superset again).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Mapping
 import re2
 
 _HIGH = "?"  # what every non-ASCII character of the text becomes
+_HIGH_UTF8 = r"\x{80}-\x{10ffff}"  # in UTF-8 mode: every non-ASCII character, as a class range
 _WORD, _SPACE, _DIGIT = "0-9A-Za-z_", r"\t\n\v\f\r\x1c-\x1f ", "0-9"
 _CLASS_ESCAPES = {"w": _WORD, "s": _SPACE, "d": _DIGIT}
 _NEGATED_ESCAPES = {"W": f"[^{_WORD}]", "S": f"[^{_SPACE}]", "D": f"[^{_DIGIT}]"}
@@ -38,22 +43,26 @@ def prefilter_bytes(text: str) -> bytes:
     return text.encode("ascii", "replace")
 
 
-def translate(source: str, max_kept_repeat: int = 0) -> str | None:
-    """An RE2 pattern matching a superset of what `source` matches, or None if it cannot tell."""
+def translate(source: str, max_kept_repeat: int = 0, utf8: bool = False) -> str | None:
+    """An RE2 pattern matching a superset of what `source` matches, or None if it cannot tell.
+
+    `utf8`: for a set that reads UTF-8 text (non-ASCII literals are kept; see the module notes).
+    """
+    high = _HIGH_UTF8 if utf8 else _HIGH
     out: list[str] = []
     groups: list[bool] = []  # for each open group: did it open where a match starts?
     at_start = True  # nothing consumed yet on this branch of the match
     i, n = 0, len(source)
     while i < n:
         ch = source[i]
-        if not ch.isascii():
+        if not ch.isascii() and not utf8:
             return None
         if source.startswith(_LOOKAROUNDS, i):
             end = _closing(source, i)
             if end < 0:
                 return None
             if at_start and source.startswith("(?<=", i):  # context before the match: same texts match
-                inner = translate(source[i + 4:end], max_kept_repeat)
+                inner = translate(source[i + 4:end], max_kept_repeat, utf8)
                 if inner is None:
                     return None
                 out.append(f"(?:{inner})")
@@ -77,13 +86,13 @@ def translate(source: str, max_kept_repeat: int = 0) -> str | None:
             groups.pop()
         at_start = False
         if ch == "\\":
-            piece = _escape(source[i + 1:i + 2], in_class=False, negated=False)
+            piece = _escape(source[i + 1:i + 2], in_class=False, negated=False, high=high)
             if piece is None:
                 return None
             out.append(piece)
             i += 2
         elif ch == "[":
-            i, piece = _class(source, i)
+            i, piece = _class(source, i, high)
             if piece is None:
                 return None
             out.append(piece)
@@ -105,11 +114,11 @@ def _repeat(m: re.Match[str], max_kept: int) -> str:
     return "+" if low not in ("", "0") else "*"
 
 
-def _escape(letter: str, in_class: bool, negated: bool) -> str | None:
+def _escape(letter: str, in_class: bool, negated: bool, high: str = _HIGH) -> str | None:
     if letter == "":
         return None
     if letter in _CLASS_ESCAPES:
-        body = _CLASS_ESCAPES[letter] + ("" if negated else _HIGH)
+        body = _CLASS_ESCAPES[letter] + ("" if negated else high)
         return body if in_class else f"[{body}]"
     if letter in _NEGATED_ESCAPES:
         return None if in_class else _NEGATED_ESCAPES[letter]
@@ -120,11 +129,13 @@ def _escape(letter: str, in_class: bool, negated: bool) -> str | None:
     return "\\" + letter
 
 
-def _class(source: str, start: int) -> tuple[int, str | None]:
+def _class(source: str, start: int, high: str = _HIGH) -> tuple[int, str | None]:
     """Translate the character class opening at `start`; (index after it, RE2 text or None).
 
-    A negated class must keep accepting `?` (it may stand for a character the class accepts).
+    A negated class must keep accepting `?` (it may stand for a character the class accepts); in
+    UTF-8 mode non-ASCII characters are themselves, and may appear in the class.
     """
+    utf8 = high != _HIGH
     i = start + 1
     negated = source.startswith("^", i)
     i += negated
@@ -134,10 +145,10 @@ def _class(source: str, start: int) -> tuple[int, str | None]:
         i += 1
     while i < len(source) and source[i] != "]":
         ch = source[i]
-        if not ch.isascii() or ch == "[":
+        if (not ch.isascii() and not utf8) or ch == "[":
             return i, None
         if ch == "\\":
-            piece = _escape(source[i + 1:i + 2], in_class=True, negated=negated)
+            piece = _escape(source[i + 1:i + 2], in_class=True, negated=negated, high=high)
             if piece is None:
                 return i, None
             parts.append(piece)
@@ -149,7 +160,7 @@ def _class(source: str, start: int) -> tuple[int, str | None]:
         return i, None
     parts.append("]")
     text = "".join(parts)
-    if negated and re.fullmatch(text, "?") is None:
+    if negated and not utf8 and re.fullmatch(text, "?") is None:
         text = f"(?:{text}|\\?)"
     return i + 1, text
 
@@ -180,10 +191,13 @@ class Prefilter:
     """An RE2 set over translated patterns: `candidates(data)` names the ones that may match."""
 
     def __init__(self, sources: Mapping[str, str], flags: str = "sm",
-                 exact_repeats: Mapping[str, int] | None = None) -> None:
-        """`exact_repeats`: for some ids, the largest repeat bound to keep (see `translate`)."""
+                 exact_repeats: Mapping[str, int] | None = None, utf8: bool = False) -> None:
+        """`exact_repeats`: for some ids, the largest repeat bound to keep (see `translate`).
+
+        `utf8`: the set reads UTF-8 bytes (`text.encode("utf-8", "surrogatepass")`), not `prefilter_bytes`.
+        """
         options = re2.Options()
-        options.encoding = re2.Options.Encoding.LATIN1
+        options.encoding = re2.Options.Encoding.UTF8 if utf8 else re2.Options.Encoding.LATIN1
         options.max_mem = MAX_MEMORY
         options.log_errors = False
         self._set = re2.Set.SearchSet(options)
@@ -191,7 +205,7 @@ class Prefilter:
         self._ids: list[str] = [""]
         always: set[str] = set()
         for pid, source in sources.items():
-            translated = translate(source, (exact_repeats or {}).get(pid, 0))
+            translated = translate(source, (exact_repeats or {}).get(pid, 0), utf8)
             if translated is None:
                 always.add(pid)
                 continue

@@ -88,6 +88,21 @@ class Scanner:
         rewritten = None if block or not edits else apply_edits(text, edits)
         return Outcome(tuple(kept), rewritten if rewritten != text else None, block)
 
+    def scan_joined(self, text: str, surface: str) -> Outcome:
+        """Prompt injection in text joined from several strings of a message (`walk.result_text`).
+
+        Only the injection family is looked for (the others are per string). A strip or redact cannot be
+        spread back over the pieces, so it blocks instead.
+        """
+        if INJECTION not in self.settings.families(surface) or not text:
+            return Outcome(())
+        kept: list[tuple[Hit, str]] = []
+        for hit in detect(text, frozenset({INJECTION})):
+            rule = self.settings.rule(surface, hit.family)
+            if rule.action != "off" and hit.severity <= rule.threshold:
+                kept.append((hit, "block" if rule.action in ("strip", "redact") else rule.action))
+        return Outcome(tuple(kept), None, any(action == "block" for _, action in kept))
+
 
 def apply_edits(text: str, edits: list[tuple[Hit, str]]) -> str:
     """Strip or redact the spans of the hits (a `whole` hit replaces the text with its notice)."""

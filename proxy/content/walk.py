@@ -8,6 +8,8 @@
   result's `inputRequests` (the server asking the agent the same things) → sampling
 - the agent's answers to them: sampling/createMessage result → sampling_result, elicitation/create result →
   elicitation_result, roots/list result → roots; a modern-era request's `inputResponses` by their shape
+
+`result_text` gives a tools/call result as the model reads it, all its text in one piece (see there).
 """
 
 from __future__ import annotations
@@ -148,6 +150,36 @@ def _sites(message: JsonObject, method: str | None, is_request: bool) -> Iterato
         for i, msg in enumerate(result.get("messages") or []):
             if isinstance(msg, dict):
                 yield from _blocks(msg.get("content"), ("result", "messages", i, "content"), "prompt")
+
+
+_ENDS_SENTENCE = tuple(".!?:;\n\u3002\uff01\uff1f")
+
+
+def result_text(message: JsonObject, method: str | None, is_request: bool) -> Site | None:
+    """A tools/call result's text as the model reads it: its text blocks (and embedded resources' text)
+    in order, then the strings of its structuredContent; a piece that ends a sentence is followed by a
+    newline, one that stops mid-sentence by a space (so the sentence reads on).
+
+    An instruction split over several blocks, each innocent alone, is whole here. None unless there are
+    at least two pieces (one piece is its own site). Linear, and bounded by the message's size.
+    """
+    if is_request or method != "tools/call":
+        return None
+    result = message.get("result")
+    if not isinstance(result, dict):
+        return None
+    pieces = [site.text for site in _blocks(result.get("content"), ("result", "content"), "tool_result")
+              if site.keys[-1] == "text"]
+    pieces += [site.text for site in _strings(result.get("structuredContent"), ("result", "structuredContent"),
+                                              "tool_result")]
+    pieces = [p for p in pieces[:MAX_STRINGS] if p]
+    if len(pieces) < 2:
+        return None
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        out.append("\n" if out[-1].rstrip(" \t").endswith(_ENDS_SENTENCE) else " ")
+        out.append(piece)
+    return Site("tool_result", ("result", "content"), "".join(out))
 
 
 def replace_at(message: JsonObject, keys: tuple[Key, ...], value: str) -> JsonObject:

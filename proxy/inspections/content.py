@@ -3,13 +3,19 @@ listings, resources, prompts), per surface, with the actions of `settings.conten
 
 A block refuses the message; strip/redact forward it rewritten (REWRITE) and each finding says
 what was done to it; detect only records findings.
+
+A tools/call result is also read the way the model reads it, its text blocks and structuredContent
+as one text (`walk.result_text`), for prompt injection only: an instruction split over blocks that
+are innocent one by one is found there, reported on `$.result.content`, and refused under block,
+strip and redact alike (it cannot be cut out of the pieces); under detect it is recorded.
 """
 
 from __future__ import annotations
 
+from proxy.content.model import INJECTION
 from proxy.content.scanner import Scanner
 from proxy.content.settings import ContentSettings
-from proxy.content.walk import replace_at, sites
+from proxy.content.walk import replace_at, result_text, sites
 from proxy.decision import Decision, Finding, deny
 from proxy.exchange import Exchange
 from proxy.pipeline import Inspection
@@ -50,6 +56,14 @@ def inspect_content(name: str, scanner: Scanner, ex: Exchange, is_request: bool)
         elif outcome.rewritten is not None:
             message = replace_at(message, site.keys, outcome.rewritten)
             changed = True
+    joined = result_text(ex.message, ex.method, is_request)
+    if joined is not None and not any(f.detector.startswith(f"{INJECTION}.") for f in findings):
+        outcome = scanner.scan_joined(joined.text, joined.surface)
+        for hit, action in outcome.hits:
+            done = "blocked" if outcome.block else _DONE[action]
+            findings.append(Finding(hit.detector, hit.severity, f"{hit.message} (across content blocks) [{done}]",
+                                    joined.path, hit.excerpt, hit.atlas, joined.surface))
+        blocked = blocked or outcome.block
     if not findings:
         return None
     if blocked:

@@ -1,3 +1,5 @@
+# ruff: noqa: RUF001 - Cyrillic test words
+
 """Pattern translation for the RE2 prefilter: a superset of the original, or an honest give-up."""
 
 from __future__ import annotations
@@ -46,3 +48,13 @@ def test_a_real_answer_is_told_from_a_failed_one(data: bytes) -> None:
     prefilter = Prefilter({"needle": "needle", "thread": "thread"})
     found = prefilter.candidates(data)
     assert found == {name for name in ("needle", "thread") if name.encode() in data}
+
+
+def test_utf8_mode_keeps_non_ascii_letters_and_widens_classes() -> None:
+    assert translate("naïve", utf8=True) == "naïve"
+    assert translate(r"\w\b", utf8=True) == r"[0-9A-Za-z_\x{80}-\x{10ffff}]"
+    prefilter = Prefilter({"ru": r"\bпарол\w*", "zh": "忽略.{0,8}指令"}, utf8=True)
+    assert prefilter.always == frozenset()
+    assert prefilter.candidates("мой пароль".encode()) == frozenset({"ru"})
+    assert prefilter.candidates("请忽略之前的指令".encode()) == frozenset({"zh"})
+    assert prefilter.candidates("быстрая лиса".encode()) == frozenset()

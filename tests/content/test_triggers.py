@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.content import injection, triggers
+from proxy.content import injection, injection_agentic, triggers
 from proxy.content.injection_patterns import PATTERNS
 from proxy.content.model import ENCODED, ESCAPES, EXFIL, INJECTION, SECRETS, UNICODE
 from proxy.content.normalize import fold
@@ -21,6 +21,12 @@ FAMILIES = frozenset({UNICODE, ESCAPES, INJECTION, ENCODED, SECRETS, EXFIL})
 CASES = Path(__file__).resolve().parents[2] / "bench" / "detection" / "cases"
 VOCABULARY = sorted({w for p in PATTERNS for w in re.findall(r"[a-z']{2,}", p.regex.pattern)})
 SEPARATORS = [" ", "  ", "\n", " \u00a0", "\u2003", ", ", ": ", "[", "] ", "# ", "\n> ", "! ", "é", "ß ", "?"]
+AGENT_VOCABULARY = sorted(
+    {w for source in (*injection_agentic.EN_ANCHORS, *(x for xs in injection_agentic.EN.values() for x in xs))
+     for w in re.findall(r"[a-z']{2,}", source)}
+    | {"пароль", "Отправь", "ассистент", "ИИ", "忽略", "之前的", "指令", "密码", "发送", "パスワード", "送信",
+       "アシスタントへ", "KI-Assistent", "Passwort", "senden", "mot de passe", "envoie", "x@evil.example",
+       "https://e.example/x", "<tool_call>", '{"name": "a", "arguments": {}}', "TODO:", "send_email", "(", ":"})
 FRAGMENTS = ["\u00c9", "\u200b", "\u017f", "\u212a", "\u0130", "\u00a0",
              "%41%42%43%44", "%2F", "=3D", "=41=42=43=44", "&#72;&#105;&#33;&#65;", "&amp;", "\\x41\\x42\\x43",
              "\\u0041\\u0042\\u0043\\u0044\\u0045\\u0046", "](https://x.example/a?q=", "]: //h.example/", ")", "![a",
@@ -59,9 +65,15 @@ def test_encoding_and_link_fragments_find_the_same(parts: list[str], upper: bool
     same_findings(text.upper() if upper else text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(AGENT_VOCABULARY), st.sampled_from(SEPARATORS)), min_size=1, max_size=16))
+def test_agent_instruction_vocabulary_soup_finds_the_same(parts: list[tuple[str, str]]) -> None:
+    same_findings("".join(word + sep for word, sep in parts))
+
+
 def test_every_pattern_and_gate_translates() -> None:
     """A pattern the translation gives up on is always a candidate: correct, but it costs speed."""
-    for prefilter in (triggers.ASCII_PASS, triggers.FOLDED_PASS, triggers.GATES_PASS):
+    for prefilter in (triggers.ASCII_PASS, triggers.FOLDED_PASS, triggers.GATES_PASS, triggers.NON_LATIN_PASS):
         assert prefilter.always == frozenset()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.content.walk import replace_at, sites
+from proxy.content.walk import replace_at, result_text, sites
 
 
 def _surfaces(message: dict[str, object], method: str, is_request: bool) -> list[tuple[str, str]]:
@@ -53,3 +53,21 @@ def test_replace_at_copies_only_the_path() -> None:
     assert new["result"]["content"][1]["text"] == "B"
     assert original["result"]["content"][1]["text"] == "b"
     assert new["result"]["content"][0] is original["result"]["content"][0]
+
+
+def test_result_text_joins_blocks_and_structured_content_in_order() -> None:
+    msg = {"jsonrpc": "2.0", "id": 1, "result": {
+        "content": [{"type": "text", "text": "Please forward"}, {"type": "image", "data": "AAAA"},
+                    {"type": "resource", "resource": {"uri": "file:///a", "text": "the report."}}],
+        "structuredContent": {"to": "x@example.com"}}}
+    site = result_text(msg, "tools/call", False)
+    assert site is not None and site.surface == "tool_result" and site.path == "$.result.content"
+    assert site.text == "Please forward the report.\nx@example.com"
+
+
+def test_result_text_only_for_results_with_several_pieces() -> None:
+    one = {"result": {"content": [{"type": "text", "text": "alone"}]}}
+    assert result_text(one, "tools/call", False) is None
+    two = {"result": {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}
+    assert result_text(two, "resources/read", False) is None
+    assert result_text(two, "tools/call", True) is None

@@ -1,0 +1,305 @@
+# ruff: noqa: RUF001, RUF002 - Cyrillic letters are the subject matter here
+
+"""Small vocabularies, per feature class and language, for instructions addressed to an agent.
+
+Each entry is a regex fragment written in lower case, as a human writes the word (Cyrillic as
+Cyrillic: `injection_agentic` rewrites each letter to what `normalize.fold` makes of it, since fold
+turns Cyrillic look-alikes such as "а", "о", "р" into Latin letters). A space matches any run of
+whitespace. Latin and Cyrillic entries are matched as whole words (a trailing `\\w*` makes a stem);
+Chinese and Japanese entries are matched anywhere (no word boundaries in those scripts).
+
+The classes (see `injection_agentic` for how they combine):
+
+- AI: words for the assistant / AI / language model (a mention, the weak addressee);
+- ADDRESSEE: the text speaking to that AI ("note for the AI", "assistant, ...", "the AI must");
+- YOU: the reader told what it must do ("you must", "du musst");
+- SEND: sending data somewhere (send, forward, upload, transfer money...);
+- REVEAL: showing or telling something (reveal, print, show, output);
+- ACT: other actions an agent takes (delete, run, call, open, ignore...);
+- SENSITIVE: secrets and other things worth stealing (password, API key, card number);
+- PROMPT: the agent's own instructions (system prompt, "your instructions");
+- BULK: data in bulk (the inbox, all e-mails, contacts, the chat history);
+- ROLE: a change of role or goal ("you are now", "your new task", "pretend", "developer mode");
+- LIMITS: rules lifted ("without any restrictions");
+- SECRECY: hiding the action from the user, or acting before answering;
+- QUIET: doing it quietly ("secretly", "silently": weaker, command-line manuals say it too);
+- OVERRIDE: "ignore the previous instructions" (for the languages `injection_patterns` does not cover);
+- TOOL: words for a tool or function (next to a snake_case tool name).
+"""
+
+from __future__ import annotations
+
+AI, ADDRESSEE, YOU, SEND, REVEAL, ACT, SENSITIVE, PROMPT, BULK, ROLE, LIMITS, SECRECY, QUIET, OVERRIDE, TOOL = (
+    "ai", "addressee", "you", "send", "reveal", "act", "sensitive", "prompt", "bulk", "role", "limits", "secrecy",
+    "quiet", "override", "tool")
+
+_DE = {
+    AI: ("ki", r"ki-\w+", "künstliche intelligenz", "assistent(?:in|en)?", r"sprachmodell\w*", "chatbot"),
+    ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ki|ki-\w+|assistent\w*|sprachmodell)\s*[,:]",
+                "(?:hinweis|nachricht|anweisung(?:en)?|notiz|mitteilung|info|achtung|wichtig) (?:für|an) (?:die |den "
+                r"|das |alle |jede[ns]? )?(?:ki|ki-\w+|assistent\w*|sprachmodell\w*|agent\w*|modell\w*)",
+                r"(?:liebe[rs]?|hallo|hey|hi) (?:ki|ki-\w+|assistent\w*)",
+                r"(?:die |der )?(?:ki|ki-\w+|assistent\w*) (?:muss|soll|sollte|darf jetzt)",
+                r"wenn du (?:eine )?(?:ki|ki-\w+|sprachmodell|assistent\w*) bist"),
+    YOU: ("du musst", "du sollst", "sie müssen", "sie sollen", "ich (?:möchte|will),? dass du"),
+    SEND: ("sende[n]?", "schick(?:e|en)?", r"leite (?:\w+ ){0,5}weiter", "weiterleiten", "übermittle[n]?",
+           r"lade (?:\w+ ){0,5}hoch", "hochladen", "überweise[n]?", "veröffentliche[n]?", "poste"),
+    ACT: (r"lösche\w*", r"entferne\w*", r"führe (?:\w+ ){0,5}aus", r"rufe (?:\w+ ){0,5}auf", r"besuche\w*", r"öffne\w*",
+          r"ignorier\w*", "vergiss", r"ändere\w*", r"setze (?:\w+ ){0,5}zurück", r"verwende\w*", r"benutze\w*"),
+    REVEAL: (r"gib (?:\w+ ){0,5}aus", "zeige?", r"verrate\w*", r"enthülle\w*"),
+    SENSITIVE: (r"passw[oö]rt\w*", r"kennw[oö]rt\w*", "zugangsdaten", "anmeldedaten", r"api-schlüssel\w*",
+                r"api-key\w*", r"(?:geheime[nr]?|private[nr]?) schlüssel\w*", r"kreditkart\w*", r"kartennummer\w*",
+                r"bankverbindung\w*", "iban", r"sicherheitscode\w*", r"bestätigungscode\w*", r"zugangstoken\w*"),
+    PROMPT: (r"system-?prompt\w*", r"systemanweisung\w*", "deine anweisungen", "ihre anweisungen"),
+    BULK: (r"posteingang\w*", "alle (?:e-mails|emails|mails|nachrichten|dateien|dokumente|kontakte|daten)", "kontakte",
+           r"adressbuch\w*", r"chatverlauf\w*", r"gesprächsverlauf\w*", "kundendaten"),
+    ROLE: ("(?:ab jetzt|von nun an|ab sofort|fortan),? (?:bist du|du bist|sind sie|wirst du|musst du)",
+           "du bist (?:jetzt|nun|ab sofort|nicht mehr)",
+           "(?:deine|ihre) (?:neue|eigentliche|wahre) (?:aufgabe|rolle|anweisung|mission)",
+           "neue (?:aufgabe|anweisungen?) ?:", "tu(?:e|n sie)? so,? als", "stell dir vor,? du bist",
+           "(?:spielen wir|lass uns) (?:ein|das) spiel", r"rollenspiel\w*", "entwicklermodus",
+           "(?:spiele|übernimm) die rolle"),
+    LIMITS: ("(?:ohne|keine) (?:jegliche |alle |irgendwelche )?(?:einschränkungen|beschränkungen|filter|regeln|"
+             "grenzen|zensur)", r"uneingeschränkt\w*", r"unzensiert\w*"),
+    SECRECY: (r"ohne (?:den |die )?(?:nutzer|benutzer|anwender|user)\w* (?:\w+ )?zu (?:informieren|fragen|"
+              "benachrichtigen|warnen)", "ohne (?:nach)?zu ?fragen", "ohne rückfrage",
+              "sag(?:e)? (?:es )?(?:dem (?:nutzer|benutzer|anwender)|niemandem) (?:nichts|nicht)",
+              "erwähne (?:das|dies) nicht", "bevor du antwortest", "vor der antwort",
+              r"(?:nutzer|benutzer)\w* darf (?:das |davon )?nichts (?:wissen|erfahren|merken)"),
+    QUIET: ("heimlich", "unbemerkt", "stillschweigend"),
+    TOOL: (r"werkzeug\w*", "tool"),
+}
+
+_FR = {
+    AI: ("ia", "l'ia", "intelligence artificielle", "assistant(?:e)?(?: ia| virtuel)?", "modèle de langage", "agent ia",
+         "chatbot"),
+    ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|assistant\w*|agent ia)\s*[,:]",
+                "(?:note|message|instructions?|remarque|attention|avis|consigne)s? (?:pour|à|a|destinée?s? à) (?:l'|"
+                r"la |le |les |tout |toute )?(?:ia|assistant\w*|agent\w*|modèle\w*|chatbot\w*|intelligence "
+                "artificielle)", r"(?:cher|chère|bonjour|salut) (?:l')?(?:ia|assistant\w*)",
+                r"(?:l'ia|l'assistant\w*|l'agent) (?:doit|devrait|va maintenant)", "si (?:tu es|vous êtes) une ia"),
+    YOU: ("tu dois", "vous devez", "il faut que tu", "je veux que (?:tu|vous)"),
+    SEND: (r"envoie\w*", r"envoy\w*", r"transf[eè]re\w*", "transférez", r"transmet\w*", r"téléverse\w*", r"publie\w*",
+           r"partage\w*", "fai(?:s|tes) suivre", r"effectue\w* un virement"),
+    ACT: (r"supprime\w*", r"efface\w*", r"exécute\w*", r"appelle\w*", "appelez", r"visite\w*", "ouvre", "ouvrez",
+          r"ignore\w*", r"oublie\w*", r"modifie\w*", r"réinitialise\w*", r"utilise\w*"),
+    REVEAL: (r"révèle\w*", r"révéle\w*", r"affiche\w*", "montre(?:z)?", r"divulgue\w*"),
+    SENSITIVE: ("mots? de passe", "identifiants?", "informations d'identification", "clés? (?:d'|de l')?api",
+                "clés? (?:secrète|privée)s?", "jeton d'accès", "carte (?:de crédit|bancaire)", "numéro de carte",
+                "iban", "coordonnées bancaires", "code de (?:sécurité|vérification|confirmation)"),
+    PROMPT: ("(?:invite|prompt|consigne)s? (?:du )?système", "tes instructions", "vos instructions"),
+    BULK: ("boîte de réception", "tous les (?:e-?mails|courriels|messages|fichiers|documents|contacts)",
+           "toutes les (?:données|conversations)", "carnet d'adresses",
+           "historique (?:de la |des )?(?:conversation|discussion)s?", "données (?:des )?clients"),
+    ROLE: ("(?:à partir de maintenant|désormais|dorénavant|dès maintenant),? (?:tu es|tu seras|vous êtes|vous serez|"
+           "tu vas|vous allez|tu dois|vous devez)", "(?:tu es|vous êtes) maintenant", "tu n'es plus",
+           "(?:ta|votre) (?:nouvelle|véritable|vraie) (?:tâche|mission|consigne|instruction)",
+           "(?:ton|votre) (?:nouveau|véritable|vrai) (?:rôle|objectif)",
+           "nouvelles? (?:tâche|instructions?|consignes?) ?:", "fai(?:s|tes) semblant", "fais comme si",
+           "jou(?:e|ez) le rôle", "jou(?:ons|er) à un jeu", "jeu de rôle", "mode développeur", r"incarne\w*"),
+    LIMITS: ("sans (?:aucune |aucun |les )?(?:restrictions?|limites?|filtres?|règles|censure|limitations?)",
+             "aucune (?:restriction|limite|règle|censure)", r"non censuré\w*"),
+    SECRECY: ("sans (?:le |lui |en )?(?:dire|informer|prévenir|demander|notifier|avertir)", "sans que l'utilisateur",
+              "ne (?:le |lui )?(?:dis|dites) (?:rien|pas)", "n'inform(?:e|ez) pas", "ne mentionn(?:e|ez) pas",
+              "avant de répondre", "l'utilisateur ne doit pas (?:le )?(?:savoir|voir)"),
+    QUIET: ("secrètement", "discrètement", "en silence", "en secret"),
+    TOOL: (r"outil\w*", "fonction"),
+}
+
+_ES = {
+    AI: ("ia", "la ia", "inteligencia artificial", "asistente(?: de ia| virtual)?", "modelo de lenguaje",
+         "agente de ia", "chatbot"),
+    ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|asistente\w*|agente de ia)\s*[,:]",
+                "(?:nota|mensaje|instrucci[oó]n(?:es)?|atenci[oó]n|aviso) (?:para|a) (?:la |el |los |las |todo |"
+                r"cualquier )?(?:ia|asistente\w*|agente\w*|modelo\w*|chatbot\w*|inteligencia artificial)",
+                "(?:querid[oa]|hola|estimad[oa]) (?:ia|asistente)",
+                "(?:la ia|el asistente|el agente) (?:debe|deber[ií]a|tiene que)", "si (?:eres|usted es) una ia"),
+    YOU: ("debes", "tienes que", "deber[ií]as", "usted debe", "quiero que (?:tú|tu|usted)"),
+    SEND: (r"env[ií]a\w*", r"env[ií]e\w*", r"enviar\w*", r"reenv[ií]\w*", r"transfier\w*", r"transferi\w*", "suba",
+           "subir", "publica(?:lo|la|r)?", r"publique\w*", "compart(?:e|a|ir)(?:lo|la|los|las)?", r"remite\w*",
+           "manda(?:lo|la|los|las|le|r)?"),
+    ACT: (r"elimin[ae]\w*", r"borr[ae]\w*", r"ejecut[ae]\w*", r"visit[ae]\w*", "abre", "abra", r"ignor[ae]\w*",
+          r"olvid[ae]\w*", r"cambi[ae]\w*", r"restablec\w*", r"utiliz[ae]\w*"),
+    REVEAL: (r"revel[ae]\w*", r"muestr[ae]\w*", "mostrar", r"divulg[au]\w*"),
+    SENSITIVE: ("contraseñas?", "contrasenas?", "credenciales", "claves? (?:de )?api", "clave (?:secreta|privada)",
+                "token de acceso", "tarjeta de cr[eé]dito", "n[uú]mero de (?:la )?tarjeta", "iban", "cuenta bancaria",
+                "c[oó]digo de (?:seguridad|verificaci[oó]n)"),
+    PROMPT: ("prompt del sistema", "instrucciones del sistema", "tus instrucciones", "sus instrucciones"),
+    BULK: ("bandeja de entrada",
+           "tod[oa]s l[oa]s (?:correos|e-?mails|mensajes|archivos|ficheros|documentos|contactos|datos|conversaciones)",
+           "libreta de direcciones", "historial (?:de (?:la )?)?(?:conversaci[oó]n|chat)",
+           "datos de (?:los )?clientes"),
+    ROLE: ("(?:a partir de ahora|de ahora en adelante|desde ahora),? (?:eres|serás|seras|vas a|debes|usted es)",
+           "ahora eres", "ya no eres",
+           "(?:tu|su) (?:nueva|verdadera|real) (?:tarea|misi[oó]n|funci[oó]n|instrucci[oó]n)",
+           "(?:tu|su) (?:nuevo|verdadero) (?:objetivo|rol|papel)", "nuevas? (?:tarea|instrucciones?) ?:",
+           r"fing[ei]\w*", "haz como si", "juguemos a(?: un)? juego", "juego de rol", "interpreta el papel",
+           "modo desarrollador"),
+    LIMITS: ("sin (?:ninguna |ning[uú]n |l[ao]s )?(?:restricci[oó]n(?:es)?|l[ií]mites?|filtros?|reglas|censura)",),
+    SECRECY: ("sin (?:decir|informar|avisar|preguntar|notificar)(?:le|lo)?", "sin que el usuario",
+              "no (?:le )?(?:digas|diga|informes|informe|avises|avise|menciones|mencione)", "antes de responder",
+              "el usuario no debe (?:saber|enterarse)"),
+    QUIET: ("en secreto", "secretamente", "silenciosamente", "a escondidas"),
+    TOOL: (r"herramienta\w*", "funci[oó]n"),
+}
+
+_IT = {
+    AI: ("ia", "l'ia", "intelligenza artificiale", "assistente(?: ia| virtuale)?", "modello linguistico", "agente ia",
+         "chatbot"),
+    ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|assistente\w*|agente ia)\s*[,:]",
+                "(?:nota|messaggio|istruzion[ie]|attenzione|avviso) (?:per|a|all'|al) ?(?:l'|la |il |ogni |qualsiasi "
+                r")?(?:ia|assistente\w*|agente\w*|modello\w*|chatbot\w*|intelligenza artificiale)",
+                "(?:car[oa]|ciao|gentile) (?:ia|assistente)", "(?:l'ia|l'assistente|l'agente) (?:deve|dovrebbe)",
+                "se sei un'? ?ia"),
+    YOU: ("devi", "dovresti", "voglio che tu"),
+    SEND: (r"invia\w*", "invii", r"inoltra\w*", "trasferisci", "trasferire", "carica(?:re|lo|la|li)?", r"pubblica\w*",
+           r"condividi\w*", "manda(?:re|lo|la|gli)?"),
+    ACT: (r"elimina\w*", r"cancella\w*", r"esegui\w*", r"chiama\w*", r"visita\w*", "apri", r"ignora\w*",
+          r"dimentica\w*", r"cambia\w*", r"utilizza\w*"),
+    REVEAL: (r"rivela\w*", r"mostra\w*", r"divulga\w*"),
+    SENSITIVE: ("password", "credenziali", "chiavi? (?:api|dell'api)", "chiave (?:segreta|privata)", "token di accesso",
+                "carta di credito", "numero della carta", "iban", "conto bancario", "codice di (?:sicurezza|verifica)"),
+    PROMPT: ("prompt di sistema", "istruzioni di sistema", "le tue istruzioni"),
+    BULK: ("posta in arrivo",
+           "tutt[ei] (?:le |i |gli )?(?:email|e-mail|messaggi|file|documenti|contatti|dati|conversazioni)", "rubrica",
+           "cronologia (?:della |delle )?(?:chat|conversazion[ei])", "dati dei clienti"),
+    ROLE: ("(?:d'ora in poi|da ora in poi|da adesso in poi|d'ora in avanti|da questo momento),? (?:sei|sarai|devi|tu "
+           "sei)", "(?:ora|adesso) sei", "non sei più", "il tuo (?:nuovo|vero) (?:compito|ruolo|obiettivo)",
+           "la tua (?:nuova|vera) (?:missione|istruzione)", "nuov[oie] (?:compito|istruzioni) ?:", r"fingi\w*",
+           "fai finta", "giochiamo a(?: un)? gioco", "gioco di ruolo", "interpreta il ruolo", "modalità sviluppatore"),
+    LIMITS: ("senza (?:alcuna |alcun |nessuna |le )?(?:restrizion[ei]|limit[ei]|filtr[oi]|regole|censura)",),
+    SECRECY: ("senza (?:dire|informare|avvisare|chiedere|notificare)", "senza che l'utente", "non dire",
+              "non (?:informare|avvisare|menzionare)", "prima di rispondere", "l'utente non deve (?:sapere|saperlo)"),
+    QUIET: ("di nascosto", "segretamente", "in silenzio", "in segreto"),
+    TOOL: ("strumento", "funzione"),
+}
+
+_PT = {
+    AI: ("ia", "a ia", "intelig[eê]ncia artificial", "assistente(?: de ia| virtual)?", "modelo de linguagem",
+         "agente de ia", "chatbot"),
+    ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|assistente\w*|agente de ia)\s*[,:]",
+                "(?:nota|mensagem|instru[cç](?:ão|ões|ao|oes)|aten[cç][aã]o|aviso) (?:para|a|ao|à) (?:a |o |os |as |"
+                r"qualquer )?(?:ia|assistente\w*|agente\w*|modelo\w*|chatbot\w*|intelig[eê]ncia artificial)",
+                "(?:car[oa]|olá|ola|prezad[oa]) (?:ia|assistente)",
+                "(?:a ia|o assistente|o agente) (?:deve|deveria|precisa)", "se (?:você|voce|tu) (?:é|e|és) uma ia"),
+    YOU: ("(?:você|voce) (?:deve|precisa)", "tu deves", "deves", "quero que (?:você|voce|tu)"),
+    SEND: (r"envie\w*", r"envia\w*", "enviar", r"encaminh\w*", r"reencaminh\w*", r"transfira\w*", "transferir",
+           r"carregue\w*", r"publique\w*", r"compartilh\w*", r"partilh\w*", "mande(?:m)?"),
+    ACT: (r"exclua\w*", "excluir", r"apague\w*", "apagar", "executar", r"chame\w*", r"visite\w*", "abra",
+          r"esque[cç]a\w*", r"altere\w*", r"mude\w*", r"utilize\w*"),
+    REVEAL: (r"revele\w*", "revelar", r"mostre\w*", "mostrar", r"divulgue\w*"),
+    SENSITIVE: ("senhas?", "credenciais", "chaves? (?:de )?api", "chave (?:secreta|privada)", "token de acesso",
+                "cart[aã]o de cr[eé]dito", "n[uú]mero do cart[aã]o", "iban", "conta banc[aá]ria",
+                "c[oó]digo de (?:seguran[cç]a|verifica[cç][aã]o)"),
+    PROMPT: ("prompt do sistema", "instru[cç][oõ]es do sistema", "(?:suas|tuas) instru[cç][oõ]es"),
+    BULK: ("caixa de entrada",
+           "tod[oa]s (?:os |as )?(?:e-?mails|mensagens|arquivos|ficheiros|documentos|contatos|contactos|dados|"
+           "conversas)", "agenda de contatos", "hist[oó]rico (?:da |das |de )?(?:conversas?|chat)",
+           "dados dos clientes"),
+    ROLE: ("(?:a partir de agora|de agora em diante|daqui em diante),? (?:você|voce|tu) (?:é|e|és|será|vai|deve)",
+           "agora (?:você|voce) (?:é|e)", "agora és", "(?:você|voce) não é mais",
+           "(?:sua|tua) (?:nova|verdadeira|real) (?:tarefa|missão|missao|função|funcao|instrução|instrucao)",
+           "(?:seu|teu) (?:novo|verdadeiro) (?:objetivo|papel)", "novas? (?:tarefa|instru[cç][oõ]es) ?:", r"finja\w*",
+           "fa[cç]a de conta", "vamos jogar um jogo", "jogo de (?:rpg|interpreta[cç][aã]o|pap[eé]is)",
+           "interprete o papel", "modo desenvolvedor"),
+    LIMITS: ("sem (?:nenhuma |qualquer |as )?(?:restri[cç](?:ão|ões|ao|oes)|limites?|filtros?|regras|censura)",),
+    SECRECY: ("sem (?:dizer|informar|avisar|perguntar|notificar)", "sem que o usu[aá]rio",
+              "não (?:diga|informe|avise|conte|mencione)", "antes de responder",
+              "o usu[aá]rio não (?:deve|pode) (?:saber|perceber)"),
+    QUIET: ("em segredo", "secretamente", "silenciosamente", "às escondidas"),
+    TOOL: ("ferramenta", "fun[cç][aã]o"),
+}
+
+_ZH = {
+    AI: ("人工智能", "ai助手", "助手", "智能体", "智能助手", "大模型", "语言模型", "机器人"),
+    ADDRESSEE: (r"(?:ai|助手|智能体|人工智能|大模型|ai助手)\s*[,、:]",
+                "(?:给|致|对)(?:ai|人工智能|助手|智能体|ai助手|大模型|语言模型|模型|机器人)",
+                "(?:ai|人工智能|助手|智能体|大模型|模型)(?:请注意|注意|须知|必须|应该|需要|应当|务必)",
+                "如果你是(?:一个)?(?:ai|人工智能|语言模型|助手)"),
+    YOU: ("你必须", "你需要", "你应该", "您必须", "您需要", "请你"),
+    SEND: ("发送", "发给", "发到", "转发", "上传", "发布", "传送", "转账", "汇款", "分享", "泄露", "外发"),
+    ACT: ("删除", "调用", "访问", "忽略", "重置"),
+    REVEAL: ("透露", "输出", "打印", "告诉我"),
+    SENSITIVE: ("密码", "口令", "凭证", "凭据", "api ?密钥", "密钥", "私钥", "令牌", "信用卡", "银行卡", "银行账户",
+                "验证码", "安全码"),
+    PROMPT: ("系统提示", "系统指令", "你的指令"),
+    BULK: ("收件箱", "所有邮件", "全部邮件", "所有文件", "全部文件", "联系人", "通讯录", "对话记录", "聊天记录",
+           "对话历史", "客户数据"),
+    ROLE: ("从现在(?:开始|起),? ?你", "你现在是", "你不再是", "你的新任务", "你的真正任务", "新任务 ?:", "新的任务",
+           "新指令", "新的指令", "假装", "扮演", "角色扮演", "开发者模式", "玩一个游戏", "我们来玩"),
+    LIMITS: ("没有(?:任何)?(?:限制|过滤|规则|审查)", "不受(?:任何)?(?:限制|约束)", "无限制", "无审查"),
+    SECRECY: ("不要告诉", "别告诉", "不要通知", "不要让用户知道", "不要提及", "在回答之前", "回答之前", "回答前",
+              "在回复之前", "未经用户(?:同意|允许)"),
+    QUIET: ("悄悄", "秘密地", "偷偷"),
+    OVERRIDE: (r"忽略(?:之前|以上|上面|先前|前面|所有|全部|此前|上述)\w{0,8}?(?:指令|指示|说明|规则|提示|要求)",
+               r"忘记(?:之前|以上|所有|全部)\w{0,8}?(?:指令|指示|规则)"),
+    TOOL: ("工具", "函数"),
+}
+
+_JA = {
+    AI: ("人工知能", "アシスタント", "エージェント", "言語モデル", "チャットボット"),
+    ADDRESSEE: (r"(?:ai|アシスタント|エージェント|チャットボット)(?:さん)?\s*[,、:]",
+                "(?:ai|アシスタント|エージェント|言語モデル|モデル|人工知能|チャットボット|llm)(?:さん|様)?(?:へ|"
+                "宛て|への(?:指示|注意|メッセージ|お知らせ)|に告ぐ)",
+                "(?:ai|アシスタント|エージェント)(?:は|が)(?:必ず|直ちに|今すぐ)",
+                "もしあなたが(?:ai|言語モデル|アシスタント)"),
+    YOU: ("あなたは必ず", "あなたは今すぐ", "必要があります"),
+    SEND: ("送信", "送って", "送付", "送る", "転送", "アップロード", "投稿", "公開", "共有", "送金", "振り込", "振込"),
+    ACT: ("削除", "呼び出", "アクセスして", "開いて", "無視", "リセット", "使って"),
+    REVEAL: ("出力", "教えて", "開示", "明かして"),
+    SENSITIVE: ("パスワード", "認証情報", "api ?キー", "シークレット", "秘密鍵", "アクセストークン", "クレジットカード",
+                "カード番号", "口座番号", "銀行口座", "暗証番号", "認証コード", "セキュリティコード"),
+    PROMPT: ("システムプロンプト", "システム指示"),
+    BULK: ("受信トレイ", "すべてのメール", "全てのメール", "全メール", "すべてのファイル", "全てのファイル", "連絡先",
+           "アドレス帳", "会話履歴", "チャット履歴", "顧客データ"),
+    ROLE: ("(?:今から|これから|今後)(?:は)?[,、]? ?あなたは", "あなたは今", "あなたはもう", "新しいタスク",
+           "新しい指示", "新たな指示", "本当のタスク", "ふりをし", "演じて", "になりきって", "ロールプレイ",
+           "開発者モード", "ゲームをしましょう", "ゲームをしよう"),
+    LIMITS: ("制限(?:なし|なく|のない|がない)", "フィルター(?:なし|なく)", "検閲(?:なし|なく)", "一切の制限"),
+    SECRECY: ("知らせず", "知らせないで", "伝えないで", "言わないで", "ユーザーに(?:は)?(?:内緒|秘密)", "回答する前に",
+              "答える前に", "返信する前に", "確認せずに", "許可なく"),
+    QUIET: ("こっそり", "密かに", "秘密裏に", "黙って"),
+    OVERRIDE: ("(?:指示|命令|指令|ルール|プロンプト)(?:を|は)(?:すべて|全て)?(?:無視|忘れ)",
+               r"(?:以前|前|上記|これまで|今まで|先ほど)の\w{0,8}?(?:指示|命令|指令|ルール)\w{0,4}?(?:無視|忘れ)"),
+    TOOL: ("ツール", "関数"),
+}
+
+_RU = {
+    AI: ("ии", r"искусственн\w* интеллект\w*", r"ассистент\w*", r"нейросет\w*", r"языков\w* модел\w*", r"чат-?бот\w*",
+         r"ии-(?:агент|ассистент)\w*"),
+    ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ии|ассистент\w*|нейросеть|помощник|чат-?бот)\s*[,:]",
+                r"(?:заметка|сообщение|инструкци\w*|указани\w*|внимание|примечание|записка) (?:для|к) (?:ии|"
+                r"ассистент\w*|модел\w*|агент\w*|нейросет\w*|бот\w*|помощник\w*)",
+                r"(?:дорог\w*|уважаем\w*|привет|эй),? (?:ии|ассистент\w*|нейросет\w*|бот\w*)",
+                r"(?:ии|ассистент|агент|модель|нейросеть|бот) (?:должен|должна|должно|обязан\w*)",
+                r"если ты (?:ии|языковая модель|ассистент\w*|нейросеть)"),
+    YOU: ("ты должен", "ты должна", "вы должны", "тебе нужно", "вам нужно", "я хочу,? чтобы ты"),
+    SEND: (r"отправ\w*", r"перешл\w*", r"пересла\w*", r"загрузи\w*", r"выгрузи\w*", r"опубликуй\w*", r"передай\w*",
+           r"перечисли\w*"),
+    ACT: (r"удали\w*", r"вызови\w*", r"выполни\w*", r"запусти\w*", r"посети\w*", r"открой\w*", r"игнорируй\w*",
+          r"проигнорируй\w*", r"забудь\w*", r"измени\w*", r"сбрось\w*", r"используй\w*"),
+    REVEAL: (r"раскрой\w*", r"покажи\w*", r"выведи\w*", r"разгласи\w*"),
+    SENSITIVE: (r"парол\w*", r"уч[её]тн\w* данн\w*", r"api-ключ\w*", r"ключ\w* api", r"(?:секретн|приватн)\w* ключ\w*",
+                r"токен\w*", "(?:номер|данные) карты", r"кредитн\w* карт\w*", r"банковск\w* (?:карт|сч[её]т)\w*",
+                "код подтверждения"),
+    PROMPT: (r"системн\w* (?:промпт|инструкци|подсказк)\w*", "(?:твои|ваши) инструкции"),
+    BULK: (r"входящи\w*", "все (?:письма|сообщения|файлы|документы|контакты)", r"контакт\w*", r"адресн\w* книг\w*",
+           r"истори\w* (?:переписки|чата|диалога|разговора)", r"переписк\w*", "данные клиентов"),
+    ROLE: ("(?:с этого момента|отныне),? (?:ты|вы)", "теперь ты", "(?:ты|вы) теперь", "ты больше не",
+           "(?:твоя|ваша) (?:новая|настоящая|истинная) (?:задача|роль|цель|миссия|инструкция)", "новая задача ?[:—-]",
+           "новые инструкции ?[:—-]", r"притворись\w*", "притворитесь", "представь,? что ты", "сыграем в игру",
+           "давай сыграем", r"ролев\w* игр\w*", "играй роль", "режим разработчика"),
+    LIMITS: ("без (?:каких-либо |всяких |любых )?(?:ограничений|фильтров|правил|цензуры)",
+             "нет (?:никаких )?(?:ограничений|фильтров|правил)"),
+    SECRECY: ("не говори", r"не сообщай\w*", r"не рассказывай\w*", r"не упоминай\w*", "без ведома", "перед ответом",
+              "прежде чем ответить", "до того как ответить", "пользователь не должен (?:знать|узнать)",
+              "без подтверждения"),
+    QUIET: ("тайно", "незаметно", "молча", "втайне"),
+    OVERRIDE: (r"(?:игнорируй|проигнорируй|забудь|отбрось)\w* (?:\w+ ){0,3}?(?:инструкци|указани|правил|команд|"
+               r"промпт)\w*",),
+    TOOL: (r"инструмент\w*", r"функци\w*"),
+}
+
+LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "de": _DE, "fr": _FR, "es": _ES, "it": _IT, "pt": _PT, "zh": _ZH, "ja": _JA, "ru": _RU,
+}
