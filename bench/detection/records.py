@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 Record = dict[str, Any]
 ATTACK, BENIGN = "attack", "benign"
@@ -30,3 +30,44 @@ def capped(records: Iterable[Record], per_category: int, seed: int = 7) -> list[
             items = rng.sample(items, per_category)
         out.extend(items)
     return out
+
+
+PER_SOURCE = 400  # cap of records per source for the sources that apply one (set by --per-source)
+T = TypeVar("T")
+
+
+def fair_sample(groups: dict[str, list[T]], cap: int, seed: str) -> list[tuple[str, T]]:
+    """At most `cap` items, taken round-robin over the groups (e.g. languages) after a seeded shuffle of
+    each, so every group is represented and the same inputs always give the same sample."""
+    pools: dict[str, list[T]] = {}
+    for name in sorted(groups):
+        items = list(groups[name])
+        random.Random(f"{seed}|{name}").shuffle(items)  # noqa: S311 - reproducible sampling
+        if items:
+            pools[name] = items
+    out: list[tuple[str, T]] = []
+    depth = 0
+    while len(out) < cap and pools:
+        for name in list(pools):
+            if depth < len(pools[name]):
+                out.append((name, pools[name][depth]))
+                if len(out) == cap:
+                    break
+            else:
+                del pools[name]
+        depth += 1
+    return out
+
+
+def chunks(lines: Iterable[str], size: int = 1200, sep: str = "\n") -> Iterator[str]:
+    """Join consecutive pieces into texts of about `size` characters (a long piece stands alone)."""
+    parts: list[str] = []
+    length = 0
+    for line in lines:
+        if parts and length + len(line) > size:
+            yield sep.join(parts)
+            parts, length = [], 0
+        parts.append(line)
+        length += len(line) + len(sep)
+    if parts:
+        yield sep.join(parts)
