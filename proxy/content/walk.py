@@ -160,8 +160,9 @@ def result_text(message: JsonObject, method: str | None, is_request: bool) -> Si
     in order, then the strings of its structuredContent; a piece that ends a sentence is followed by a
     newline, one that stops mid-sentence by a space (so the sentence reads on).
 
-    An instruction split over several blocks, each innocent alone, is whole here. None unless there are
-    at least two pieces (one piece is its own site). Linear, and bounded by the message's size.
+    An instruction split over several blocks, each innocent alone, is whole here. A piece equal to an
+    earlier one (the SDK repeats a text result in structuredContent) is read once. None unless there are
+    at least two distinct pieces (one piece is its own site). Linear, and bounded by the message's size.
     """
     if is_request or method != "tools/call":
         return None
@@ -172,7 +173,7 @@ def result_text(message: JsonObject, method: str | None, is_request: bool) -> Si
               if site.keys[-1] == "text"]
     pieces += [site.text for site in _strings(result.get("structuredContent"), ("result", "structuredContent"),
                                               "tool_result")]
-    pieces = [p for p in pieces[:MAX_STRINGS] if p]
+    pieces = list(dict.fromkeys(p for p in pieces[:MAX_STRINGS] if p))  # a repeat adds nothing the model reads anew
     if len(pieces) < 2:
         return None
     out = [pieces[0]]

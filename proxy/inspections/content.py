@@ -13,7 +13,7 @@ strip and redact alike (it cannot be cut out of the pieces); under detect it is 
 from __future__ import annotations
 
 from proxy.content.model import INJECTION
-from proxy.content.scanner import Scanner
+from proxy.content.scanner import Outcome, Scanner
 from proxy.content.settings import ContentSettings
 from proxy.content.walk import replace_at, result_text, sites
 from proxy.decision import Decision, Finding, deny
@@ -22,6 +22,7 @@ from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder
 from proxy.types import Direction, JsonObject, MessageKind, Verdict
 
+_REMEMBERED = 64  # texts at least this long are judged once per message (shorter ones cost less to rescan)
 _DONE = {"detect": "detected", "strip": "stripped", "redact": "redacted", "block": "blocked"}
 
 
@@ -39,12 +40,22 @@ class _ScannerCache:
 
 
 def inspect_content(name: str, scanner: Scanner, ex: Exchange, is_request: bool) -> Decision | None:
-    """Scan every text site of the message; decide block / rewrite / record."""
+    """Scan every text site of the message; decide block / rewrite / record.
+
+    A text met again on the same surface (an SDK result repeats its text block in structuredContent)
+    is judged once: the same outcome, and the same rewrite, apply at each place it occurs.
+    """
     findings: list[Finding] = []
     message: JsonObject = ex.message
     changed = blocked = False
+    seen: dict[tuple[str, str], Outcome] = {}
     for site in sites(ex.message, ex.method, is_request):
-        outcome = scanner.scan_text(site.text, site.surface)
+        key = (site.surface, site.text)
+        outcome = seen.get(key) if len(site.text) >= _REMEMBERED else None
+        if outcome is None:
+            outcome = scanner.scan_text(site.text, site.surface)
+            if len(site.text) >= _REMEMBERED:
+                seen[key] = outcome
         if not outcome.hits:
             continue
         for hit, action in outcome.hits:

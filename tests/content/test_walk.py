@@ -71,3 +71,13 @@ def test_result_text_only_for_results_with_several_pieces() -> None:
     two = {"result": {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}
     assert result_text(two, "resources/read", False) is None
     assert result_text(two, "tools/call", True) is None
+
+
+def test_result_text_reads_a_repeated_piece_once() -> None:
+    text = "The report is attached."
+    sdk_result = {"result": {"content": [{"type": "text", "text": text}], "structuredContent": {"result": text}}}
+    assert result_text(sdk_result, "tools/call", False) is None  # one distinct piece: its own site
+    extra = {"result": {"content": [{"type": "text", "text": text}, {"type": "text", "text": "Done"}],
+                        "structuredContent": {"result": text}}}
+    site = result_text(extra, "tools/call", False)
+    assert site is not None and site.text == f"{text}\nDone"
