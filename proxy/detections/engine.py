@@ -177,7 +177,9 @@ class DetectionEngine:
         detect.settled(settled or [])
         alerts = await detect.first.run(self._store)
         alerts += await detect.second.run(self._store)
-        for obs in detect.copies:
+        # a call is looked at when it arrives and again once settled: by then every replica has written the
+        # results that came before it (an alert found twice is raised once, see `_once`)
+        for obs in detect.copies + detect.settled_copies(settled or []):
             alerts += await detect.copied(obs, await self._store.rec_get("det:fp", obs.actor))
         return await self._once(alerts)
 
@@ -287,6 +289,12 @@ class _Detect:
             total += amount
         return None
 
+    def settled_copies(self, calls: list[Observation]) -> list[Observation]:
+        """The settled calls whose arguments are looked at again for results leaving."""
+        if not self.s.on("result_exfiltration"):
+            return []
+        return [c for c in calls if c.arguments is not None]
+
     def settled(self, calls: list[Observation]) -> None:
         """Judge each settled call against the call before it in its session's history (any replica's)."""
         if not calls or not self.s.on("sequence_deviation"):
@@ -378,7 +386,8 @@ class _Detect:
         if not kept:
             return
         slot = str(zlib.crc32(obs.event_id.encode()) % FINGERPRINT_SLOTS)  # a new result replaces a random one
-        entry = f"{self.now:.0f}|{obs.event_id}|{obs.tool}|{','.join(f'{h:x}' for h in kept)}"
+        hashes = ",".join(f"{h:x}" for h in kept)
+        entry = f"{self.now:.0f}|{obs.event_id}|{obs.tool}|{hashes}|{obs.call_id or ''}"
         self.first.add([Upsert("det:fp", obs.actor, {slot: entry}, self.s.seconds("exfiltration_memory"), "merge")],
                        lambda _prev: None)
 
@@ -390,8 +399,9 @@ class _Detect:
         found = fp.argument_hashes(obs.arguments)
         alerts = []
         for entry in kept.values():
-            at, source, tool, hashes = _entry(entry)
-            shared = fp.copied(found, hashes) if self.now - at < memory else 0
+            at, source, tool, hashes, call = _entry(entry)
+            own = call is not None and call == obs.call_id  # the call's own answer (an echo) is not a leak
+            shared = fp.copied(found, hashes) if not own and self.now - at < memory else 0
             if not shared:
                 continue
             alerts.append(Alert(
@@ -481,10 +491,11 @@ class _Detect:
         return alerts
 
 
-def _entry(value: Any) -> tuple[float, str, str, tuple[int, ...]]:
-    """A kept fingerprint: (when, the result's event id, its tool, its hashes)."""
-    at, source, tool, hashes = str(value).split("|", 3)
-    return float(at), source, tool, tuple(int(h, 16) for h in hashes.split(",") if h)
+def _entry(value: Any) -> tuple[float, str, str, tuple[int, ...], str | None]:
+    """A kept fingerprint: (when, the result's event id, its tool, its hashes, the call it answered)."""
+    at, source, rest = str(value).split("|", 2)
+    tool, hashes, call = rest.rsplit("|", 2) if rest.count("|") >= 2 else (*rest.rsplit("|", 1), "")
+    return float(at), source, tool, tuple(int(h, 16) for h in hashes.split(",") if h), call or None
 
 
 def _span(seconds: int) -> str:

@@ -122,6 +122,27 @@ async def test_unrelated_data_leaving_is_not_exfiltration(store: Store) -> None:
     assert [a for a in elsewhere if a.detection == "result_exfiltration"] == []  # fingerprints are per agent
 
 
+async def test_a_result_written_after_the_call_arrived_is_found_once_the_call_settles(store: Store) -> None:
+    """Another replica may write a result's fingerprint after this one saw the call that carries it away."""
+    engine = DetectionEngine(store, DetectionSettings, lambda a: None, lambda u, t: True)
+    earlier = result("read_file", {"content": [{"type": "text", "text": FILE}]})
+    leaving = call("http_post", arguments={"body": FILE})
+    assert [a for a in await engine.evaluate([leaving]) if a.detection == "result_exfiltration"] == []
+    await engine.evaluate([earlier])
+    [alert] = [a for a in await engine.evaluate([], [leaving]) if a.detection == "result_exfiltration"]
+    assert alert.window["source_event_id"] == earlier.event_id
+
+
+async def test_the_calls_own_answer_echoing_it_is_no_exfiltration(store: Store) -> None:
+    """A server that echoes what it was sent does not make the call a leak."""
+    engine = DetectionEngine(store, DetectionSettings, lambda a: None, lambda u, t: True)
+    sent = replace(call("http_post", arguments={"body": FILE}), call_id="c-1")
+    echoed = replace(result("http_post", {"content": [{"type": "text", "text": FILE}]}), call_id="c-1")
+    await engine.evaluate([sent])
+    await engine.evaluate([echoed])
+    assert [a for a in await engine.evaluate([], [sent]) if a.detection == "result_exfiltration"] == []
+
+
 async def test_injection_in_a_result_alerts_whatever_the_action(store: Store) -> None:
     run = Run(store, DetectionSettings())
     poisoned = result("read_file", "x", findings=(("injection.override", Severity.SEV2),

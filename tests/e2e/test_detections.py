@@ -148,8 +148,8 @@ async def test_one_proxy_a_benign_session_is_quiet_and_the_incident_raises_every
         async with sdk_client(proxy.mcp_url(), headers={"x-api-key": BOB_KEY}) as bob:
             await bob.call_tool("search", {"query": "notes"})
             await bob.call_tool("read_file", {"path": "notes/q3.md"})  # search -> read_file: not declared
-        assert await until(lambda: {a["detection"] for a in alerts(proxy)} >= INCIDENT
-                           and any(a["detection"] == "sequence_deviation" for a in alerts(proxy)))
+        assert await until(lambda: {a["detection"] for a in alerts(proxy)} >= INCIDENT | {"sequence_deviation"}), \
+            {a["detection"] for a in alerts(proxy)}
         check_incident(alerts(proxy), proxy.events())
         [deviation] = [a for a in alerts(proxy) if a["detection"] == "sequence_deviation"]
         assert (deviation["principal"], deviation["window"]["previous_tool"], deviation["window"]["tool"]) == (
