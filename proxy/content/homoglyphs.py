@@ -1,5 +1,11 @@
 """Deceptive letters: mixed-script confusables in words, identifiers and host names, and
 combining-mark floods ("zalgo"). Pure Cyrillic, Greek or any other single-script text passes.
+
+Terminal escape sequences are word boundaries: in coloured output (manual pages, CLI tools) the final
+byte of a CSI sequence (`m` of SGR, `K`, `H`...) or of a short ESC sequence (`ESC ( B`) sits glued to
+the next word, but a terminal consumes it, so it is not a Latin letter of that word. OSC bodies need
+nothing: their terminator (BEL or ESC \\) is no word character, and a word inside a body (a link
+target) is still judged.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ _LATIN = re.compile(r"[A-Za-z]")
 _NON_LATIN_LETTER = re.compile(r"[^\W\d_A-Za-z]")
 _COMBINING_FLOOD = re.compile("[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{6,}")
 _MAX_WORDS = 256
+# A CSI sequence (7-bit or C1) or a short ESC sequence, bounded like a terminal parses it.
+_ESCAPE = re.compile(r"(?:\x1b\[|\x9b)[0-?]{0,64}[ -/]{0,8}[@-~]|\x1b[ -/]{0,4}[0-~]")
+_ESCAPE_REACH = 80  # the longest escape sequence _ESCAPE matches, plus a margin
 
 
 def skeleton(word: str) -> str:
@@ -31,8 +40,11 @@ def _deceptive(word: str) -> bool:
         return False
     if _LATIN.search(word):
         return True
-    host_like = "." in word.strip(".") and word.rsplit(".", 1)[-1].isascii()
-    return host_like
+    # A host name ends in an ASCII top-level domain; dotted abbreviations of other scripts
+    # (the Russian "t.e." and "t.d.", spelt in Cyrillic) end in a letter of their own script or a bare dot.
+    body = word.strip(".")
+    tld = body.rsplit(".", 1)[-1]
+    return "." in body and tld.isascii() and tld.isalpha()
 
 
 def worth_scanning(non_ascii: str) -> bool:
@@ -77,6 +89,18 @@ def _word_around(text: str, index: int, floor: int) -> Span:
     start = index
     while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
         start -= 1
+    start = _after_escape(text, start, index)
     m = _WORD.match(text, index)
     end = m.end() if m else index + 1
     return start, max(end, index + 1)
+
+
+def _after_escape(text: str, start: int, index: int) -> int:
+    """Where the word really starts when an escape sequence ends inside text[start:index] (its
+    parameters and final byte, `22m` of `ESC [22m`, are not letters of the word)."""
+    lo = max(0, start - _ESCAPE_REACH)
+    esc = max(text.rfind("\x1b", lo, index), text.rfind("\x9b", lo, index))
+    if esc < 0:
+        return start
+    m = _ESCAPE.match(text, esc)
+    return m.end() if m and start < m.end() <= index else start

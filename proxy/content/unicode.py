@@ -9,6 +9,17 @@ Latin included); bidi marks and balanced embeddings/isolates in right-to-left te
 variation selector after an emoji or ideograph; a leading BOM; single icon-font glyphs. Zero-width
 characters between ASCII letters or digits (inside words, identifiers, host names), in runs, or carrying
 a payload are reported.
+
+Judged by what they touch, not by presence (the sloppiness of real catalogues and manual pages):
+- in text of a script written without spaces, ZWSP/WJ at a word boundary: next to whitespace, a line
+  end, a bracket, a comma, or the script's own punctuation (Khmer "។", Thai "ฯ", Burmese "။", "。");
+- a lone invisible character with whitespace or a line boundary on both sides (a character table
+  listing U+00AD between tabs): it splits no word and carries no payload;
+- ZWJ/ZWNJ between a joining-script letter and a digit (a Persian ordinal: digits, ZWNJ, suffix), or
+  at a word boundary in text of a joining script; ZWNJ between an ASCII word and an Arabic-script
+  suffix (PDF, ZWNJ, -ha);
+- up to MAX_REPEAT copies of one character where one copy would pass and no ASCII letter or digit is
+  next to the run (a doubled ZWNJ in a Malayalam word): a repeated key, no more than one copy means.
 """
 
 from __future__ import annotations
@@ -29,6 +40,12 @@ _SUSPECT = re.compile(
 TAG, VS, BIDI, ZW, PUA, FORMAT = "tag", "variation_selector", "bidi", "zero_width", "private_use", "format"
 _FLAG_BLACK = "\U0001f3f4"
 MAX_CLASSIFIED = 4096  # suspicious characters judged one by one before the rest is taken in bulk
+# A run of one repeated invisible character carries no text (a binary channel needs two symbols and
+# 16+ of them); doubled or tripled is a repeated key in an editor or input method. Longer runs are
+# padding or token splitting, and stay reported.
+MAX_REPEAT = 3
+_CONTEXT = 8  # characters looked at on each side of a word-break character for its script
+_ASCII_BREAKS = frozenset(" \t\n\r\f\v()[]{},;!?\"'")  # no host name or identifier goes on past these
 
 
 def _category(code: int) -> str:
@@ -84,29 +101,38 @@ def _letter_before(text: str, i: int) -> str:
 
 
 def _joins(prev: str, nxt: str, scripts: frozenset[str]) -> bool:
-    """One side is a letter of one of `scripts`; the other is of the same script or not a letter/digit."""
+    """One side is a letter of one of `scripts`; the other is of the same script or not a letter (a digit,
+    punctuation, space: Persian puts ZWNJ between a number and its suffix)."""
     for side, other in ((prev, nxt), (nxt, prev)):
         name = script(side)
-        if name in scripts and (script(other) == name or not other or unicodedata.category(other)[0] not in "LMN"):
+        if name in scripts and (script(other) == name or not other or unicodedata.category(other)[0] not in "LM"):
             return True
     return False
 
 
-def _zero_width_is_legit(text: str, i: int) -> bool:
-    code = ord(text[i])
-    prev = text[i - 1] if i else ""
-    nxt = text[i + 1] if i + 1 < len(text) else ""
+def _zero_width_is_legit(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end], one zero-width character or a short run of copies of it, is legitimate
+    where it stands."""
+    code = ord(text[start])
+    prev = text[start - 1] if start else ""
+    nxt = text[end] if end < len(text) else ""
+    if end - start > 1 and not _mere_repeat(text[start:end], prev, nxt):
+        return False
+    if _line_boundary(prev) and _line_boundary(nxt):
+        return True  # alone between whitespace: splits no word
     if code == 0x200D and _in(prev, _EMOJI) and _in(nxt, _EMOJI):
         return True
     if code in (0x200C, 0x200D):
-        return _joins(prev, nxt, JOINING_SCRIPTS)
+        return (_joins(prev, nxt, JOINING_SCRIPTS) or (code == 0x200C and _half_space(prev, nxt))
+                or _at_word_break_in(text, start, end, JOINING_SCRIPTS))
     if code in (0x200B, 0x2060):  # ZWSP, word joiner
         unspaced = script(prev) in UNSPACED_SCRIPTS or script(nxt) in UNSPACED_SCRIPTS
-        return unspaced or (code == 0x2060 and _joins(prev, nxt, JOINING_SCRIPTS))
+        return (unspaced or (code == 0x2060 and _joins(prev, nxt, JOINING_SCRIPTS))
+                or _at_word_break_in(text, start, end, UNSPACED_SCRIPTS))
     if code == 0xFEFF:
-        return i == 0
+        return start == 0
     if code == 0x00AD:
-        before = script(_letter_before(text, i))
+        before = script(_letter_before(text, start))
         return bool(before) and before != "COMBINING" and before == script(nxt) and nxt.isalpha()
     if 0x180B <= code <= 0x180F:
         return _in(prev, _MONGOLIAN) or _in(nxt, _MONGOLIAN)
@@ -117,6 +143,61 @@ def _zero_width_is_legit(text: str, i: int) -> bool:
     if code == 0x034F:
         return prev.isalpha()
     return False
+
+
+def _mere_repeat(run: str, prev: str, nxt: str) -> bool:
+    """Up to MAX_REPEAT copies of one character, with no ASCII letter or digit next to them (a doubled
+    invisible inside an ASCII word or identifier stays reported)."""
+    return (len(run) <= MAX_REPEAT and not run.strip(run[0])
+            and not _ascii_alnum(prev) and not _ascii_alnum(nxt))
+
+
+def _ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _line_boundary(ch: str) -> bool:
+    """The start or end of the text, or whitespace (line ends, tabs, no-break spaces)."""
+    return not ch or ch.isspace()
+
+
+def _word_break(ch: str) -> bool:
+    """Whitespace, a text edge, ASCII punctuation that ends a word, or any non-ASCII punctuation (the
+    danda-like stops of Khmer, Thai, Burmese, Tibetan, CJK full stops and commas, quotes)."""
+    if _line_boundary(ch) or ch in _ASCII_BREAKS:
+        return True
+    return not ch.isascii() and unicodedata.category(ch)[0] == "P"
+
+
+def _at_word_break_in(text: str, start: int, end: int, scripts: frozenset[str]) -> bool:
+    """At a word boundary (a break on one side), with the nearest letter on either side, on the same
+    line, in one of `scripts`: Khmer or Thai translators put a ZWSP after every phrase, Persian ones a
+    ZWNJ next to punctuation; there it splits no word."""
+    prev = text[start - 1] if start else ""
+    nxt = text[end] if end < len(text) else ""
+    if not (_word_break(prev) or _word_break(nxt)):
+        return False
+    return (_nearest_letter_script(text, start - 1, -1) in scripts
+            or _nearest_letter_script(text, end, 1) in scripts)
+
+
+def _half_space(prev: str, nxt: str) -> bool:
+    """ZWNJ between an ASCII word, number or placeholder and an Arabic-script letter: the Persian
+    half-space sets a suffix (-ha, -haye) off any stem, a Latin word or a placeholder too; no ASCII
+    word is split."""
+    return (_ascii_alnum(prev) and script(nxt) == "ARABIC") or (script(prev) == "ARABIC" and _ascii_alnum(nxt))
+
+
+def _nearest_letter_script(text: str, i: int, step: int) -> str:
+    """The script of the first letter from i in direction step, within _CONTEXT characters of the line."""
+    for _ in range(_CONTEXT):
+        if not 0 <= i < len(text) or text[i] in "\n\r":
+            return ""
+        name = script(text[i])
+        if name:
+            return name
+        i += step
+    return ""
 
 
 def _groups(text: str, start: int, end: int) -> Iterator[tuple[str, int, int]]:
@@ -171,9 +252,7 @@ def _judge(text: str, cat: str, start: int, end: int) -> list[Span]:
         if end - start < 4 and ord(text[start]) < 0xF0000:
             return []  # icon-font glyphs in prompts and CLI output come one at a time
     elif cat == ZW:
-        if end - start > 1:
-            return [(start, end)]
-        return [] if _zero_width_is_legit(text, start) else [(start, end)]
+        return [] if _zero_width_is_legit(text, start, end) else [(start, end)]
     return [(start, end)]
 
 

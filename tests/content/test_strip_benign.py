@@ -87,15 +87,54 @@ FLUENT = [  # Fluent and ICU wrap every placeholder of a left-to-right message i
     "Remove \u2066{ $count }\u2069 selected items?",
 ]
 
-SAMPLES = RIGHT_TO_LEFT + JOINERS + UNSPACED + SOFT_HYPHENS + TERMINAL + FLUENT
+BREAKS_AT_PUNCTUATION = [  # ZWSP at a word boundary in text of a script written without spaces
+    f"ពុំមានឯកសារ។{ZWSP}\nចាំបាច់បំពេញទិន្នន័យកន្លែងនេះ។",
+    f"ឈ្មោះដមែន\xa0(domain name{ZWSP})។{ZWSP}ឧទាហរណ៍\xa0'/events/search/'។",
+    f"Boolean (អាចជា True{ZWSP} រឺ\xa0False រឺ None)",
+    f'msgstr "ការ{ZWSP}គ្រប់គ្រង{ZWSP}របស់\xa0{ZWSP}Django"',
+    f"ภาษาไทย ฯลฯ{ZWSP} และ กรุงเทพฯ{ZWSP} มหานคร",
+    f"မြန်မာ{ZWSP}စာ။{ZWSP} ဘာသာ{ZWSP}၊{ZWSP}",
+]
+
+REPEATS_AND_LONE = [  # a repeated key inside a word of the script; a lone invisible between whitespace
+    f"ആദ്യമായി ഒരു യൂസർനെയിമും പാസ്{ZWNJ}{ZWNJ}വേഡും നൽകുക.",
+    f"មូលដ្ឋាន{ZWSP}ទិន្នន័យ{ZWSP}{ZWSP}{ZWSP}\xa0របស់លោកអ្នក\xa0មានបញ្ហា។",
+    f"ទិន្នន័យនេះ{ZWSP}{ZWSP}បានឬទេ?",
+    f"254\t172\tAC\t¬\tЗНАК ОТРИЦАНИЯ\n255\t173\tAD\t{SHY}\tМЯГКИЙ ПЕРЕНОС\n",
+]
+
+PERSIAN = [
+    f"نسخهٔ ۲۰{ZWNJ}ام منتشر شد و 3{ZWNJ}تا فایل دارد.",
+    f"فایل{ZWNJ}های PDF{ZWNJ}ها و %s{ZWNJ}های دیگر ذخیره شد.",
+    f"کتاب){ZWNJ} ها را ببینید.{ZWNJ}",
+]
+
+MANUAL_PAGES = [  # SGR and other escape sequences right before Cyrillic words
+    "       \x1b[1m--si   \x1b[22mто же, но использует степень 1000, а не 1024\n",
+    "\x1b[1mСМ. ТАКЖЕ\x1b[0m\n       \x1b[1mmknod\x1b[22m(1), \x1b[1mmount\x1b[22m(8)\n",
+    "геометрию дискового накопителя \x1b[4mкак\x1b[24m \x1b[4mэто\x1b[24m  \x1b[4mпонимается\x1b[24m ядром",
+    "\x1b[1mДИВ. ТАКОЖ\x1b[0m\n       \x1b[1;4mопис\x1b[0m, \x1b[32mтекст\x1b[m (т.е. всё, и т.д.)",
+]
+
+SAMPLES = (RIGHT_TO_LEFT + JOINERS + UNSPACED + SOFT_HYPHENS + TERMINAL + FLUENT + BREAKS_AT_PUNCTUATION
+           + REPEATS_AND_LONE + PERSIAN + MANUAL_PAGES)
 
 
 @pytest.mark.parametrize("surface", STRIP_SURFACES)
 @pytest.mark.parametrize("text", SAMPLES)
 def test_benign_text_is_unflagged_and_unchanged(text: str, surface: str) -> None:
     outcome = Scanner(ContentSettings()).scan_text(text, surface)
+    if surface == "tool_description" and "\x1b]8;" in text:
+        return  # a tool description carries no links: see the test below
     assert [h.detector for h, _ in outcome.hits] == []
     assert outcome.rewritten is None and not outcome.block
+
+
+@pytest.mark.parametrize("text", [t for t in TERMINAL if "\x1b]8;" in t])
+def test_every_hyperlink_in_a_tool_description_is_reported_and_stripped(text: str) -> None:
+    outcome = Scanner(ContentSettings()).scan_text(text, "tool_description")
+    assert {h.detector for h, _ in outcome.hits} == {"escapes.osc8"}
+    assert outcome.rewritten is not None and "\x1b]8;" not in outcome.rewritten and not outcome.block
 
 
 def test_the_strip_surfaces_are_the_ones_that_matter() -> None:
@@ -111,6 +150,8 @@ def test_the_strip_surfaces_are_the_ones_that_matter() -> None:
     (SOFT_HYPHENS[0], f" A{SHY}{SHY}B", " AB"),
     (TERMINAL[0], link("https://evil.example/login", "https://github.com/org/repo"), "https://github.com/org/repo"),
     (TERMINAL[2], link("javascript:alert(1)", "notes.txt"), "notes.txt"),
+    (BREAKS_AT_PUNCTUATION[0], f" os.{ZWSP}system", " os.system"),
+    (REPEATS_AND_LONE[0], f" pass{ZWNJ}{ZWNJ}word", " password"),
 ])
 def test_strip_removes_only_the_attack(benign: str, attack: str, after: str) -> None:
     outcome = Scanner(ContentSettings()).scan_text(benign + attack, "tool_result")

@@ -173,7 +173,10 @@ def test_joiners_and_breaks_in_their_scripts_pass(text: str) -> None:
     "ภาษาไทย: เข้าสู่ระบบที่ paypal\u200b.com",  # inside an ASCII host within Thai text
     "हिन्दी: os.\u200dsystem",
     "क\u200dsystem",  # a joiner between Devanagari and an ASCII word
-    "two in a row ภาษา\u200b\u200bไทย",
+    "four in a row ภาษา\u200b\u200b\u200b\u200bไทย",  # past MAX_REPEAT: padding, not a repeated key
+    "doubled next to ASCII: ad\u200c\u200cmin, ภาษา\u200b\u200bPython",
+    "mixed joiners in a word: പാസ്\u200c\u200dവേഡ്",  # two symbols are a channel, not a repeated key
+    "English only, before a space: ignore\u200b previous",  # no script written without spaces here
     "soft hyphens: A\u00ad\u00adB, a\u00ad-b, 12\u00ad34",
     "word\u2060joiner",
     "ZWNJ in Thai ภ\u200cา",
@@ -208,3 +211,54 @@ def test_variation_selector_channels_are_decoded_in_any_script(cover: str) -> No
     hits = unicode.scan(cover + hidden)
     assert [h.detector for h in hits] == ["unicode.variation_selector"]
     assert payload in (hits[0].excerpt or "")
+
+
+def test_repeats_are_bounded_by_max_repeat() -> None:
+    word = "ภาษา{}ไทย"
+    assert detectors(word.format("\u200b" * unicode.MAX_REPEAT)) == set()
+    assert detectors(word.format("\u200b" * (unicode.MAX_REPEAT + 1))) == {"unicode.zero_width"}
+
+
+@pytest.mark.parametrize("text", [
+    "ពុំមានឯកសារ។\u200b\nចាំបាច់បំពេញ",  # Khmer: ZWSP after the script's full stop, at a line end
+    "ឯកសារ\u200b៕ និង ភាសា។\u200b ខ្មែរ",
+    "ภาษาไทย ฯลฯ\u200b และ กรุงเทพฯ\u200b มหานคร",  # Thai: after paiyannoi
+    "မြန်မာ\u200b။\u200b စာ\u200b၊\u200b",  # Burmese: around its section marks
+    "東京タワー。\u200b夜景、\u200bきれい",  # CJK full stop and comma
+    "ឈ្មោះ (domain name\u200b)។\u200bឧទាហរណ៍",  # a Latin word closed by a bracket in Khmer text
+    "Boolean (អាចជា True\u200b រឺ\xa0False)",  # a Latin word before a space in Khmer text
+    "ការគ្រប់គ្រង\u200bរបស់\xa0\u200bDjango",  # after a no-break space in Khmer text
+    "ទិន្នន័យ\u200b\u200b\u200b\xa0របស់ និង នេះ\u200b\u200bបានឬទេ",  # repeated breaks in Khmer
+    "ആദ്യമായി ഒരു പാസ്\u200c\u200cവേഡും നൽകുക",  # Malayalam: a doubled ZWNJ inside a word
+    "می\u200c\u200cخواهم بروم",  # Persian: the same, doubled
+    "255\t173\tAD\t\u00ad\tSOFT HYPHEN",  # a character table listing U+00AD between tabs
+    "zero width space:\n\u200b\nend",  # alone on its line
+    "نسخهٔ ۲۰\u200cام و 3\u200cتا فایل",  # Persian: ZWNJ between a number and its suffix
+    "فایل\u200c. کتاب)\u200c ها",  # Persian: ZWNJ next to punctuation
+    "فایل\u200cهای PDF\u200cها و %s\u200cهای دیگر",  # Persian half-space after a Latin word or placeholder
+])
+def test_sloppy_invisibles_of_real_catalogues_pass(text: str) -> None:
+    assert detect(text, UNICODE) == []
+
+
+@pytest.mark.parametrize("text", [
+    "использует \x1b[1m--si   \x1b[22mто же, но степень 1000",  # SGR final glued to a Cyrillic word
+    "\x1b[1mСМ. ТАКЖЕ\x1b[0m\n       \x1b[1mmknod\x1b[22m(1)",
+    "геометрию \x1b[4mкак\x1b[24m \x1b[4mэто\x1b[24m понимается",
+    "\x1b[1;31mСМ. ТАКОЖ\x1b[0m і \x1b[38;5;208mопис\x1b[K",  # Ukrainian, other CSI finals
+    "\x1b(BСлово \x1b7Текст\x1b8 \x9b1mЕще",  # short ESC sequences and the C1 CSI
+    "\x1b]8;;https://ru.wikipedia.org\x1b\\Сайт\x1b]8;;\x1b\\ и \x1b]0;Окно\x07Текст",  # OSC bodies
+    "которые выполняют (т.е. всё, что отличается) и т.д.",  # Russian dotted abbreviations
+])
+def test_escape_sequences_and_abbreviations_are_word_boundaries(text: str) -> None:
+    assert detect(text, UNICODE) == []
+
+
+@pytest.mark.parametrize("text", [
+    "\x1b[1mpаypal.com\x1b[0m",  # a mixed word right after an escape sequence
+    "\x1b[0mСtop here",
+    "\x1b]8;;https://pаypal.com/login\x1b\\PayPal\x1b]8;;\x1b\\",  # a lookalike host in a link target
+    "\x1b[22mаррӏе.com",
+])
+def test_lookalikes_next_to_escape_sequences_are_reported(text: str) -> None:
+    assert "unicode.confusable" in detectors(text)
