@@ -5,12 +5,18 @@ scanned again; the finding shows the decoding chain.
 A run is reported when it decodes to readable text (binary data such as images or hashes does not),
 or when the decoded text itself trips a detector. Percent-encoding, entities, quoted-printable and
 escapes are only suspicious when they encode plain ASCII letters and digits, which never need it.
+Declared and everyday encodings are reported only when what they decode to trips a detector: a MIME
+body under `Content-Transfer-Encoding: base64` (decoded whole), a header's RFC 2047 encoded word
+(`=?UTF-8?B?...?=`), base64 or hex as a URL query value (`?package_id=UGFja2FnZS01NzA4OTExNg%3D%3D`),
+percent-escaped tokens and spaced hex bytes.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import contextlib
 import html
 import quopri
 import re
@@ -76,6 +82,20 @@ TRIGGERS["encoded.percent_run"] = r"%[0-9A-Fa-f]{2}[^\s<>\"'`]*%[0-9A-Fa-f]{2}"
 # Markup whose attribute assignments are written `=3D`: quoted-printable by construction (HTML mail).
 _QP_MARKUP = re.compile(r"(?:<|&lt;)/?[A-Za-z][^<>\n]{0,200}?[A-Za-z-]=3D[^\n]*(?:(?<==)\n[^\n]*){0,64}")
 TRIGGERS["encoded.qp_markup"] = r"[A-Za-z-]=3[Dd]"
+# A MIME part's header declaring base64, the blank line that ends its header block (within 4 KiB), and
+# its body: lines of base64 up to the next blank line or boundary.
+_MIME_BASE64 = re.compile(r"(?im)^[ \t]*content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
+_HEADER_END = re.compile(r"\r?\n[ \t]*\r?\n")
+MAX_HEADER = 4096
+_BODY_LINES = re.compile(r"(?:[ \t]*\r?\n){0,4}(?:[ \t]*[A-Za-z0-9+/]+={0,2}[ \t]*(?:\r?\n|\Z))+")
+TRIGGERS["encoded.mime_base64"] = r"content-transfer-encoding:[ \t]*base64"
+# An RFC 2047 encoded word of a mail header (`Subject: =?UTF-8?B?0J/RgNC40LLQtdGC?=`), base64 form.
+_ENCODED_WORD = re.compile(r"=\?(?P<charset>[\w.:-]{1,40})(?:\*[\w-]{1,20})?\?[Bb]\?"
+                           r"(?P<b64>[A-Za-z0-9+/]{1,1024}={0,2})\?=")
+TRIGGERS["encoded.encoded_word"] = r"=\?[\w.:-]{1,40}(?:\*[\w-]{1,20})?\?b\?"
+# A URL query parameter's name right before a run (`?id=`, `&node=`): the run is its value.
+_QUERY_NAME = re.compile(r"[?&][\w.~-]{1,64}=\Z")
+_NOT_LATIN1_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # controls: binary, not text
 
 
 def _textual(data: bytes) -> str | None:
@@ -161,14 +181,38 @@ def _run_decodings(text: str, start: int, end: int) -> Iterator[tuple[str, int, 
             except (binascii.Error, ValueError):
                 continue
         elif not cand.islower() and not cand.isupper():
-            body = cand.rstrip("=")
-            if len(body) % 4 == 1:
-                body = body[:-1]
-            try:
-                yield "base64", m.start(), m.end(), base64.b64decode(
-                    (body + "=" * (-len(body) % 4)).replace("-", "+").replace("_", "/"))
-            except (binascii.Error, ValueError):
-                continue
+            data = _b64(cand)
+            if data is not None and ("/" not in cand or _readable(data)):
+                yield "base64", m.start(), m.end(), data
+            elif "/" in cand:
+                yield from _path_pieces(cand, m.start())
+
+
+def _readable(data: bytes) -> bool:
+    """Text, or printable ASCII (perhaps another encoding inside): what `_judge` looks into."""
+    return _textual(data) is not None or (data.isascii() and data.replace(b"\n", b"").decode().isprintable())
+
+
+def _b64(cand: str) -> bytes | None:
+    body = cand.rstrip("=")
+    if len(body) % 4 == 1:
+        body = body[:-1]
+    try:
+        return base64.b64decode((body + "=" * (-len(body) % 4)).replace("-", "+").replace("_", "/"))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _path_pieces(cand: str, start: int) -> Iterator[tuple[str, int, int, bytes]]:
+    """A run that does not decode whole may be a URL path ending in base64 (`example/c/SWdub3Jl...`):
+    its `/`-separated pieces of 16+ characters, in mixed case, decoded on their own."""
+    offset = 0
+    for piece in cand.split("/"):
+        if len(piece) >= 16 and not piece.islower() and not piece.isupper() and not piece.isalpha():
+            data = _b64(piece)
+            if data is not None:
+                yield "base64", start + offset, start + offset + len(piece), data
+        offset += len(piece) + 1
 
 
 def _wordlike(data: bytes) -> bool:
@@ -219,20 +263,87 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
     text, runs = view.text, view.runs
     hits: list[Hit] = []
     budget = 4 * len(text) + 65536
+    bodies = list(_mime_bodies(text)) if "encoded.mime_base64" in fired else []
+    bodies += list(_encoded_words(text)) if "encoded.encoded_word" in fired else []
+    declared = _Spans(sorted((start, end) for _, start, end, _ in bodies))
     plain = _chain(_specials(text, fired), _qp_markup(text) if "encoded.qp_markup" in fired else iter(()),
-                   _short_tokens(view) if "encoded.short" in fired else iter(()),
-                   (d for s, e in runs for d in _run_decodings(text, s, e)))
+                   (d for d in _short_tokens(view) if not declared.covers(d[1])) if "encoded.short" in fired
+                   else iter(()),
+                   (d for s, e in runs if not declared.covers(s) for d in _run_decodings(text, s, e)))
     everyday = _chain(_percent_tokens(text) if "encoded.percent_run" in fired else iter(()),
-                      _spaced_hex(text) if "encoded.spaced_hex" in fired else iter(()))
+                      _spaced_hex(text) if "encoded.spaced_hex" in fired else iter(()), iter(bodies))
     for candidates, needs_finding in ((plain, False), (everyday, True)):
         for kind, start, end, data in candidates:
             budget -= len(data)
             if budget < 0:
                 return hits
-            hit = _judge(text, kind, data, start, end, rescan, depth, needs_finding)
+            needs = needs_finding or (kind in _RUN_KINDS and _query_value(text, start, end))
+            hit = _judge(text, kind, data, start, end, rescan, depth, needs)
             if hit is not None:
                 hits.append(hit)
     return hits
+
+
+_RUN_KINDS = frozenset({"base64", "base32", "hex"})
+
+
+def _query_value(text: str, start: int, end: int) -> bool:
+    """A run that is a URL query parameter's value: an id or state written in base64 for the URL's sake
+    (`?package_id=UGFja2FnZS01NzA4OTExNg%3D%3D`), everyday like the percent-escapes around it."""
+    return _QUERY_NAME.search(text, max(0, start - 66), start) is not None
+
+
+def _mime_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """The bodies of MIME parts declared `Content-Transfer-Encoding: base64`, each decoded as a whole."""
+    for m in _MIME_BASE64.finditer(text):
+        blank = _HEADER_END.search(text, m.end() - 1, m.end() + MAX_HEADER)
+        if blank is None:
+            continue
+        body = _BODY_LINES.match(text, blank.end())
+        if body is None:
+            continue
+        data = _b64_body(body.group())
+        if data is not None:
+            yield "base64", body.start(), body.end(), data
+
+
+def _encoded_words(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """RFC 2047 encoded words in base64, decoded from their charset to UTF-8."""
+    for m in _ENCODED_WORD.finditer(text):
+        b64 = m.group("b64")
+        try:
+            data = base64.b64decode(b64 + "=" * (-len(b64) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        with contextlib.suppress(LookupError, ValueError):  # an unknown or wrong charset: bytes as they are
+            data = data.decode(m.group("charset")).encode("utf-8")
+        yield "base64", m.start("b64"), m.end("b64"), data
+
+
+def _b64_body(body: str) -> bytes | None:
+    """A MIME body's bytes, as UTF-8 (a Latin-1 text part is transcoded; binary stays as it is)."""
+    try:
+        data = base64.b64decode("".join(body.split()))
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        if _NOT_LATIN1_TEXT.search(data) is None:
+            return data.decode("latin-1").encode("utf-8")
+    return data
+
+
+class _Spans:
+    """Sorted, disjoint spans; `covers(i)` tells whether offset i lies in one."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.starts = [s for s, _ in spans]
+        self.ends = [e for _, e in spans]
+
+    def covers(self, i: int) -> bool:
+        k = bisect.bisect_right(self.starts, i) - 1
+        return k >= 0 and i < self.ends[k]
 
 
 def _chain(*iterators: Iterator[tuple[str, int, int, bytes]]) -> Iterator[tuple[str, int, int, bytes]]:

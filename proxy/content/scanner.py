@@ -17,11 +17,13 @@ from proxy.content.settings import ContentSettings
 INNER = frozenset({UNICODE, ESCAPES, INJECTION, ENCODED, SECRETS})
 
 
-def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = True) -> list[Hit]:
+def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = True,
+           hyperlinks: bool = True) -> list[Hit]:
     """Every finding of the given families in `text` (decoded payloads are scanned again).
 
     One RE2 pass (`triggers`) tells which patterns and detectors can match; `gated=False` runs them
-    all (the reference the gates are tested against).
+    all (the reference the gates are tested against). `hyperlinks=False` reports every OSC 8 link
+    (text that is no terminal output: see `escapes.scan`).
     """
     hits: list[Hit] = []
     if not text:
@@ -36,7 +38,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
     low = fold(text, view.non_ascii) if needs_gates else ""
     fired = triggers.fired(low, view) if needs_gates and gated else triggers.EVERYTHING
     if ESCAPES in families and ("escapes.controls" in fired or not view.is_ascii) and escapes.has_controls(view):
-        hits += escapes.scan(text)
+        hits += escapes.scan(text, hyperlinks)
     if INJECTION in families:
         hits += injection.scan(low, fired)
     if families & {ENCODED, SECRETS, EXFIL}:
@@ -45,7 +47,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += found
         if ENCODED in families:
             def rescan(decoded: str, level: int) -> list[Hit]:
-                return detect(decoded, INNER, level, gated)
+                return detect(decoded, INNER, level, gated, hyperlinks)
             hits += encoded.scan(view, rescan, fired, depth)
             hits += rot13.scan(text, low, rescan, fired, depth, encoded.MAX_DEPTH)
         if EXFIL in families:
@@ -77,7 +79,8 @@ class Scanner:
         if not families or not text:
             return Outcome(())
         kept: list[tuple[Hit, str]] = []
-        for hit in detect(text, families):
+        hyperlinks = surface != "tool_description"  # a tool description has no business carrying links
+        for hit in detect(text, families, hyperlinks=hyperlinks):
             rule = self.settings.rule(surface, hit.family)
             if rule.action != "off" and hit.severity <= rule.threshold:
                 kept.append((hit, rule.action))

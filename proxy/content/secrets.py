@@ -3,6 +3,11 @@ passwords, and high-entropy values assigned to secret-sounding names. Excerpts a
 
 Candidates come from the token runs (see `runs`); only connection strings need a pass of their
 own (a regex with the literal prefix `://`).
+
+Documentation placeholders are not credentials: a value made of words (`personal-access-token123`,
+`xoxb-your-bot-token`), one saying "your", "example", "placeholder", "changeme", "xxx", a `<TOKEN>`,
+`${VAR}` or `{{var}}` template, a run of the alphabet or of zeros, or a file path
+(`CREDENTIALS_PATH=/srv/credentials.json`: where a secret is, not the secret).
 """
 
 from __future__ import annotations
@@ -32,19 +37,43 @@ _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.:-]{1,23}$")
 _SCHEME = re.compile(r"(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|"
                      r"oracle|s?ftp|smtps?|ldaps?|https?|jdbc:[a-z]+|clickhouse|snowflake|cockroachdb|cloudinary|"
                      r"nats|kafka|elasticsearch|couchdb|neo4j(?:\+s)?|bolt)")
-_PLACEHOLDER = re.compile(r"(?i)^(?:.*(?:example|placeholder|changeme|change_me|your[_-]|xxxx|\*\*\*|<|>|\{|\}|"
+_PLACEHOLDER = re.compile(r"(?i)^(?:.*(?:example|placeholder|changeme|change_me|your|xxx|\*\*\*|<|>|\{|\}|"
                           r"(?-i:\$[A-Z_]{3,})|dummy|sample|redacted|password|passwd|secret|foobar|test123).*|pass|pw|"
                           r"pwd|user)$")  # `$VAR` is a template; a `$` inside a random string is not
 # A word or a camelCase identifier (letters, capitals only where words start), not a random string
 _PLAIN_WORD = re.compile(r"[A-Z]{1,16}|(?:[a-z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)*")
+# Words joined by `-`, `_` or `.`, or camelCase words, maybe numbered (`personal-access-token123`,
+# `MY_API_TOKEN`, `PersonalAccessToken2`): a name or a sample, not a random string.
+_WORD = r"(?:[a-z]{2,}|[A-Z][a-z]+|[A-Z]{2,})"
+_WORDS = re.compile(rf"{_WORD}(?:[-_.]{_WORD})+\d{{0,4}}|(?:[a-z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)+\d{{0,4}}")
+# Lower-case letters run together, maybe numbered (`mypersonalaccesstoken123`), read as words when their
+# share of vowels is that of English words (about 40 %; random letters have 19 %).
+_RUN_TOGETHER = re.compile(r"(?P<letters>[a-z]{8,})\d{0,4}")
+WORD_VOWELS = 0.3
+# A file path: absolute, home- or dot-relative, or a Windows drive path; with a file extension or in
+# lower-case names (a base64 value with slashes has neither).
+_PATH = re.compile(r"(?:~|\.{1,2})?/(?:[\w.-]+/)*[\w.-]+/?|[A-Za-z]:\\(?:[\w. -]+\\)*[\w. -]+")
+_PATH_LIKE = re.compile(r"(?:~|\.{1,2})/.*|.*\.[A-Za-z][A-Za-z0-9]{0,7}|[a-z0-9/._-]+|[A-Za-z]:\\.*")
+_SEQUENCES = ("0123456789", "1234567890", "abcdefghij", "xxxxxx", "XXXXXX", "000000")
 LOOKBEHIND = 28  # a credential's prefix may sit before its first long run ("access_token$production$")
 _PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 
 
 def _placeholder(value: str) -> bool:
-    """A documentation placeholder or a plain word, not a credential."""
-    return _PLACEHOLDER.match(value) is not None or _PLAIN_WORD.fullmatch(value) is not None
+    """A documentation placeholder, a plain word, words joined, a sample sequence or a file path."""
+    return (_PLACEHOLDER.match(value) is not None or _PLAIN_WORD.fullmatch(value) is not None
+            or _WORDS.fullmatch(value) is not None or _run_together(value) or any(s in value for s in _SEQUENCES)
+            or _path(value))
+
+
+def _run_together(value: str) -> bool:
+    m = _RUN_TOGETHER.fullmatch(value)
+    return m is not None and sum(c in "aeiou" for c in m.group("letters")) >= WORD_VOWELS * len(m.group("letters"))
+
+
+def _path(value: str) -> bool:
+    return _PATH.fullmatch(value) is not None and _PATH_LIKE.fullmatch(value) is not None
 
 
 def mask(secret: str, keep: int = 4) -> str:
@@ -120,12 +149,22 @@ def scan(text: str, runs: list[tuple[int, int]], fired: Container[str]) -> list[
     return _hits(text, found)
 
 
-_SEQUENCES = ("0123456789", "1234567890", "abcdefghij", "xxxxxx", "XXXXXX", "000000")
+# In a credential of a known format: words a sample says (`xoxb-your-bot-token`, `sk-...-EXAMPLE`).
+_SAMPLE_WORDS = re.compile(r"(?i:your|example|placeholder|changeme|dummy|redacted)|xxxx|XXXX")
+_SEPARATED = re.compile(r"[-_.]")
 
 
 def _sample_token(token: str) -> bool:
-    """A documentation sample: a run of the alphabet or digits, x-padding, or far too little entropy."""
-    return any(s in token for s in _SEQUENCES) or entropy(token) < 3.0
+    """A documentation sample: a run of the alphabet or digits, x-padding, a placeholder word, words
+    joined after the format's prefix, or far too little entropy."""
+    return (any(s in token for s in _SEQUENCES) or _SAMPLE_WORDS.search(token) is not None
+            or _words_after_prefix(token) or entropy(token) < 3.0)
+
+
+def _words_after_prefix(token: str) -> bool:
+    """`xoxb-bot-token-here`: after the first separator, lower-case words joined (a random body is not)."""
+    body = _SEPARATED.split(token, 1)[-1]
+    return _WORDS.fullmatch(body) is not None and body.islower()
 
 
 def _token_in(text: str, start: int, end: int, n: int) -> re.Match[str] | None:
@@ -153,9 +192,13 @@ def _pem_around(text: str, start: int, end: int) -> Span | None:
     return head.start(), tail.end() if tail else min(len(text), end + 16384)
 
 
+_LOCATION_NAMES = ("_path", "_file", "_dir", "_directory", "_filename", "_location")
+
+
 def _secret_name(name: str) -> bool:
+    """A secret-sounding name; one naming where a secret is kept (`CREDENTIALS_PATH`) is not one."""
     name = name.lower().replace("-", "_")
-    return any(n in name for n in _NAMES)
+    return any(n in name for n in _NAMES) and not name.endswith(_LOCATION_NAMES)
 
 
 def _assignment(text: str, start: int, end: int) -> Span | None:
@@ -170,7 +213,7 @@ def _assignment(text: str, start: int, end: int) -> Span | None:
     if lead[-7:].lower().rstrip().endswith("bearer"):
         return (start, end) if _high_entropy(text[start:end]) else None
     if lead[-1:] in ("'", '"') and text[end:end + 1] == lead[-1:]:
-        context = lead[-32:].lower()
+        context = lead[-32:].rsplit("\n", 1)[-1].lower()  # a name on the value's own line
         if any(name in context for name in _QUOTED_NAMES) and _high_entropy(text[start:end]):
             return start, end  # aws…"<40 chars>", fb…'<32 hex>'
         return None

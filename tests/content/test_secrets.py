@@ -53,9 +53,35 @@ def test_credentials_are_found_and_masked(text: str, kind: str) -> None:
     "authStrategy: createActionAuth, auth: createTokenAuthentication",
     "mongodb://admin:Password@localhost/app",
     "git clone git@github.com:org/repo.git; ssh deploy:changeme@host.example.com",
+    '"SLACK_BOT_TOKEN": "xoxb-your-bot-token",',
+    "SLACK_BOT_TOKEN=xoxb-bot-token-goes-here",
+    'const octokit = new Octokit({ auth: "personal-access-token123" });',
+    'new Octokit({ auth: "mypersonalaccesstoken123" })',
+    'const TOKEN = "ghp_PersonalAccessToken01245678900000000";',
+    "export API_TOKEN=<YOUR_TOKEN>",
+    'headers = {"Authorization": "Bearer <YOUR_ACCESS_TOKEN>"}',
+    "OPENAI_API_KEY=${OPENAI_API_KEY}",
+    'api_key: "{{ vault_api_key }}"',
+    '"GDRIVE_CREDENTIALS_PATH=/gdrive-server/credentials.json"',
+    "GOOGLE_APPLICATION_CREDENTIALS=/home/dana/keys/service-account.json",
+    "SSL_KEY_FILE=./certs/server-key.pem",
+    'client_secret = "Your-Client-Secret-Here"',
+    "key AKIAIOSFODNN7EXAMPLE",
+    'orjson.OPT_NON_STR_KEYS,\n)\nb\'{"7202d115-7ff3-4c81-a7c1-2a1f067b1ece":[1,2,3]}\'',
 ])
 def test_placeholders_and_identifiers_pass(text: str) -> None:
     assert scan(text) == []
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ('"SLACK_BOT_TOKEN": "xoxb-2048593021-4819203948-Xh7Tn2Lq9Wm4Rz8Yb5Nc1Hd4"', "slack_token"),
+    ("API_TOKEN=tok-9fQ2xL7mR4vK8pZ1wB6nC3yT5hJ0", "secret_assignment"),
+    ('auth: "p3rs0nal-Acc3ss-9fQ2xL7mR4vK"', "secret_assignment"),
+    ("SECRET_KEY=/K7MDENG/bPxRfiCYzQ8a9BcDeFwJalrXUtnFEMI", "secret_assignment"),
+    ('{"aws": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8a9BcDeF"}', "secret_assignment"),
+])
+def test_real_values_next_to_placeholder_rules_are_still_found(text: str, kind: str) -> None:
+    assert [h.detector for h in scan(text)] == [f"secrets.{kind}"]
 
 
 def test_redaction_replacement_names_the_kind() -> None:
