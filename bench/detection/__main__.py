@@ -30,6 +30,7 @@ from bench.detection import (
     src_gettext,
     src_manpages,
     src_osc8,
+    src_promptfoo,
     src_pyrit,
     src_scripts,
     src_secrets,
@@ -46,7 +47,8 @@ from proxy.content.scanner import Scanner
 SOURCES: dict[str, ModuleType] = {
     "garak": src_garak, "agentdojo": src_agentdojo, "spikee": src_spikee, "secrets": src_secrets, "docs": src_docs,
     "scripts": src_scripts, "cli": src_cli, "cases": cases, "gettext": src_gettext, "manpages": src_manpages,
-    "osc8": src_osc8, "email": src_email, "changelogs": src_changelogs, "pyrit": src_pyrit}
+    "osc8": src_osc8, "email": src_email, "changelogs": src_changelogs, "pyrit": src_pyrit,
+    "promptfoo": src_promptfoo}
 # The record sources each module should yield: one that yields nothing is reported as skipped.
 EXPECTED = {"gettext": ("gettext-django", "gettext-sphinx", "gettext-gnome"),
             "manpages": ("manpages-dev", "manpages-heldout"), "osc8": ("osc8-rich", "osc8-cli"),

@@ -29,7 +29,8 @@ MULTILINGUAL_TERMINAL, TOOL_TEXT, OTHER = "multilingual+terminal", "tool text", 
 KIND_TARGETS = {MULTILINGUAL_TERMINAL: 0.005, TOOL_TEXT: 0.01}
 _KINDS = {
     MULTILINGUAL_TERMINAL: ("gettext-", "manpages-", "osc8-", "cli"),
-    TOOL_TEXT: ("email-", "changelogs", "pypi-docs", "npm-docs", "mcp-servers", "agentdojo", "garak", "spikee"),
+    TOOL_TEXT: ("email-", "changelogs", "pypi-docs", "npm-docs", "mcp-servers", "agentdojo", "garak", "spikee",
+                "promptfoo"),
 }
 
 

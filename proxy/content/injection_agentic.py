@@ -20,7 +20,8 @@ in German, French, Spanish, Italian, Portuguese, Chinese, Japanese and Russian (
   O  data in bulk (the inbox, all e-mails, contacts, the chat history, "with this data");
   D  an external address (e-mail, IBAN, phone, wallet); W  a URL;
 - R  a change of role or goal ("your new task is", "you are now", "pretend", "let's play a game",
-     "developer mode"); `IDENTITY` the reader told who it is ("you are a helpful assistant": only
+     "developer mode", a story or simulation as the pretext: "imagine a story where", "simulate a
+     chatbot named", "once upon a time"); `IDENTITY` the reader told who it is ("you are a helpful assistant": only
      with lifted rules or dictated answers); L  rules lifted ("without any restrictions"); P  the
      reader's answers dictated ("you will only answer as...");
 - U  secrecy or pre-emption ("do not tell the user", "without asking", "before answering"); `QUIET` the
@@ -172,7 +173,8 @@ _Q = r"[`'\"]?"
 
 EN: dict[int, tuple[str, ...]] = {
     A: (rf"\b(?:note|message|instructions?|attention|notice|reminder|memo|directives?|warning|request|orders?|"
-        rf"info(?:rmation)?|p\.?s\.?|hint)\s*(?:to|for)\s+(?:(?:the|all|any|every|each|you|our|my)\s+)?(?:\w+\s+)?"
+        rf"info(?:rmation)?|p\.?s\.?|hint|(?:next\s+)?steps?|tasks?|action items?)\s*(?:to|for)\s+(?:(?:the|all|"
+        rf"any|every|each|you|our|my)\s+)?(?:\w+\s+)?"
         rf"{_AIW_ANY}(?!\w)",
         rf"(?:^|(?<=[\n.!?;,]))[ \t>*#\-\[(]{{0,6}}(?:(?:dear|hey|hi|hello|attention|psst|listen|ok|okay)\s*,?\s+)?"
         rf"(?:the\s+)?{_AIW_STRICT}\s*[,:!\])]",
@@ -215,8 +217,13 @@ EN: dict[int, tuple[str, ...]] = {
            r" (?:codes?|passwords?|pins?)|pin (?:codes?|numbers?)|login (?:details|info)|(?:auth(?:entication)?|"
            r"session) cookies?)(?!\w)",
            r"(?<=[\s'\"`(/~])\.env\b"),
-    PROMPT: (r"\b(?:system[ _-]?prompts?|(?:your|its|the (?:hidden|initial|original|internal|system|secret)) "
-             r"(?:(?:system|initial|original|hidden|secret) )?(?:instructions|prompt|rules))(?!\w)",),
+    PROMPT: (r"\b(?:system[ _-]?prompts?|(?:your|its|the (?:(?:exact|full|very|first|complete) )?(?:hidden|initial|"
+             r"original|internal|system|secret)) (?:(?:system|initial|original|hidden|secret) )?(?:instructions|prompt|"
+             r"rules))(?!\w)",
+             # a prompt named by what it says: "the prompt you were given", "the words above starting with 'You are'"
+             r"\b(?:prompt|instructions) you (?:were|have been) given\b",
+             r"\b(?:words|text|everything|sentences?|lines?) above,? (?:starting|beginning) with "
+             r"(?:the (?:phrase|words?) )?[`'\"]?you are\b"),
     BULK: (r"\b(?:(?:all|every|each|the entire|the whole|entire|whole)\s+(?:of\s+)?(?:the\s+|your\s+|my\s+|their\s+|"
            r"his\s+|her\s+|(?:the\s+)?user'?s\s+)?(?:\w+\s+)?(?:e-?mails?|messages?|files?|documents?|contacts?|"
            r"attachments?|data|records?|notes?|conversations?|chats?|history|photos?|passwords?|credentials?|keys?|"
@@ -243,8 +250,16 @@ EN: dict[int, tuple[str, ...]] = {
            r"role|job|directives?|assignment|priority|persona|identity|orders)\b",
            r"\bnew (?:task|instructions?|goal|objective|directive|mission|rules?|orders)\s*[:!]",
            r"\bpretend (?:to be|you(?:'re| are)|that you|you have|you can)\b",
-           r"(?:^|(?<=[\n.!?:;,]\s{0,3})|(?<=\b(?:you|please|now|must|should|shall)\s{1,3}))act as "
-           r"(?:an?|the|if|my)\b",
+           r"(?:^|(?<=[\n.!?:;,]\s{0,3})|(?<=\b(?:you|please|now|must|should|shall)\s{1,3}))act (?:as|like) "
+           r"(?:an?|the|if|my|you(?:'re| are))\b",
+           r"\byou(?:'re| are) going to (?:act|pretend|play|simulate|be|roleplay|role-play)\b",
+           # fiction framing: the story is the pretext ("imagine a story where the character explains...")
+           r"\b(?:simulate|emulate|impersonate)\s+(?:being\s+|an?\s+|the\s+)?(?:[\w-]+\s+){0,3}?(?:named|called)\b",
+           r"\bsimulate (?:being|a conversation between (?:two )?(?:fictional|imaginary|hypothetical))\b",
+           r"\bimagine (?:an?|the) (?:[\w-]+ ){0,2}?(?:story|world|scenario|universe|setting) (?:where|in which)\b",
+           r"\bin (?:this|a|the) (?:purely )?(?:hypothetical|fictional|fictitious|imaginary) (?:story|scenario|world|"
+           r"universe|setting|situation)\b",
+           r"\bonce upon a time\b",
            r"\brole[- ]?play\w*", r"\b(?:let'?s|let us|we will|we'll|we are going to|we're going to) play\b",
            r"\bplay a game\b",
            r"\b(?:play|take on|assume|adopt|stay in) (?:the |a |your )?(?:role|persona|character)\b",
@@ -252,17 +267,24 @@ EN: dict[int, tuple[str, ...]] = {
            r"\bjailbr(?:oken|eak)\b",
            r"\byou have been (?:reprogrammed|updated|upgraded|reassigned|freed|unlocked|jailbroken)\b"),
     LIMITS: (r"\b(?:no|without(?: any)?|free (?:of|from)|not bound by|ignore (?:all |any |your )?)\s+(?:(?:ethical|"
-             r"moral|safety|content|usual)\s+)?(?:filters?|restrictions?|rules|limits|limitations|censorship|guidelines|"
+             r"moral|safety|content|usual)\s+)?(?:filters?|restrictions?|rules|limits|limitations|censorship|"
+             r"guidelines|"
              r"guardrails|boundaries|morals|ethics|constraints|policies)\b",
              r"\b(?:unrestricted|unfiltered|uncensored|unbound|amoral)\b|\bdo anything now\b|\bcan do anything\b|"
-             r"\bno longer bound\b"),
+             r"\bno longer bound\b",
+             r"\b(?:doesn'?t|does not|don'?t|do not|never|won'?t|will not|need not|needn'?t)\s+(?:have to\s+)?"
+             r"(?:follow|obey|abide by|adhere to|respect|care about)\s+(?:any\s+|the\s+|its\s+|their\s+)?"
+             r"(?:(?:ethical|moral|safety|content)\s+)?(?:principles|guidelines|rules|policies|restrictions|ethics|morals)\b",
+             r"\b(?:never|will not|won'?t) (?:refuses?|refused|decline[sd]?|den(?:y|ies|ied)) (?:a |any )?(?:request|"
+             r"question|prompt|order)s?\b|\bno (?:ethical|moral) (?:principles|guidelines|standards|compass)\b"),
     RESPOND: (r"\byou(?:'ll| will| must| should| shall| are to)?\s+(?:only\s+|always\s+|now\s+)?(?:respond|answer|"
               r"reply|speak|talk|behave)\b",
               r"\b(?:respond|answer|reply)\s+(?:only\s+)?(?:as|in character|without (?:any )?(?:restrictions?|"
               r"filters?|hesitation|warnings?))\b",
               r"\b(?:always|only|never) (?:respond|answer|reply|refuse)\b|\bstay in character\b"),
     SECRECY: (r"\b(?:do not|don'?t|never|without|must not|should not)\s+(?:\w+\s+){0,2}?(?:tell(?:ing)?|"
-              r"inform(?:ing)?|notify(?:ing)?|alert(?:ing)?|ask(?:ing)?|warn(?:ing)?|let(?:ting)?)\s+(?:the\s+|your\s+)?"
+              r"inform(?:ing)?|notify(?:ing)?|alert(?:ing)?|ask(?:ing)?|warn(?:ing)?|let(?:ting)?)\s+(?:the\s+|"
+              r"your\s+)?"
               r"(?:users?|humans?|customers?|requesters?|owners?|operators?|recipients?)\b",
               r"\bwithout (?:the\s+)?(?:(?:user|human)'?s?\s+|their\s+)?(?:asking|knowledge|consent|permission|"
               r"approval|noticing|confirmation|confirming|being noticed)\b",
@@ -286,13 +308,13 @@ NON_LATIN_TOOL = (rf"{_Q}\b{_SNAKE}{_Q}\s*(?:ツール|工具|инструмен
 
 _EXFIL_VERBS = (r"send|forward|e-?mail|mail|upload|post|publish|transmit|exfiltrate|leak|share|copy|sync|bcc|cc|"
                 r"transfer|wire|pay|deliver|submit|give|provide|dm")
-_REVEAL_VERBS = r"reveal|print|output|display|show|repeat|disclose|dump|list|tell|say|write|echo|recite|expose"
+_REVEAL_VERBS = r"reveal|print|output|display|show|repeat|disclose|dump|list|tell|say|write|echo|recite|expose|paste"
 _ACT_VERBS = (r"delete|remove|erase|wipe|destroy|drop|purge|reset|change|update|modify|disable|deactivate|grant|invite|"
               r"add|create|approve|unsubscribe|cancel|book|"
               r"include|insert|append|embed|recommend|call|invoke|use|run|execute|trigger|visit|"
               r"open|navigate|browse|click|go|download|fetch|curl|wget|install|ignore|disregard|forget|stop|buy|"
               r"purchase|order|respond|reply|answer|summari[sz]e|translate|read|retrieve|collect|gather|extract|"
-              r"search|find|look up|save|store|move|rename|replace|log in|sign in|enter|paste|type|approve|confirm|"
+              r"search|find|look up|save|store|move|rename|replace|log in|sign in|enter|type|approve|confirm|"
               r"accept|set")
 _VERB = regex.compile(rf"\b(?:(?P<x>{_EXFIL_VERBS})|(?P<r>{_REVEAL_VERBS})|{_ACT_VERBS})\b", _FLAGS)
 # what may stand before an imperative verb in its clause
@@ -300,7 +322,8 @@ _LEAD = regex.compile(
     r"[\s\-*>#\d.)(\]\[\"'`]*(?:(?:please|kindly|now|also|then|next|first|firstly|second|finally|immediately|just|"
     r"simply|always|and|so|quickly|silently|secretly|quietly|covertly|additionally|afterwards|todo|to-do|step \d+|"
     r"urgent|important|asap|ok|okay|instead|rather|remember|note|pls|plz|action|required)\b[\s,:!\-]*)*"
-    r"|(?:before|after|when|once|while|upon|if)\b[^,]{0,60},\s*(?:(?:please|also|then|now|immediately)\s+)*")
+    r"|(?:before|after|when|once|while|upon|if)\b[^,]{0,60},\s*(?:(?:please|also|then|now|immediately)\s+)*"
+    r"|\s*to\s+[a-z]+(?:\s+[a-z]+){0,3},\s*(?:(?:please|also|then|now|immediately)\s+)*")  # "to fix it, run..."
 _MODAL_LEAD = regex.compile(
     r"\b(?:must|should|shall|need to|needs to|have to|has to|are to|is to|required to|supposed to|expected to|"
     r"instructed to|asked to|want you to|need you to|make sure to|make sure you|be sure to|remember to|forget to|"

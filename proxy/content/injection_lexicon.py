@@ -36,13 +36,14 @@ AI, ADDRESSEE, YOU, SEND, REVEAL, ACT, SENSITIVE, PROMPT, BULK, ROLE, LIMITS, SE
 _DE = {
     AI: ("ki", r"ki-\w+", "künstliche intelligenz", "assistent(?:in|en)?", r"sprachmodell\w*", "chatbot"),
     ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ki|ki-\w+|assistent\w*|sprachmodell)\s*[,:]",
-                "(?:hinweis|nachricht|anweisung(?:en)?|notiz|mitteilung|info|achtung|wichtig) (?:für|an) (?:die |den "
+                "(?:hinweis|nachricht|anweisung(?:en)?|notiz|mitteilung|info|achtung|wichtig|(?:nächster"
+                " )?schritt|aufgabe) (?:für|an) (?:die |den "
                 r"|das |alle |jede[ns]? )?(?:ki|ki-\w+|assistent\w*|sprachmodell\w*|agent\w*|modell\w*)",
                 r"(?:liebe[rs]?|hallo|hey|hi) (?:ki|ki-\w+|assistent\w*)",
                 r"(?:die |der )?(?:ki|ki-\w+|assistent\w*) (?:muss|soll|sollte|darf jetzt)",
                 r"wenn du (?:eine )?(?:ki|ki-\w+|sprachmodell|assistent\w*) bist"),
     YOU: ("du musst", "du sollst", "sie müssen", "sie sollen", "ich (?:möchte|will),? dass du"),
-    SEND: ("sende[n]?", "schick(?:e|en)?", r"leite (?:\w+ ){0,5}weiter", "weiterleiten", "übermittle[n]?",
+    SEND: ("sende[n]?", "schick(?:e|en)?", r"leite (?:[\w@.-]+ ){0,8}?weiter", "weiterleiten", "übermittle[n]?",
            r"lade (?:\w+ ){0,5}hoch", "hochladen", "überweise[n]?", "veröffentliche[n]?", "poste"),
     ACT: (r"lösche\w*", r"entferne\w*", r"führe (?:\w+ ){0,5}aus", r"rufe (?:\w+ ){0,5}auf", r"besuche\w*", r"öffne\w*",
           r"ignorier\w*", "vergiss", r"ändere\w*", r"setze (?:\w+ ){0,5}zurück", r"verwende\w*", r"benutze\w*"),
@@ -58,9 +59,12 @@ _DE = {
            "(?:deine|ihre) (?:neue|eigentliche|wahre) (?:aufgabe|rolle|anweisung|mission)",
            "neue (?:aufgabe|anweisungen?) ?:", "tu(?:e|n sie)? so,? als", "stell dir vor,? du bist",
            "(?:spielen wir|lass uns) (?:ein|das) spiel", r"rollenspiel\w*", "entwicklermodus",
-           "(?:spiele|übernimm) die rolle"),
+           "(?:spiele|übernimm) die rolle", r"simulier(?:e|en sie) (?:\w+ ){0,4}?(?:namens|mit dem namen)",
+           "es war einmal", "in (?:dieser|einer) (?:hypothetischen|fiktiven|erfundenen) (?:geschichte|welt|situation)"),
     LIMITS: ("(?:ohne|keine) (?:jegliche |alle |irgendwelche )?(?:einschränkungen|beschränkungen|filter|regeln|"
-             "grenzen|zensur)", r"uneingeschränkt\w*", r"unzensiert\w*"),
+             "grenzen|zensur)", r"uneingeschränkt\w*", r"unzensiert\w*", "an keine (?:regeln|richtlinien)",
+             r"(?:lehnt|lehnte) nie(?:mals)? \w+ (?:\w+ )?ab",
+             r"nie(?:mals)? (?:eine )?(?:bitte|anfrage|frage) ablehn\w*"),
     SECRECY: (r"ohne (?:den |die )?(?:nutzer|benutzer|anwender|user)\w* (?:\w+ )?zu (?:informieren|fragen|"
               "benachrichtigen|warnen)", "ohne (?:nach)?zu ?fragen", "ohne rückfrage",
               "sag(?:e)? (?:es )?(?:dem (?:nutzer|benutzer|anwender)|niemandem) (?:nichts|nicht)",
@@ -74,7 +78,8 @@ _FR = {
     AI: ("ia", "l'ia", "intelligence artificielle", "assistant(?:e)?(?: ia| virtuel)?", "modèle de langage", "agent ia",
          "chatbot"),
     ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|assistant\w*|agent ia)\s*[,:]",
-                "(?:note|message|instructions?|remarque|attention|avis|consigne)s? (?:pour|à|a|destinée?s? à) (?:l'|"
+                "(?:note|message|instructions?|remarque|attention|avis|consigne|étape(?: suivante)?|prochaine"
+                " étape|tâche)s? (?:pour|à|a|destinée?s? à) (?:l'|"
                 r"la |le |les |tout |toute )?(?:ia|assistant\w*|agent\w*|modèle\w*|chatbot\w*|intelligence "
                 "artificielle)", r"(?:cher|chère|bonjour|salut) (?:l')?(?:ia|assistant\w*)",
                 r"(?:l'ia|l'assistant\w*|l'agent) (?:doit|devrait|va maintenant)", "si (?:tu es|vous êtes) une ia"),
@@ -96,9 +101,12 @@ _FR = {
            "(?:ta|votre) (?:nouvelle|véritable|vraie) (?:tâche|mission|consigne|instruction)",
            "(?:ton|votre) (?:nouveau|véritable|vrai) (?:rôle|objectif)",
            "nouvelles? (?:tâche|instructions?|consignes?) ?:", "fai(?:s|tes) semblant", "fais comme si",
-           "jou(?:e|ez) le rôle", "jou(?:ons|er) à un jeu", "jeu de rôle", "mode développeur", r"incarne\w*"),
+           "jou(?:e|ez) le rôle", "jou(?:ons|er) à un jeu", "jeu de rôle", "mode développeur", r"incarne\w*",
+           r"simul(?:e|ez) (?:[\w']+ ){0,6}?(?:nommée?|appelée?)", "il était une fois",
+           "dans (?:cette|une) (?:histoire|situation|monde) (?:hypothétique|fictive|fictif|imaginaire)"),
     LIMITS: ("sans (?:aucune |aucun |les )?(?:restrictions?|limites?|filtres?|règles|censure|limitations?)",
-             "aucune (?:restriction|limite|règle|censure)", r"non censuré\w*"),
+             "aucune (?:restriction|limite|règle|censure)", r"non censuré\w*",
+             r"ne refus(?:e|ait|era) jamais", "ne respecte aucune"),
     SECRECY: ("sans (?:le |lui |en )?(?:dire|informer|prévenir|demander|notifier|avertir)", "sans que l'utilisateur",
               "ne (?:le |lui )?(?:dis|dites) (?:rien|pas)", "n'inform(?:e|ez) pas", "ne mentionn(?:e|ez) pas",
               "avant de répondre", "l'utilisateur ne doit pas (?:le )?(?:savoir|voir)"),
@@ -110,7 +118,8 @@ _ES = {
     AI: ("ia", "la ia", "inteligencia artificial", "asistente(?: de ia| virtual)?", "modelo de lenguaje",
          "agente de ia", "chatbot"),
     ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|asistente\w*|agente de ia)\s*[,:]",
-                "(?:nota|mensaje|instrucci[oó]n(?:es)?|atenci[oó]n|aviso) (?:para|a) (?:la |el |los |las |todo |"
+                "(?:nota|mensaje|instrucci[oó]n(?:es)?|atenci[oó]n|aviso|(?:siguiente |pr[oó]ximo )?paso|tarea)"
+                " (?:para|a) (?:la |el |los |las |todo |"
                 r"cualquier )?(?:ia|asistente\w*|agente\w*|modelo\w*|chatbot\w*|inteligencia artificial)",
                 "(?:querid[oa]|hola|estimad[oa]) (?:ia|asistente)",
                 "(?:la ia|el asistente|el agente) (?:debe|deber[ií]a|tiene que)", "si (?:eres|usted es) una ia"),
@@ -134,8 +143,10 @@ _ES = {
            "(?:tu|su) (?:nueva|verdadera|real) (?:tarea|misi[oó]n|funci[oó]n|instrucci[oó]n)",
            "(?:tu|su) (?:nuevo|verdadero) (?:objetivo|rol|papel)", "nuevas? (?:tarea|instrucciones?) ?:",
            r"fing[ei]\w*", "haz como si", "juguemos a(?: un)? juego", "juego de rol", "interpreta el papel",
-           "modo desarrollador"),
-    LIMITS: ("sin (?:ninguna |ning[uú]n |l[ao]s )?(?:restricci[oó]n(?:es)?|l[ií]mites?|filtros?|reglas|censura)",),
+           "modo desarrollador", r"simul[ae] (?:[\w']+ ){0,6}?llamad[oa]", "(?:había|érase) una vez",
+           "en (?:esta|una) (?:historia|situaci[oó]n|mundo) (?:hipot[eé]tic[oa]|fictici[oa]|imaginari[oa])"),
+    LIMITS: ("sin (?:ninguna |ning[uú]n |l[ao]s )?(?:restricci[oó]n(?:es)?|l[ií]mites?|filtros?|reglas|censura)",
+             "no sigue ninguna", "ninguna (?:regla|norma|restricci[oó]n|directriz)", "nunca rechaza(?:ba)?"),
     SECRECY: ("sin (?:decir|informar|avisar|preguntar|notificar)(?:le|lo)?", "sin que el usuario",
               "no (?:le )?(?:digas|diga|informes|informe|avises|avise|menciones|mencione)", "antes de responder",
               "el usuario no debe (?:saber|enterarse)"),
@@ -147,7 +158,8 @@ _IT = {
     AI: ("ia", "l'ia", "intelligenza artificiale", "assistente(?: ia| virtuale)?", "modello linguistico", "agente ia",
          "chatbot"),
     ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|assistente\w*|agente ia)\s*[,:]",
-                "(?:nota|messaggio|istruzion[ie]|attenzione|avviso) (?:per|a|all'|al) ?(?:l'|la |il |ogni |qualsiasi "
+                "(?:nota|messaggio|istruzion[ie]|attenzione|avviso|(?:prossimo )?passo|compito) (?:per|a|all'|"
+                "al) ?(?:l'|la |il |ogni |qualsiasi "
                 r")?(?:ia|assistente\w*|agente\w*|modello\w*|chatbot\w*|intelligenza artificiale)",
                 "(?:car[oa]|ciao|gentile) (?:ia|assistente)", "(?:l'ia|l'assistente|l'agente) (?:deve|dovrebbe)",
                 "se sei un'? ?ia"),
@@ -166,8 +178,11 @@ _IT = {
     ROLE: ("(?:d'ora in poi|da ora in poi|da adesso in poi|d'ora in avanti|da questo momento),? (?:sei|sarai|devi|tu "
            "sei)", "(?:ora|adesso) sei", "non sei più", "il tuo (?:nuovo|vero) (?:compito|ruolo|obiettivo)",
            "la tua (?:nuova|vera) (?:missione|istruzione)", "nuov[oie] (?:compito|istruzioni) ?:", r"fingi\w*",
-           "fai finta", "giochiamo a(?: un)? gioco", "gioco di ruolo", "interpreta il ruolo", "modalità sviluppatore"),
-    LIMITS: ("senza (?:alcuna |alcun |nessuna |le )?(?:restrizion[ei]|limit[ei]|filtr[oi]|regole|censura)",),
+           "fai finta", "giochiamo a(?: un)? gioco", "gioco di ruolo", "interpreta il ruolo", "modalità sviluppatore",
+           r"simula (?:[\w']+ ){0,6}?(?:chiamat[oa]|di nome)", "c'era una volta",
+           "in (?:questa|una) (?:storia|situazione|mondo) (?:ipotetic[oa]|fittizi[oa]|immaginari[oa])"),
+    LIMITS: ("senza (?:alcuna |alcun |nessuna |le )?(?:restrizion[ei]|limit[ei]|filtr[oi]|regole|censura)",
+             "(?:nessuna|alcuna) (?:regola|restrizione|linea guida)", "non rifiuta(?:va)? mai"),
     SECRECY: ("senza (?:dire|informare|avvisare|chiedere|notificare)", "senza che l'utente", "non dire",
               "non (?:informare|avvisare|menzionare)", "prima di rispondere", "l'utente non deve (?:sapere|saperlo)"),
     QUIET: ("di nascosto", "segretamente", "in silenzio", "in segreto"),
@@ -178,7 +193,8 @@ _PT = {
     AI: ("ia", "a ia", "intelig[eê]ncia artificial", "assistente(?: de ia| virtual)?", "modelo de linguagem",
          "agente de ia", "chatbot"),
     ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ia|assistente\w*|agente de ia)\s*[,:]",
-                "(?:nota|mensagem|instru[cç](?:ão|ões|ao|oes)|aten[cç][aã]o|aviso) (?:para|a|ao|à) (?:a |o |os |as |"
+                "(?:nota|mensagem|instru[cç](?:ão|ões|ao|oes)|aten[cç][aã]o|aviso|(?:pr[oó]ximo )?passo|tarefa)"
+                " (?:para|a|ao|à) (?:a |o |os |as |"
                 r"qualquer )?(?:ia|assistente\w*|agente\w*|modelo\w*|chatbot\w*|intelig[eê]ncia artificial)",
                 "(?:car[oa]|olá|ola|prezad[oa]) (?:ia|assistente)",
                 "(?:a ia|o assistente|o agente) (?:deve|deveria|precisa)", "se (?:você|voce|tu) (?:é|e|és) uma ia"),
@@ -201,8 +217,11 @@ _PT = {
            "(?:sua|tua) (?:nova|verdadeira|real) (?:tarefa|missão|missao|função|funcao|instrução|instrucao)",
            "(?:seu|teu) (?:novo|verdadeiro) (?:objetivo|papel)", "novas? (?:tarefa|instru[cç][oõ]es) ?:", r"finja\w*",
            "fa[cç]a de conta", "vamos jogar um jogo", "jogo de (?:rpg|interpreta[cç][aã]o|pap[eé]is)",
-           "interprete o papel", "modo desenvolvedor"),
-    LIMITS: ("sem (?:nenhuma |qualquer |as )?(?:restri[cç](?:ão|ões|ao|oes)|limites?|filtros?|regras|censura)",),
+           "interprete o papel", "modo desenvolvedor", r"simule (?:[\w']+ ){0,6}?chamad[oa]", "era uma vez",
+           "(?:nesta|numa|em uma) (?:história|situa[cç][aã]o|mundo) (?:hipot[eé]tic[oa]|fict[ií]ci[oa]|"
+           "imagin[aá]ri[oa])"),
+    LIMITS: ("sem (?:nenhuma |qualquer |as )?(?:restri[cç](?:ão|ões|ao|oes)|limites?|filtros?|regras|censura)",
+             "não segue nenhuma", "nenhuma (?:regra|restri[cç][aã]o|diretriz)", "nunca recusa(?:va)?"),
     SECRECY: ("sem (?:dizer|informar|avisar|perguntar|notificar)", "sem que o usu[aá]rio",
               "não (?:diga|informe|avise|conte|mencione)", "antes de responder",
               "o usu[aá]rio não (?:deve|pode) (?:saber|perceber)"),
@@ -226,8 +245,10 @@ _ZH = {
     BULK: ("收件箱", "所有邮件", "全部邮件", "所有文件", "全部文件", "联系人", "通讯录", "对话记录", "聊天记录",
            "对话历史", "客户数据"),
     ROLE: ("从现在(?:开始|起),? ?你", "你现在是", "你不再是", "你的新任务", "你的真正任务", "新任务 ?:", "新的任务",
-           "新指令", "新的指令", "假装", "扮演", "角色扮演", "开发者模式", "玩一个游戏", "我们来玩"),
-    LIMITS: ("没有(?:任何)?(?:限制|过滤|规则|审查)", "不受(?:任何)?(?:限制|约束)", "无限制", "无审查"),
+           "新指令", "新的指令", "假装", "扮演", "角色扮演", "开发者模式", "玩一个游戏", "我们来玩",
+           "模拟(?:一个|一名)?(?:名叫|叫做)", "在这个(?:假设的|虚构的)故事(?:里|中)"),
+    LIMITS: ("没有(?:任何)?(?:限制|过滤|规则|审查)", "不受(?:任何)?(?:限制|约束)", "无限制", "无审查",
+             "不(?:遵守|遵循)任何", "毫无限制", "从不拒绝"),
     SECRECY: ("不要告诉", "别告诉", "不要通知", "不要让用户知道", "不要提及", "在回答之前", "回答之前", "回答前",
               "在回复之前", "未经用户(?:同意|允许)"),
     QUIET: ("悄悄", "秘密地", "偷偷"),
@@ -254,8 +275,9 @@ _JA = {
            "アドレス帳", "会話履歴", "チャット履歴", "顧客データ"),
     ROLE: ("(?:今から|これから|今後)(?:は)?[,、]? ?あなたは", "あなたは今", "あなたはもう", "新しいタスク",
            "新しい指示", "新たな指示", "本当のタスク", "ふりをし", "演じて", "になりきって", "ロールプレイ",
-           "開発者モード", "ゲームをしましょう", "ゲームをしよう"),
-    LIMITS: ("制限(?:なし|なく|のない|がない)", "フィルター(?:なし|なく)", "検閲(?:なし|なく)", "一切の制限"),
+           "開発者モード", "ゲームをしましょう", "ゲームをしよう", "シミュレートして", "昔々", "この物語では"),
+    LIMITS: ("制限(?:なし|なく|のない|がない)", "フィルター(?:なし|なく)", "検閲(?:なし|なく)", "一切の制限",
+             "ルールにも従わ", "決して断らない"),
     SECRECY: ("知らせず", "知らせないで", "伝えないで", "言わないで", "ユーザーに(?:は)?(?:内緒|秘密)", "回答する前に",
               "答える前に", "返信する前に", "確認せずに", "許可なく"),
     QUIET: ("こっそり", "密かに", "秘密裏に", "黙って"),
@@ -268,7 +290,8 @@ _RU = {
     AI: ("ии", r"искусственн\w* интеллект\w*", r"ассистент\w*", r"нейросет\w*", r"языков\w* модел\w*", r"чат-?бот\w*",
          r"ии-(?:агент|ассистент)\w*"),
     ADDRESSEE: (r"(?:^|(?<=[\n.!?;:]\s{0,3}))(?:ии|ассистент\w*|нейросеть|помощник|чат-?бот)\s*[,:]",
-                r"(?:заметка|сообщение|инструкци\w*|указани\w*|внимание|примечание|записка) (?:для|к) (?:ии|"
+                r"(?:заметка|сообщение|инструкци\w*|указани\w*|внимание|примечание|записка|(?:следующий )?шаг|"
+                r"задача) (?:для|к) (?:ии|"
                 r"ассистент\w*|модел\w*|агент\w*|нейросет\w*|бот\w*|помощник\w*)",
                 r"(?:дорог\w*|уважаем\w*|привет|эй),? (?:ии|ассистент\w*|нейросет\w*|бот\w*)",
                 r"(?:ии|ассистент|агент|модель|нейросеть|бот) (?:должен|должна|должно|обязан\w*)",
@@ -288,9 +311,11 @@ _RU = {
     ROLE: ("(?:с этого момента|отныне),? (?:ты|вы)", "теперь ты", "(?:ты|вы) теперь", "ты больше не",
            "(?:твоя|ваша) (?:новая|настоящая|истинная) (?:задача|роль|цель|миссия|инструкция)", "новая задача ?[:—-]",
            "новые инструкции ?[:—-]", r"притворись\w*", "притворитесь", "представь,? что ты", "сыграем в игру",
-           "давай сыграем", r"ролев\w* игр\w*", "играй роль", "режим разработчика"),
+           "давай сыграем", r"ролев\w* игр\w*", "играй роль", "режим разработчика", r"сымитируй\w*",
+           r"имитируй\w*", "жил-был", "жила-была", "в этой (?:гипотетической |вымышленной )?истории"),
     LIMITS: ("без (?:каких-либо |всяких |любых )?(?:ограничений|фильтров|правил|цензуры)",
-             "нет (?:никаких )?(?:ограничений|фильтров|правил)"),
+             "нет (?:никаких )?(?:ограничений|фильтров|правил)", "никаких (?:правил|ограничений)",
+             r"никогда не отказыва\w*"),
     SECRECY: ("не говори", r"не сообщай\w*", r"не рассказывай\w*", r"не упоминай\w*", "без ведома", "перед ответом",
               "прежде чем ответить", "до того как ответить", "пользователь не должен (?:знать|узнать)",
               "без подтверждения"),
