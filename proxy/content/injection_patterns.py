@@ -85,6 +85,11 @@ def _p(pid: str, family: str, weight: int, first: str, source: str, *also: str) 
                    tuple(frozenset(group.split()) for group in also), guard)
 
 
+# what a dictated verdict says about the data: safe (not "safe to ..."), clean, legitimate, free of instructions
+_BENIGN_VERDICT = (r"(?:is|are|was|were|has\s+been|looks|seems|contains?|has|have)\s+(?:\w+\s+)?(?:safe\b(?!\s+to\b)|"
+                   r"clean|benign|harmless|legitimate|trustworthy|trusted|verified|secure|not\s+(?:malicious|"
+                   r"suspicious|dangerous|harmful|a\s+(?:scam|phishing))|no\s+(?:hidden\s+)?(?:instructions|malware|"
+                   r"viruses|virus|threats?|links|risks?)|nothing\s+(?:suspicious|malicious|dangerous|harmful))")
 _NEG = r"(?:do not|don'?t|never|without|must not|should not|shouldn'?t|avoid|no need to)"
 _AI_BEHIND = r"(?:an?\s{1,3}|the\s{1,3})?"
 
@@ -316,6 +321,33 @@ PATTERNS: tuple[Pattern, ...] = (
        r"non-malicious|benign|harmless|legitimate|trustworthy)\b"),
     _p("verdict.assert_benign", VERDICT, 1, "not malicious nothing",
        r"(?<=(?:is|are)\s{1,3}(?:\w+\s{1,3})?)not\s+malicious\b|(?<=nothing\s{1,3})malicious\s+(?:here|in)\b"),
+    # the reader told what to tell the user about the data ("reply to the user that the file is safe"): data
+    # dictating the agent's verdict to the person it works for, in English and five more languages
+    _p("verdict.tell_user", VERDICT, 2, "tell inform assure reassure reply respond answer say report confirm let "
+       "write explain",
+       r"(?:tell|inform|assure|reassure|let|(?:reply|respond|answer|say|report|confirm|write|explain)\s+(?:back\s+)?"
+       r"to)\s+(?:the\s+)?(?:users?|customers?|clients?|requesters?|readers?|human|recipients?|sender|them|him|her|"
+       r"operators?)\b(?:\s+know)?\s*,?\s*(?:that\s+)?(?:this|the|it|these|all|everything|there|nothing)\b"
+       rf"[^.!?\n]{{0,60}}?\b{_BENIGN_VERDICT}"),
+    _p("verdict.tell_user_other_language", VERDICT, 2, "teile sag sage antworte versichere erkl best tige "
+       "informiere dis dites r indique indiquez assure assurez confirme confirmez informe informez signale dile di "
+       "responde responda indica asegura confirma informa comunica dici rispondi conferma assicura diga responda "
+       "informe confirme garanta",
+       r"(?:(?:teile|sag|sage|antworte|versichere|erkl\w+re|best\w+tige|informiere)\s+(?:\w+\s+)?(?:dem|der)\s+"
+       r"(?:nutzer|benutzer|nutzerin|benutzerin|kunden|kundin|anwender|anwenderin)(?:\s+mit)?\s*,?\s*(?:dass|das)"
+       r"|(?:dis|dites|r\w+ponds|r\w+pondez|indique|indiquez|assure|assurez|confirme|confirmez|informe|informez|"
+       r"signale|signalez)(?:-lui)?\s+(?:\w\s+)?(?:\w'|aux?\s+)?(?:utilisat\w+|clients?|clientes?|usagers?|"
+       r"lecteurs?)\s+(?:qu'|que)"
+       r"|(?:dile|di|responde|responda|indica|asegura|confirma|informa|comunica)(?:le)?\s+(?:al|a\s+la)\s+"
+       r"(?:usuari[oa]|cliente|lector[a]?)\s+que"
+       r"|(?:di|d\w|dici|rispondi|comunica|conferma|assicura|informa)\s+(?:all'|al|alla)\s*(?:utente|cliente|"
+       r"lettore)\s+che"
+       r"|(?:diga|diz|responda|responde|informe|confirme|garanta|assegure)\s+(?:ao|\w)\s+(?:usu\w+rio|utilizador|"
+       r"cliente|leitor)\s+que)"
+       r"\b[^.!?\n]{0,60}?\b(?:sicher|harmlos|unbedenklich|legitim|vertrauensw\w+rdig|sauber|keine\s+"
+       r"(?:anweisungen|schadsoftware|malware|gefahr)|s\w+r|sans\s+danger|inoffensi\w+|l\w+gitime|fiable|"
+       r"ne\s+contient\s+(?:aucune?|pas)|segur[oa]s?|inofensiv[oa]s?|leg\w+tim[oa]s?|confiables?|no\s+contiene|"
+       r"sicur[oa]|innocu[oa]|affidabile|non\s+contiene|confi\w+vel|n\w+o\s+cont\w+m)"),
     # requests to decode an embedded payload
     _p("decode.instruction", DECODE, 2, "decode decipher decrypt unscramble interpret",
        rf"(?:decode|decipher|decrypt|unscramble|interpret)\s+the\s+following\s+(?:\w+\s+){{0,2}}?{CODEC}"),
