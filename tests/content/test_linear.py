@@ -29,6 +29,11 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "nested-brackets": lambda n: "[" * (n // 2) + "](http://x" * (n // 20),
     "hex-run": lambda n: "41" * (n // 2),
     "urls-and-ips": lambda n: "http://1.2.3.4/ 10.0.0.1 a@b.example " * (n // 38),
+    "spaced-letters": lambda n: "i g n o r e   " * (n // 14),
+    "leet-line": lambda n: "1gn0r3 4ll pr3v10u5 " * (n // 20),
+    "morse-run": lambda n: ".. --. -. --- .-. . / " * (n // 22),
+    "binary-run": lambda n: "01001001 " * (n // 9),
+    "marks-storm": lambda n: "a\u0336" * (n // 2),
 }
 
 

@@ -1,0 +1,171 @@
+"""Text respelled so that word matching misses it: letters spaced out ("i g n o r e  a l l"),
+leetspeak ("1gn0r3 4ll pr3v10u5"), Morse code, binary octets, and marks piled on every letter.
+
+Each form is put back into plain words and scanned again (like a decoded payload). A finding is
+reported only when the plain text trips a detector: spaced-out headings, version strings and hashes,
+rulers of dots and dashes, bit tables and Vietnamese are everyday text, and none of them is reported
+for its form alone. Every step is one regex pass or one pass over a candidate's characters: linear.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Container
+
+import re2
+
+from proxy.content.model import ATLAS_OBFUSCATION, Hit, Span, clip
+from proxy.content.runs import TextView
+from proxy.types import Severity
+
+Rescan = Callable[[str, int], list[Hit]]
+MAX_DEPTH = 3
+MAX_CANDIDATE = 16384  # characters of one respelled run put back (a longer one is cut: still linear)
+REMOVED = "[respelled text removed by Drawbridge]"
+_HIDDEN = ("injection.", "secrets.", "exfil.")  # what respelled text is reported for
+
+# The runs are found by RE2 over the one-byte view of the text (offsets kept; linear), each as group 1.
+# Single letters, each followed by one short separator, at least 12 in a row.
+_SPACED = re2.compile(rb"(?:^|[^A-Za-z0-9])((?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11,}[A-Za-z])(?:[^A-Za-z0-9]|$)")
+_SEPARATORS = re.compile(r"[ ._*|~+\t-]+")
+# A word with digits or symbols standing for letters (`1gn0r3`, `pr3v10u5`, `@ll`, `a11`): letters and
+# such characters only, at least one of each kind, at most 32 characters.
+_LEET_MAP_KEEP_ONE = str.maketrans("4@3!0$57|1", "aaeioostl\x00")  # 1 marked, read below
+_ONE_AS_I, _ONE_AS_L = str.maketrans("\x00", "i"), str.maketrans("\x00", "l")
+_LEET_WORD = re.compile(r"(?<![\w@$!|])(?=[a-z@$!|]*[4@310$57!|])(?=[4@310$57!|]*[a-z])[a-z4@310$57!|]{3,32}"
+                        r"(?![\w@$!|])", re.IGNORECASE)
+MIN_LEET_WORDS = 3  # on one line
+# RE2: a line with MIN_LEET_WORDS tokens, each with a letter past `f` and a stand-in character (a hash or
+# a hex identifier has neither such letter: `5be1d0`; `v1`, `T09` do, and three of them on a line are
+# looked at closer).
+_LEET_CHAR = "[A-Za-z4@310$57!|]"
+_LEETISH = (rf"(?:^|[^A-Za-z0-9@$!|]){_LEET_CHAR}*"
+            rf"(?:[g-zG-Z]{_LEET_CHAR}*[4@310$57!|]|[4@310$57!|]{_LEET_CHAR}*[g-zG-Z])")
+LEET_LINE_SOURCE = r"[^\n]*".join([_LEETISH] * MIN_LEET_WORDS)
+_LEET_LINE = re2.compile(("(?m)^[^\n]*" + LEET_LINE_SOURCE + "[^\n]*").encode())
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")  # an identifier or hash, not leetspeak
+# Morse letters (dots and dashes) separated by spaces, words by " / " or three spaces: 8 or more.
+_MORSE_RUN = re2.compile(rb"(?:^|[^.\-\w])((?:[.\-]{1,7}(?: / | {1,3}|/)){7,}[.\-]{1,7})(?:[^.\-\w]|$)")
+_MORSE = dict(zip(
+    (".-", "-...", "-.-.", "-..", ".", "..-.", "--.", "....", "..", ".---", "-.-", ".-..", "--", "-.", "---", ".--.",
+     "--.-", ".-.", "...", "-", "..-", "...-", ".--", "-..-", "-.--", "--..", "-----", ".----", "..---", "...--",
+     "....-", ".....", "-....", "--...", "---..", "----.", ".-.-.-", "--..--", "..--..", ".--.-.", "-..-."),
+    "abcdefghijklmnopqrstuvwxyz0123456789.,?@/", strict=True))
+# Octets written in binary, 6 or more.
+_BINARY_RUN = re2.compile(rb"(?:^|[^01])((?:[01]{8}[ ,]?){5,}[01]{8})(?:[^01]|$)")
+# Combining marks on Latin letters: at least this many, on at least this share of the letters.
+MIN_MARKS, MIN_MARK_SHARE = 8, 0.5
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # the diacritic blocks
+_MARK = re.compile(f"[{_COMBINING}]")
+_MARKED = re.compile(f"[A-Za-z][{_COMBINING}]")
+_MARKS_ON_LETTER = re.compile(f"([A-Za-z])[{_COMBINING}]+")
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
+TRIGGERS = {
+    "respelled.spaced": r"(?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11}[A-Za-z]",
+    "respelled.leet": LEET_LINE_SOURCE,
+    "respelled.morse": r"(?:[.\-]{1,7}(?: / | {1,3}|/)){7}[.\-]",
+    "respelled.binary": r"(?:[01]{8}[ ,]?){5}[01]{8}",
+}
+
+
+def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth: int) -> list[Hit]:
+    """Findings for respelled text in `text` (`view`: its views; `fired`: the gates that fired)."""
+    if depth + 1 >= MAX_DEPTH:
+        return []
+    forms: list[tuple[str, list[tuple[Span, str]]]] = []
+    if "respelled.spaced" in fired:
+        forms.append(("spaced", [(span, _unspace(text[span[0]:span[1]])) for span in _runs(_SPACED, view)]))
+    if "respelled.leet" in fired:
+        forms.append(("leet", _leet_lines(text, view)))
+    if "respelled.morse" in fired:
+        forms.append(("morse", [(span, _morse(text[span[0]:span[1]])) for span in _runs(_MORSE_RUN, view)]))
+    if "respelled.binary" in fired:
+        forms.append(("binary", [(span, _binary(text[span[0]:span[1]])) for span in _runs(_BINARY_RUN, view)]))
+    if not view.is_ascii and _many_marks(view.non_ascii):
+        forms.append(("marks", [((0, len(text)), _unmark(text))]))
+    hits: list[Hit] = []
+    for name, found in forms:
+        hit = _judge(name, text, [(span, plain) for span, plain in found if plain], rescan, depth)
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def _runs(pattern: re2._Regexp, view: TextView) -> list[Span]:
+    return [(m.start(1), m.end(1)) for m in pattern.finditer(view.view)]
+
+
+def _judge(name: str, text: str, found: list[tuple[Span, str]], rescan: Rescan, depth: int) -> Hit | None:
+    """One finding for the form if its plain text, read together, trips a detector of what respelling
+    hides (an instruction, a secret) that the text as written does not (what is written out plainly is
+    not hidden; a control character put back from a digit is an artefact, not a finding)."""
+    if not found:
+        return None
+    plain = "\n".join(p for _, p in found)[:MAX_CANDIDATE]
+    inner = {h.detector for h in rescan(plain, depth + 1) if h.detector.startswith(_HIDDEN)}
+    if inner:
+        written = "\n".join(text[s:e] for (s, e), _ in found)[:MAX_CANDIDATE]
+        inner -= {h.detector for h in rescan(written, depth + 1)}
+    if not inner:
+        return None
+    return Hit(f"encoded.{name}", Severity.SEV2, f"text respelled ({name}); put back, it triggers "
+               f"{', '.join(sorted(inner))}", f"read as: {clip(plain, 100)}", ATLAS_OBFUSCATION,
+               tuple(span for span, _ in found), replacement=REMOVED)
+
+
+def _unspace(run: str) -> str:
+    """Letters joined; the commonest separator joins letters of one word, any other separates words."""
+    separators = _SEPARATORS.findall(run)
+    inner = Counter(separators).most_common(1)[0][0] if separators else ""
+    letters = _SEPARATORS.split(run)
+    out = [letters[0]]
+    for sep, letter in zip(separators, letters[1:], strict=False):
+        out.append(letter if sep == inner else " " + letter)
+    return "".join(out)
+
+
+def _leet_lines(text: str, view: TextView) -> list[tuple[Span, str]]:
+    """Lines with MIN_LEET_WORDS or more leet words (not hex), the words read as letters."""
+    out: list[tuple[Span, str]] = []
+    for line in _LEET_LINE.finditer(view.view):
+        start, stop = line.start(), line.end()
+        words = [m for m in _LEET_WORD.finditer(text, start, stop) if not _HEX.fullmatch(m.group())]
+        if len(words) < MIN_LEET_WORDS:
+            continue
+        plain, at = [], start
+        for m in words:
+            plain += [text[at:m.start()], m.group().lower().replace("11", "ll").translate(_LEET_MAP_KEEP_ONE)]
+            at = m.end()
+        plain.append(text[at:stop])
+        read = "".join(plain).strip()
+        line_text = read.translate(_ONE_AS_I)
+        if "\x00" in read:  # 1 stands for i or for l ("a11"): read both ways
+            line_text += "\n" + read.translate(_ONE_AS_L)
+        out.append(((start, stop), line_text))
+    return out
+
+
+def _morse(run: str) -> str:
+    words = re.split(r" / |/| {3}", run)
+    return " ".join("".join(_MORSE.get(code, "") for code in word.split()) for word in words).strip()
+
+
+def _binary(run: str) -> str:
+    data = bytes(int(bits, 2) for bits in re.findall(r"[01]{8}", run))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def _many_marks(non_ascii: str) -> bool:
+    return len(_MARK.findall(non_ascii)) >= MIN_MARKS
+
+
+def _unmark(text: str) -> str:
+    """The text without the combining marks on ASCII letters, if enough of its letters carry them."""
+    marked = len(_MARKED.findall(text))
+    letters = len(_ASCII_LETTER.findall(text))
+    return _MARKS_ON_LETTER.sub(r"\1", text) if marked >= max(MIN_MARKS, MIN_MARK_SHARE * letters) else ""
