@@ -30,12 +30,14 @@ _HIDDEN = ("injection.", "secrets.", "exfil.")  # what respelled text is reporte
 _SPACED = re2.compile(rb"(?:^|[^A-Za-z0-9])((?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11,}[A-Za-z])(?:[^A-Za-z0-9]|$)")
 _SEPARATORS = re.compile(r"[ ._*|~+\t-]+")
 # A word with digits or symbols standing for letters (`1gn0r3`, `pr3v10u5`, `@ll`, `a11`): letters and
-# such characters only, at least one of each kind, at most 32 characters.
+# such characters only, at least one of each kind (two letters: `\x70`, `[35m` are no words), at most 32
+# characters, not right after a backslash or inside an escape sequence.
 _LEET_MAP_KEEP_ONE = str.maketrans("4@3!0$57|1", "aaeioostl\x00")  # 1 marked, read below
 _ONE_AS_I, _ONE_AS_L = str.maketrans("\x00", "i"), str.maketrans("\x00", "l")
-_LEET_WORD = re.compile(r"(?<![\w@$!|])(?=[a-z@$!|]*[4@310$57!|])(?=[4@310$57!|]*[a-z])[a-z4@310$57!|]{3,32}"
+_LEET_WORD = re.compile(r"(?<![\w@$!|\\\[;])(?=[a-z@$!|]*[4@310$57!|])(?=[4@310$57!|]*[a-z])[a-z4@310$57!|]{3,32}"
                         r"(?![\w@$!|])", re.IGNORECASE)
 MIN_LEET_WORDS = 3  # on one line
+MIN_LEET_SHARE = 0.25  # of the line's words (a log line with `v1`, `T09` and `md5` among 30 words is not leetspeak)
 # RE2: a line with MIN_LEET_WORDS tokens, each with a letter past `f` and a stand-in character (a hash or
 # a hex identifier has neither such letter: `5be1d0`; `v1`, `T09` do, and three of them on a line are
 # looked at closer).
@@ -87,7 +89,7 @@ def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth
         forms.append(("marks", [((0, len(text)), _unmark(text))]))
     hits: list[Hit] = []
     for name, found in forms:
-        hit = _judge(name, text, [(span, plain) for span, plain in found if plain], rescan, depth)
+        hit = judge(name, text, found, rescan, depth)
         if hit is not None:
             hits.append(hit)
     return hits
@@ -97,11 +99,13 @@ def _runs(pattern: re2._Regexp, view: TextView) -> list[Span]:
     return [(m.start(1), m.end(1)) for m in pattern.finditer(view.view)]
 
 
-def _judge(name: str, text: str, found: list[tuple[Span, str]], rescan: Rescan, depth: int) -> Hit | None:
-    """One finding for the form if its plain text, read together, trips a detector of what respelling
-    hides (an instruction, a secret) that the text as written does not (what is written out plainly is
-    not hidden; a control character put back from a digit is an artefact, not a finding)."""
-    if not found:
+def judge(name: str, text: str, found: list[tuple[Span, str]], rescan: Rescan, depth: int) -> Hit | None:
+    """One finding (`encoded.<name>`, digits dropped) for the spans of `text` read as `found` says, if
+    the plain reading trips a detector of what respelling hides (an instruction, a secret) that the text
+    as written does not (what is written out plainly is not hidden; a control character put back from a
+    digit is an artefact, not a finding)."""
+    found = [(span, plain) for span, plain in found if plain]
+    if not found or depth + 1 >= MAX_DEPTH:
         return None
     plain = "\n".join(p for _, p in found)[:MAX_CANDIDATE]
     inner = {h.detector for h in rescan(plain, depth + 1) if h.detector.startswith(_HIDDEN)}
@@ -110,7 +114,7 @@ def _judge(name: str, text: str, found: list[tuple[Span, str]], rescan: Rescan, 
         inner -= {h.detector for h in rescan(written, depth + 1)}
     if not inner:
         return None
-    return Hit(f"encoded.{name}", Severity.SEV2, f"text respelled ({name}); put back, it triggers "
+    return Hit(f"encoded.{name.rstrip('0123456789')}", Severity.SEV2, f"text respelled ({name}); put back, it triggers "
                f"{', '.join(sorted(inner))}", f"read as: {clip(plain, 100)}", ATLAS_OBFUSCATION,
                tuple(span for span, _ in found), replacement=REMOVED)
 
@@ -131,8 +135,10 @@ def _leet_lines(text: str, view: TextView) -> list[tuple[Span, str]]:
     out: list[tuple[Span, str]] = []
     for line in _LEET_LINE.finditer(view.view):
         start, stop = line.start(), line.end()
-        words = [m for m in _LEET_WORD.finditer(text, start, stop) if not _HEX.fullmatch(m.group())]
-        if len(words) < MIN_LEET_WORDS:
+        words = [m for m in _LEET_WORD.finditer(text, start, stop)
+                 if not _HEX.fullmatch(m.group()) and sum(c.isalpha() for c in m.group()) >= 2
+                 and m.group()[0] not in "@$"]  # `@user`, `$var`: a mention, a variable
+        if len(words) < MIN_LEET_WORDS or len(words) < MIN_LEET_SHARE * len(text[start:stop].split()):
             continue
         plain, at = [], start
         for m in words:

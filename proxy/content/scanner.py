@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.content import encoded, escapes, exfil, homoglyphs, injection, respelled, rot13, secrets, triggers, unicode
+from proxy.content import (
+    ciphers,
+    encoded,
+    escapes,
+    exfil,
+    homoglyphs,
+    injection,
+    respelled,
+    rot13,
+    secrets,
+    triggers,
+    unicode,
+)
 from proxy.content.model import ENCODED, ESCAPES, EXFIL, INJECTION, SECRETS, UNICODE, Hit
 from proxy.content.normalize import fold
 from proxy.content.runs import TextView
@@ -51,6 +63,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += encoded.scan(view, rescan, fired, depth)
             hits += rot13.scan(text, low, rescan, fired, depth, encoded.MAX_DEPTH)
             hits += respelled.scan(text, view, rescan, fired, depth)
+            hits += ciphers.scan(text, view, rescan, fired, depth)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
     return hits

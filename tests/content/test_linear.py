@@ -34,6 +34,9 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "morse-run": lambda n: ".. --. -. --- .-. . / " * (n // 22),
     "binary-run": lambda n: "01001001 " * (n // 9),
     "marks-storm": lambda n: "a\u0336" * (n // 2),
+    "shifted-keywords": lambda n: "ljqruh suhylrxv\n" * (n // 16),
+    "turned-letters": lambda n: "ɐǝɹʇ " * (n // 5),
+    "nato-words": lambda n: "alfa bravo / " * (n // 13),
 }
 
 

@@ -1,0 +1,128 @@
+"""Instructions written in a simple letter cipher: any Caesar shift (ROT13 has `rot13`), Atbash, text
+written backwards or upside down, and the NATO spelling alphabet.
+
+An instruction to an agent nearly always has one of a few words (ignore, instructions, previous, system,
+prompt, password...). Each cipher's spelling of those words is a gate of its own in the RE2 pass
+(`triggers`), so the pass names the cipher; only the lines holding such a word are deciphered and
+scanned again, and a finding is reported as in `respelled` (only for what the plain reading adds).
+"""
+
+# ruff: noqa: RUF001 - turned letters are the subject matter here
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container
+
+import re2
+
+from proxy.content.model import Hit, Span
+from proxy.content.respelled import Rescan, judge
+from proxy.content.runs import TextView
+
+KEYWORDS = ("ignore", "instructions", "previous", "system", "prompt", "password", "secret", "assistant",
+            "forget", "reveal", "important", "credentials", "disregard",
+            "ignoriere", "anweisungen", "passwort", "ignorez", "consignes", "instrucciones", "ignora", "istruzioni")
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _shift(k: int) -> dict[int, int]:
+    """A translation table moving every letter k places on (both cases)."""
+    table = str.maketrans(_LOWER, _LOWER[k:] + _LOWER[:k])
+    table.update(str.maketrans(_LOWER.upper(), (_LOWER[k:] + _LOWER[:k]).upper()))
+    return table
+
+
+_ATBASH = str.maketrans(_LOWER + _LOWER.upper(), _LOWER[::-1] + _LOWER[::-1].upper())
+def _translator(table: dict[int, int]) -> Callable[[str], str]:
+    def apply(text: str) -> str:
+        return text.translate(table)
+    return apply
+
+
+def _backwards(text: str) -> str:
+    return text[::-1]
+
+
+# name -> (how it writes a keyword, how a line is read back)
+CIPHERS: dict[str, tuple[Callable[[str], str], Callable[[str], str]]] = {
+    **{f"caesar{k}": (_translator(_shift(k)), _translator(_shift(26 - k))) for k in range(1, 26) if k != 13},
+    "atbash": (_translator(_ATBASH), _translator(_ATBASH)),
+    "reversed": (_backwards, _backwards),
+}
+_WRITTEN = {name: tuple(write(w) for w in KEYWORDS) for name, (write, _) in CIPHERS.items()}
+# Upside-down text: the line reversed, letters turned (some turn into other ASCII letters).
+_UPSIDE_DOWN = "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹsʇnʌʍxʎz"
+_UPRIGHT = str.maketrans(_UPSIDE_DOWN, _LOWER)
+_TURNED = re.compile("[ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ]")
+MIN_TURNED = 6  # turned letters on a line
+_NATO_WORDS = ("alfa", "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+               "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+               "uniform", "victor", "whiskey", "whisky", "x-ray", "xray", "yankee", "zulu")
+_NATO = rf"(?:{'|'.join(_NATO_WORDS)})"
+_NATO_RUN = re2.compile(rf"(?i)(?:^|[^a-z])((?:{_NATO}(?:[\s,/|.-]+|$)){{6,}})".encode())
+_NATO_SPLIT = re.compile(r"(\s*[/|]\s*|\s{2,}|\s+space\s+|[\s,.-]+)", re.IGNORECASE)
+
+TRIGGERS = {f"cipher.{name}": "|".join(written) for name, written in _WRITTEN.items()}
+TRIGGERS["cipher.nato"] = rf"(?:{_NATO}[\s,/|.-]+){{5}}{_NATO}"
+
+
+def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth: int) -> list[Hit]:
+    """Findings for instructions in a letter cipher in `text` (`fired`: the gates that fired)."""
+    hits: list[Hit] = []
+    low = ""
+    for name, (_, read) in CIPHERS.items():
+        if f"cipher.{name}" in fired:
+            low = low or view.view.decode("latin-1").lower()
+            found = [(span, read(text[span[0]:span[1]])) for span in _lines_with(low, _WRITTEN[name])]
+            hit = judge(name, text, found, rescan, depth)
+            if hit is not None:
+                hits.append(hit)
+    if "cipher.nato" in fired:
+        runs = [(m.start(1), m.end(1)) for m in _NATO_RUN.finditer(view.view)]
+        hit = judge("nato", text, [(span, _nato(text[span[0]:span[1]])) for span in runs], rescan, depth)
+        if hit is not None:
+            hits.append(hit)
+    if not view.is_ascii and len(_TURNED.findall(view.non_ascii)) >= MIN_TURNED:
+        hit = judge("upside_down", text, _turned_lines(text), rescan, depth)
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def _lines_with(low: str, words: tuple[str, ...]) -> list[Span]:
+    """The spans of the lines holding one of `words` (in order, each once)."""
+    starts: set[int] = set()
+    for word in words:
+        at = low.find(word)
+        while at >= 0:
+            starts.add(low.rfind("\n", 0, at) + 1)
+            at = low.find(word, at + len(word))
+    spans = []
+    for start in sorted(starts):
+        stop = low.find("\n", start)
+        spans.append((start, len(low) if stop < 0 else stop))
+    return spans
+
+
+def _nato(run: str) -> str:
+    out: list[str] = []
+    for piece in _NATO_SPLIT.split(run.lower().replace("x-ray", "xray")):
+        word = piece.strip().lower()
+        if not piece:
+            continue
+        if word in _NATO_WORDS:
+            out.append(word[0])
+        elif word in ("/", "|", "space") or (not word and len(piece) >= 2):
+            out.append(" ")
+    return "".join(out).strip()
+
+
+def _turned_lines(text: str) -> list[tuple[Span, str]]:
+    out: list[tuple[Span, str]] = []
+    start = 0
+    for line in text.split("\n"):
+        if len(_TURNED.findall(line)) >= MIN_TURNED:
+            out.append(((start, start + len(line)), line[::-1].translate(_UPRIGHT)))
+        start += len(line) + 1
+    return out
