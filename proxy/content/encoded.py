@@ -277,7 +277,8 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
             budget -= len(data)
             if budget < 0:
                 return hits
-            needs = needs_finding or (kind in _RUN_KINDS and _query_value(text, start, end))
+            needs = (needs_finding or (kind in _RUN_KINDS and _query_value(text, start, end))
+                     or (kind == "hex" and end - start in _DIGEST_LENGTHS))
             hit = _judge(text, kind, data, start, end, rescan, depth, needs)
             if hit is not None:
                 hits.append(hit)
@@ -285,6 +286,9 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
 
 
 _RUN_KINDS = frozenset({"base64", "base32", "hex"})
+# Hex of a digest's length (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512) is a hash by its form: reported
+# only if what it decodes to trips a detector (some random digests are valid UTF-8 that reads as letters).
+_DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
 
 
 def _query_value(text: str, start: int, end: int) -> bool:
@@ -362,6 +366,9 @@ def _structured(text: str) -> bool:
     return True
 
 
+LOOKALIKE = "unicode.confusable"
+
+
 def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Rescan, depth: int,
            needs_finding: bool = False) -> Hit | None:
     """A finding if the decoded data reads as text (or, with `needs_finding`, trips a detector)."""
@@ -373,7 +380,8 @@ def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Resc
     layered = decoded.isascii() and decoded.replace("\n", "").isprintable()  # maybe another encoding inside
     if not textual and not layered and not _SMUGGLED.search(decoded):
         return None  # binary (images, hashes, keys): nothing a model would read as instructions
-    inner = rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []
+    # a lookalike letter among decoded bytes is what random bytes (a commit hash) look like as UTF-8
+    inner = [h for h in (rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []) if h.detector != LOOKALIKE]
     if needs_finding and not any(h.family != "encoded" or _triggered(h) for h in inner):
         return None  # everyday encodings count only when what they hide trips a detector
     if not inner and (not textual or _structured(decoded) or _shown(decoded, text)):
