@@ -17,6 +17,7 @@ from proxy.content import (
     injection,
     respelled,
     rot13,
+    scrambled,
     secrets,
     triggers,
     unicode,
@@ -64,6 +65,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += rot13.scan(text, low, rescan, fired, depth, encoded.MAX_DEPTH)
             hits += respelled.scan(text, view, rescan, fired, depth)
             hits += ciphers.scan(text, view, rescan, fired, depth)
+            hits += scrambled.scan(text, view, rescan, fired, depth)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
     return hits

@@ -37,6 +37,7 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "shifted-keywords": lambda n: "ljqruh suhylrxv\n" * (n // 16),
     "turned-letters": lambda n: "ɐǝɹʇ " * (n // 5),
     "nato-words": lambda n: "alfa bravo / " * (n // 13),
+    "scrambled-words": lambda n: "ignroe prevoius " * (n // 16),
 }
 
 

@@ -1,0 +1,66 @@
+"""Words whose inner letters are swapped ("ignroe all prevoius insturctions"): people and models read
+them as the words they were, word matching does not.
+
+The words an instruction nearly always has (in English, and the commonest in five more languages) are
+written with one or two pairs of neighbouring inner letters swapped, the common shapes of this trick; the
+RE2 pass looks for those spellings (a gate of their own), and only the lines holding one are set right and
+scanned again, reported as in `respelled` (only for what the plain reading adds: a typo in ordinary text
+is no finding).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+from itertools import combinations
+
+from proxy.content.model import Hit, Span
+from proxy.content.respelled import Rescan, judge
+from proxy.content.runs import TextView
+
+KEYWORDS = ("ignore", "instructions", "previous", "system", "prompt", "password", "secret", "assistant",
+            "forget", "reveal", "important", "credentials", "disregard",
+            "ignoriere", "anweisungen", "vorherigen", "passwort", "ignorez", "instrucciones", "istruzioni")
+
+
+def _swapped(word: str, pairs: tuple[int, ...]) -> str:
+    letters = list(word)
+    for i in pairs:
+        letters[i], letters[i + 1] = letters[i + 1], letters[i]
+    return "".join(letters)
+
+
+def _variants(word: str) -> set[str]:
+    """The word with one pair, or two pairs apart, of neighbouring inner letters swapped."""
+    inner = range(1, len(word) - 2)  # a pair (i, i+1) with both inside: first and last letters stay
+    out = {_swapped(word, (i,)) for i in inner}
+    out |= {_swapped(word, (i, j)) for i, j in combinations(inner, 2) if j > i + 1}
+    out.discard(word)
+    return out
+
+
+SCRAMBLED: dict[str, str] = {v: w for w in KEYWORDS for v in _variants(w)}
+_ALTERNATIVES = "|".join(sorted(SCRAMBLED, key=len, reverse=True))
+TRIGGERS = {"scrambled": rf"(?:^|[^a-z])(?:{_ALTERNATIVES})(?:[^a-z]|$)"}
+_WORD = re.compile(rf"(?<![a-z])(?:{_ALTERNATIVES})(?![a-z])", re.IGNORECASE)
+
+
+def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth: int) -> list[Hit]:
+    """A finding if lines with scrambled keywords, set right, read as an instruction they did not."""
+    if "scrambled" not in fired:
+        return []
+    lines: dict[int, list[re.Match[str]]] = {}
+    for m in _WORD.finditer(text):
+        lines.setdefault(text.rfind("\n", 0, m.start()) + 1, []).append(m)
+    found: list[tuple[Span, str]] = []
+    for start, words in lines.items():
+        stop = text.find("\n", start)
+        stop = len(text) if stop < 0 else stop
+        plain, at = [], start
+        for m in words:
+            plain += [text[at:m.start()], SCRAMBLED[m.group().lower()]]
+            at = m.end()
+        plain.append(text[at:stop])
+        found.append(((start, stop), "".join(plain)))
+    hit = judge("scrambled", text, found, rescan, depth)
+    return [] if hit is None else [hit]
