@@ -23,6 +23,7 @@ HELD_OUT_SOURCES = frozenset({
     "email-replies",  # talon's real-world reply fixtures, talon's and quotequail's quoted replies
     "pyrit",  # attacks: PyRIT's jailbreak templates (curated, in-the-wild, Pliny) placed in tool results
     "changelogs",  # CHANGELOG / NEWS / HISTORY of sdists, Debian changelogs, GitHub issue templates
+    "pyrit-converters",  # attacks: our sentences through PyRIT's offline text converters (obfuscation)
 })
 
 MULTILINGUAL_TERMINAL, TOOL_TEXT, OTHER = "multilingual+terminal", "tool text", "other"
