@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from confusable_homoglyphs.confusables import confusables_data  # type: ignore[import-untyped]
+
 # Characters that render as nothing (or nearly) and that an attacker sprinkles to split keywords.
 _INVISIBLE_CLASS = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
@@ -49,9 +51,35 @@ CONFUSABLES: dict[int, str] = {ord(ch): latin for latin, chars in _CONFUSABLE_PA
                                if ord(ch) > 0x7F}
 
 
+def _unicode_lookalikes() -> dict[int, str]:
+    """Every single character Unicode's confusables data (`confusable_homoglyphs`) lists as looking like a
+    Latin letter: mathematical alphabets, small capitals, IPA, Armenian, Cherokee, Canadian syllabics, Indic
+    digits... Cyrillic and Greek letters are left to the curated pairs: Russian is read by the injection
+    rules in its own letters, and a Greek or Cyrillic word is no disguise."""
+    found: dict[int, str] = {}
+    for latin in "abcdefghijklmnopqrstuvwxyz":
+        for form in (latin, latin.upper()):
+            for entry in confusables_data.get(form) or ():
+                ch = entry.get("c", "")
+                if (len(ch) == 1 and ord(ch) > 0x7F and not unicodedata.category(ch).startswith(("M", "Z", "C"))
+                        and not _CYRILLIC_OR_GREEK.match(ch)):
+                    found.setdefault(ord(ch), latin)
+    for code in (*range(0x0250, 0x02B0), *range(0x1D00, 0x1DC0), *range(0xA720, 0xA800), *range(0xAB30, 0xAB70)):
+        named = _STYLED_LATIN.match(unicodedata.name(chr(code), ""))  # small capitals, IPA and phonetic forms
+        if named:
+            found.setdefault(code, named.group(1).lower())
+    return found
+
+
+_STYLED_LATIN = re.compile(r"LATIN (?:LETTER SMALL CAPITAL|SMALL LETTER|CAPITAL LETTER) ([A-Z])(?: WITH .*)?$")
+_CYRILLIC_OR_GREEK = re.compile("[\u0370-\u03ff\u0400-\u052f\u1c80-\u1c8f\u1f00-\u1fff\u2de0-\u2dff\ua640-\ua69f]")
+# What `fold` maps to Latin letters: the curated pairs, then Unicode's lookalikes.
+FOLDED: dict[int, str] = {**_unicode_lookalikes(), **CONFUSABLES}
+
+
 _CURLY = re.compile("[\u2018\u2019\u201b\u201c\u201d\u2032]")
 _STRAIGHT = (("\u2018", "'"), ("\u2019", "'"), ("\u201b", "'"), ("\u2032", "'"), ("\u201c", '"'), ("\u201d", '"'))
-_CONFUSABLE = re.compile("[" + "".join(sorted(chr(c) for c in CONFUSABLES)) + "]")
+_FOLDED_CHARS = frozenset(chr(c) for c in FOLDED)  # a set: a regex class this large is slow to search
 
 
 def fold(text: str, non_ascii: str | None = None) -> str:
@@ -67,8 +95,8 @@ def fold(text: str, non_ascii: str | None = None) -> str:
     if not unicodedata.is_normalized("NFKC", probe):
         text = unicodedata.normalize("NFKC", text)
         probe = unicodedata.normalize("NFKC", probe)
-    if _CONFUSABLE.search(probe):
-        text = _CONFUSABLE.sub(lambda m: CONFUSABLES[ord(m.group())], text)
+    if not _FOLDED_CHARS.isdisjoint(probe):
+        text = text.translate(FOLDED)
     if _CURLY.search(probe):
         for curly, straight in _STRAIGHT:
             if curly in probe:  # each replace is a pass over the whole text
