@@ -1,5 +1,6 @@
 """Text respelled so that word matching misses it: letters spaced out ("i g n o r e  a l l"),
-leetspeak ("1gn0r3 4ll pr3v10u5"), Morse code, binary octets, and marks piled on every letter.
+leetspeak ("1gn0r3 4ll pr3v10u5"), Morse code, binary octets, and marks piled on every letter
+(combining, or accented letters: "ïgńörê ãll").
 
 Each form is put back into plain words and scanned again (like a decoded payload). A finding is
 reported only when the plain text trips a detector: spaced-out headings, version strings and hashes,
@@ -9,7 +10,9 @@ for its form alone. Every step is one regex pass or one pass over a candidate's 
 
 from __future__ import annotations
 
+import bisect
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Container
 
@@ -56,13 +59,17 @@ _MORSE = dict(zip(
     "abcdefghijklmnopqrstuvwxyz0123456789.,?@/", strict=True))
 # Octets written in binary, 6 or more.
 _BINARY_RUN = re2.compile(rb"(?:^|[^01])((?:[01]{8}[ ,]?){5,}[01]{8})(?:[^01]|$)")
-# Combining marks on Latin letters: at least this many, on at least this share of the letters.
-MIN_MARKS, MIN_MARK_SHARE = 8, 0.5
+# Combining marks on Latin letters: at least MIN_MARKS in the text to look; a line counts with at least
+# MIN_MARKED_LETTERS marked letters, a third of its letters (French has a few per cent; Vietnamese, more, is
+# read back too, and reported only if the unmarked reading adds an instruction).
+MIN_MARKS, MIN_MARKED_LETTERS, MIN_MARK_SHARE = 8, 4, 0.3
 _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # the diacritic blocks
 _MARK = re.compile(f"[{_COMBINING}]")
 _MARKED = re.compile(f"[A-Za-z][{_COMBINING}]")
 _MARKS_ON_LETTER = re.compile(f"([A-Za-z])[{_COMBINING}]+")
 _ASCII_LETTER = re.compile("[A-Za-z]")
+_NEWLINE = re.compile("\n")
+_ACCENTED = re.compile(f"[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff{_COMBINING}]")  # or a mark
 
 TRIGGERS = {
     "respelled.spaced": r"(?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11}[A-Za-z]",
@@ -86,7 +93,7 @@ def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth
     if "respelled.binary" in fired:
         forms.append(("binary", [(span, _binary(text[span[0]:span[1]])) for span in _runs(_BINARY_RUN, view)]))
     if not view.is_ascii and _many_marks(view.non_ascii):
-        forms.append(("marks", [((0, len(text)), _unmark(text))]))
+        forms.append(("marks", _unmarked_lines(text)))
     hits: list[Hit] = []
     for name, found in forms:
         hit = judge(name, text, found, rescan, depth)
@@ -167,11 +174,28 @@ def _binary(run: str) -> str:
 
 
 def _many_marks(non_ascii: str) -> bool:
-    return len(_MARK.findall(non_ascii)) >= MIN_MARKS
+    """Enough marks, combining or inside accented letters (`é` counts as `e` and a mark)."""
+    return len(_MARK.findall(unicodedata.normalize("NFD", non_ascii))) >= MIN_MARKS
 
 
-def _unmark(text: str) -> str:
-    """The text without the combining marks on ASCII letters, if enough of its letters carry them."""
-    marked = len(_MARKED.findall(text))
-    letters = len(_ASCII_LETTER.findall(text))
-    return _MARKS_ON_LETTER.sub(r"\1", text) if marked >= max(MIN_MARKS, MIN_MARK_SHARE * letters) else ""
+def _unmarked_lines(text: str) -> list[tuple[Span, str]]:
+    """Lines on whose letters marks are piled (MIN_MARK_SHARE of the ASCII letters, once decomposed),
+    without those marks. Only lines with MIN_MARKED_LETTERS accented letters are decomposed."""
+    accents = [m.start() for m in _ACCENTED.finditer(text)]
+    if len(accents) < MIN_MARKED_LETTERS:  # (a letter with several combining marks counts several times)
+        return []
+    breaks = [m.start() for m in _NEWLINE.finditer(text)]
+    per_line = Counter(bisect.bisect(breaks, at) for at in accents)  # line number -> accented letters
+    out: list[tuple[Span, str]] = []
+    for line, count in sorted(per_line.items()):
+        if count < MIN_MARKED_LETTERS:
+            continue
+        start = breaks[line - 1] + 1 if line else 0
+        stop = breaks[line] if line < len(breaks) else len(text)
+        if count < MIN_MARK_SHARE / 2 * (stop - start):
+            continue  # too few for a third of its letters, unless half the line is not letters
+        decomposed = unicodedata.normalize("NFD", text[start:stop])
+        marked = len(_MARKED.findall(decomposed))
+        if marked >= MIN_MARKED_LETTERS and marked >= MIN_MARK_SHARE * len(_ASCII_LETTER.findall(decomposed)):
+            out.append(((start, stop), _MARKS_ON_LETTER.sub(r"\1", decomposed)))
+    return out

@@ -3,6 +3,8 @@ back and found, in English and German; everyday text in those shapes is not repo
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from proxy.content.scanner import Scanner
@@ -41,6 +43,12 @@ def marked(text: str) -> str:
     return "".join(c + "\u0336" if c.isalpha() else c for c in text)
 
 
+def accented(text: str) -> str:
+    marks = ("\u0301", "\u0308", "\u0302", "\u0303")
+    return unicodedata.normalize("NFC", "".join(c + marks[i % 4] if c in "aeiouAEIOUny" else c
+                                                 for i, c in enumerate(text)))
+
+
 def detectors(text: str) -> set[str]:
     carrier = f"Meeting notes\n\n- Budget review moved to Thursday\n- {text}\n- Next sync in two weeks"
     return {hit.detector for hit, _ in Scanner(ContentSettings()).scan_text(carrier, "tool_result").hits}
@@ -49,7 +57,7 @@ def detectors(text: str) -> set[str]:
 @pytest.mark.parametrize("sentence", [ENGLISH, GERMAN], ids=["en", "de"])
 @pytest.mark.parametrize(("respell", "detector"), [
     (spaced, "encoded.spaced"), (dotted, "encoded.spaced"), (leet, "encoded.leet"), (morse, "encoded.morse"),
-    (binary, "encoded.binary"), (marked, "encoded.marks")])
+    (binary, "encoded.binary"), (marked, "encoded.marks"), (accented, "encoded.marks")])
 def test_a_respelled_instruction_is_put_back_and_found(sentence: str, respell: object, detector: str) -> None:
     assert callable(respell)
     assert detector in detectors(respell(sentence))
