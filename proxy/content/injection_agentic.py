@@ -58,7 +58,7 @@ and one inside an example in text about prompt injection does not count at all.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
 import re2
@@ -370,31 +370,32 @@ def _fold_char(ch: str) -> str:
     return "(?:" + "|".join(regex.escape(v) for v in variants) + ")"
 
 
-def folded(fragment: str) -> str:
-    """A lexicon fragment with each non-ASCII literal written as fold leaves it, spaces flexible."""
+def _rewrite(fragment: str, in_class: Callable[[str], str], outside: Callable[[str], str]) -> str:
+    """The regex fragment with each literal character (escapes kept) rewritten, inside `[...]` or outside."""
     out: list[str] = []
-    i, in_class = 0, False
+    i, inside = 0, False
     while i < len(fragment):
         ch = fragment[i]
         if ch == "\\":
             out.append(fragment[i:i + 2])
             i += 2
             continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-                out.append(ch)
-            else:
-                out.append("".join(sorted({fold(ch), fold(ch.upper())})) if not ch.isascii() else ch)
+        if inside:
+            inside = ch != "]"
+            out.append(in_class(ch) if inside else ch)
         elif ch == "[":
-            in_class = True
+            inside = True
             out.append(ch)
-        elif not ch.isascii():
-            out.append(_fold_char(ch))
         else:
-            out.append(ch)
+            out.append(outside(ch))
         i += 1
     return spaces_flexible("".join(out))
+
+
+def folded(fragment: str) -> str:
+    """A lexicon fragment with each non-ASCII literal written as fold leaves it, spaces flexible."""
+    return _rewrite(fragment, lambda ch: ch if ch.isascii() else "".join(sorted({fold(ch), fold(ch.upper())})),
+                    lambda ch: ch if ch.isascii() else _fold_char(ch))
 
 
 def exact(fragment: str) -> str:
@@ -408,24 +409,7 @@ def exact(fragment: str) -> str:
 
 def _latin1_view(fragment: str) -> str:
     """The fragment as the latin-1 prefilter sees text: every non-ASCII letter is `?` there."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(fragment):
-        ch = fragment[i]
-        if ch == "\\":
-            out.append(fragment[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-            out.append(ch if ch.isascii() else "?")
-        elif ch == "[":
-            in_class = True
-            out.append(ch)
-        else:
-            out.append(ch if ch.isascii() else r"\?")
-        i += 1
-    return spaces_flexible("".join(out))
+    return _rewrite(fragment, lambda ch: ch if ch.isascii() else "?", lambda ch: ch if ch.isascii() else r"\?")
 
 
 _BOUNDED = r"(?:^|[^a-z0-9_])(?:{})(?:[^a-z0-9_]|$)"
