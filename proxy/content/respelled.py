@@ -10,7 +10,6 @@ for its form alone. Every step is one regex pass or one pass over a candidate's 
 
 from __future__ import annotations
 
-import bisect
 import re
 import unicodedata
 from collections import Counter
@@ -68,8 +67,8 @@ _MARK = re.compile(f"[{_COMBINING}]")
 _MARKED = re.compile(f"[A-Za-z][{_COMBINING}]")
 _MARKS_ON_LETTER = re.compile(f"([A-Za-z])[{_COMBINING}]+")
 _ASCII_LETTER = re.compile("[A-Za-z]")
-_NEWLINE = re.compile("\n")
-_ACCENTED = re.compile(f"[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff{_COMBINING}]")  # or a mark
+# Four non-ASCII characters (`?` in the one-byte view), each after one to four ASCII letters or spaces.
+_CROWDED = re2.compile(rb"(?:[A-Za-z ]{1,4}\?+){4}")
 
 TRIGGERS = {
     "respelled.spaced": r"(?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11}[A-Za-z]",
@@ -93,7 +92,7 @@ def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth
     if "respelled.binary" in fired:
         forms.append(("binary", [(span, _binary(text[span[0]:span[1]])) for span in _runs(_BINARY_RUN, view)]))
     if not view.is_ascii and _many_marks(view.non_ascii):
-        forms.append(("marks", _unmarked_lines(text)))
+        forms.append(("marks", _unmarked_lines(text, view)))
     hits: list[Hit] = []
     for name, found in forms:
         hit = judge(name, text, found, rescan, depth)
@@ -178,22 +177,15 @@ def _many_marks(non_ascii: str) -> bool:
     return len(_MARK.findall(unicodedata.normalize("NFD", non_ascii))) >= MIN_MARKS
 
 
-def _unmarked_lines(text: str) -> list[tuple[Span, str]]:
+def _unmarked_lines(text: str, view: TextView) -> list[tuple[Span, str]]:
     """Lines on whose letters marks are piled (MIN_MARK_SHARE of the ASCII letters, once decomposed),
-    without those marks. Only lines with MIN_MARKED_LETTERS accented letters are decomposed."""
-    accents = [m.start() for m in _ACCENTED.finditer(text)]
-    if len(accents) < MIN_MARKED_LETTERS:  # (a letter with several combining marks counts several times)
-        return []
-    breaks = [m.start() for m in _NEWLINE.finditer(text)]
-    per_line = Counter(bisect.bisect(breaks, at) for at in accents)  # line number -> accented letters
+    without those marks. RE2 finds where non-ASCII characters crowd among ASCII letters (in the one-byte
+    view every such character is `?`); only those lines are decomposed."""
+    starts = sorted({view.view.rfind(b"\n", 0, m.start()) + 1 for m in _CROWDED.finditer(view.view)})
     out: list[tuple[Span, str]] = []
-    for line, count in sorted(per_line.items()):
-        if count < MIN_MARKED_LETTERS:
-            continue
-        start = breaks[line - 1] + 1 if line else 0
-        stop = breaks[line] if line < len(breaks) else len(text)
-        if count < MIN_MARK_SHARE / 2 * (stop - start):
-            continue  # too few for a third of its letters, unless half the line is not letters
+    for start in starts:
+        stop = text.find("\n", start)
+        stop = len(text) if stop < 0 else stop
         decomposed = unicodedata.normalize("NFD", text[start:stop])
         marked = len(_MARKED.findall(decomposed))
         if marked >= MIN_MARKED_LETTERS and marked >= MIN_MARK_SHARE * len(_ASCII_LETTER.findall(decomposed)):
