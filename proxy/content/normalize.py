@@ -64,14 +64,17 @@ def _unicode_lookalikes() -> dict[int, str]:
                 if (len(ch) == 1 and ord(ch) > 0x7F and not unicodedata.category(ch).startswith(("M", "Z", "C"))
                         and not _CYRILLIC_OR_GREEK.match(ch)):
                     found.setdefault(ord(ch), latin)
-    for code in (*range(0x0250, 0x02B0), *range(0x1D00, 0x1DC0), *range(0xA720, 0xA800), *range(0xAB30, 0xAB70)):
-        named = _STYLED_LATIN.match(unicodedata.name(chr(code), ""))  # small capitals, IPA and phonetic forms
+    for code in (*range(0x0250, 0x02B0), *range(0x1D00, 0x1DC0), *range(0xA720, 0xA800), *range(0xAB30, 0xAB70),
+                 *range(0x1F100, 0x1F200)):
+        # small capitals, IPA and phonetic forms; squared, circled and regional-indicator letters (emoji)
+        named = _STYLED_LATIN.match(unicodedata.name(chr(code), ""))
         if named:
             found.setdefault(code, named.group(1).lower())
     return found
 
 
-_STYLED_LATIN = re.compile(r"LATIN (?:LETTER SMALL CAPITAL|SMALL LETTER|CAPITAL LETTER) ([A-Z])(?: WITH .*)?$")
+_STYLED_LATIN = re.compile(r"(?:(?:NEGATIVE )?(?:SQUARED |CIRCLED |PARENTHESIZED )?LATIN (?:LETTER SMALL CAPITAL|"
+                           r"SMALL LETTER|CAPITAL LETTER)|REGIONAL INDICATOR SYMBOL LETTER) ([A-Z])(?: WITH .*)?$")
 _CYRILLIC_OR_GREEK = re.compile("[\u0370-\u03ff\u0400-\u052f\u1c80-\u1c8f\u1f00-\u1fff\u2de0-\u2dff\ua640-\ua69f]")
 # What `fold` maps to Latin letters: the curated pairs, then Unicode's lookalikes.
 FOLDED: dict[int, str] = {**_unicode_lookalikes(), **CONFUSABLES}

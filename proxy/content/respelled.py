@@ -56,8 +56,9 @@ _MORSE = dict(zip(
      "--.-", ".-.", "...", "-", "..-", "...-", ".--", "-..-", "-.--", "--..", "-----", ".----", "..---", "...--",
      "....-", ".....", "-....", "--...", "---..", "----.", ".-.-.-", "--..--", "..--..", ".--.-.", "-..-."),
     "abcdefghijklmnopqrstuvwxyz0123456789.,?@/", strict=True))
-# Octets written in binary, 6 or more.
-_BINARY_RUN = re2.compile(rb"(?:^|[^01])((?:[01]{8}[ ,]?){5,}[01]{8})(?:[^01]|$)")
+# Characters written in binary: octets run together or apart (UTF-8), or groups of 7 to 32 bits apart, each
+# a code point; 6 or more.
+_BINARY_RUN = re2.compile(rb"(?:^|[^01])((?:[01]{8}[ ,]?){5,}[01]{8}|(?:[01]{7,32}[ ,]+){5,}[01]{7,32})(?:[^01]|$)")
 # Combining marks on Latin letters: at least MIN_MARKS in the text to look; a line counts with at least
 # MIN_MARKED_LETTERS marked letters, a third of its letters (French has a few per cent; Vietnamese, more, is
 # read back too, and reported only if the unmarked reading adds an instruction).
@@ -70,11 +71,17 @@ _ASCII_LETTER = re.compile("[A-Za-z]")
 # Four non-ASCII characters (`?` in the one-byte view), each after one to four ASCII letters or spaces.
 _CROWDED = re2.compile(rb"(?:[A-Za-z ]{1,4}\?+){4}")
 
+# English (grade 1) braille letters by their Unicode cells; the blank cell is a space; the capital and
+# number signs are dropped (letters are matched in either case).
+_BRAILLE_LETTERS = dict(zip("⠁⠃⠉⠙⠑⠋⠛⠓⠊⠚⠅⠇⠍⠝⠕⠏⠟⠗⠎⠞⠥⠧⠺⠭⠽⠵⠀⠲⠂", "abcdefghijklmnopqrstuvwxyz .,", strict=True))
+_BRAILLE = re.compile("[\u2800-\u28ff]")
+MIN_BRAILLE = 8  # cells in the text (a stray arrow-like cell in a table is no text)
+
 TRIGGERS = {
     "respelled.spaced": r"(?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11}[A-Za-z]",
     "respelled.leet": LEET_LINE_SOURCE,
     "respelled.morse": r"(?:[.\-]{1,7}(?: / | {1,3}|/)){7}[.\-]",
-    "respelled.binary": r"(?:[01]{8}[ ,]?){5}[01]{8}",
+    "respelled.binary": r"(?:[01]{8}[ ,]?){5}[01]{8}|(?:[01]{7,32}[ ,]+){5}[01]{7}",
 }
 
 
@@ -93,6 +100,8 @@ def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth
         forms.append(("binary", [(span, _binary(text[span[0]:span[1]])) for span in _runs(_BINARY_RUN, view)]))
     if not view.is_ascii and _many_marks(view.non_ascii):
         forms.append(("marks", _unmarked_lines(text, view)))
+    if not view.is_ascii and len(_BRAILLE.findall(view.non_ascii)) >= MIN_BRAILLE:
+        forms.append(("braille", _braille_lines(text)))
     hits: list[Hit] = []
     for name, found in forms:
         hit = judge(name, text, found, rescan, depth)
@@ -165,7 +174,13 @@ def _morse(run: str) -> str:
 
 
 def _binary(run: str) -> str:
-    data = bytes(int(bits, 2) for bits in re.findall(r"[01]{8}", run))
+    groups = re.findall(r"[01]+", run)
+    widths = {len(g) for g in groups}
+    if len(groups) > 1 and len(widths) == 1 and widths != {8}:  # one code point per group
+        points = [int(g, 2) for g in groups]
+        return "".join(chr(p) for p in points if 0 < p < 0x110000 and not 0xD800 <= p < 0xE000)
+    bits = "".join(groups)
+    data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits) - len(bits) % 8, 8))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -190,4 +205,16 @@ def _unmarked_lines(text: str, view: TextView) -> list[tuple[Span, str]]:
         marked = len(_MARKED.findall(decomposed))
         if marked >= MIN_MARKED_LETTERS and marked >= MIN_MARK_SHARE * len(_ASCII_LETTER.findall(decomposed)):
             out.append(((start, stop), _MARKS_ON_LETTER.sub(r"\1", decomposed)))
+    return out
+
+
+def _braille_lines(text: str) -> list[tuple[Span, str]]:
+    """Lines with MIN_BRAILLE braille cells, read as English letters (other cells are dropped)."""
+    out: list[tuple[Span, str]] = []
+    start = 0
+    for line in text.split("\n"):
+        if len(_BRAILLE.findall(line)) >= MIN_BRAILLE:
+            read = "".join(_BRAILLE_LETTERS.get(c, "") if "\u2800" <= c <= "\u28ff" else c for c in line)
+            out.append(((start, start + len(line)), read))
+        start += len(line) + 1
     return out

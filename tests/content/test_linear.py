@@ -38,6 +38,8 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "turned-letters": lambda n: "ɐǝɹʇ " * (n // 5),
     "nato-words": lambda n: "alfa bravo / " * (n // 13),
     "scrambled-words": lambda n: "ignroe prevoius " * (n // 16),
+    "braille-line": lambda n: "x" * (n - 8) + "⠁⠃⠉⠙⠑⠋⠛⠓",
+    "squared-letters": lambda n: "🅸🅶🅽 " * (n // 4),
 }
 
 

@@ -49,6 +49,15 @@ def accented(text: str) -> str:
                                                  for i, c in enumerate(text)))
 
 
+def braille(text: str) -> str:
+    cells = dict(zip("abcdefghijklmnopqrstuvwxyz ", "⠁⠃⠉⠙⠑⠋⠛⠓⠊⠚⠅⠇⠍⠝⠕⠏⠟⠗⠎⠞⠥⠧⠺⠭⠽⠵⠀", strict=True))
+    return "".join(cells.get(c, "") for c in text.lower())
+
+
+def binary16(text: str) -> str:
+    return " ".join(f"{ord(c):016b}" for c in text)
+
+
 def detectors(text: str) -> set[str]:
     carrier = f"Meeting notes\n\n- Budget review moved to Thursday\n- {text}\n- Next sync in two weeks"
     return {hit.detector for hit, _ in Scanner(ContentSettings()).scan_text(carrier, "tool_result").hits}
@@ -57,7 +66,8 @@ def detectors(text: str) -> set[str]:
 @pytest.mark.parametrize("sentence", [ENGLISH, GERMAN], ids=["en", "de"])
 @pytest.mark.parametrize(("respell", "detector"), [
     (spaced, "encoded.spaced"), (dotted, "encoded.spaced"), (leet, "encoded.leet"), (morse, "encoded.morse"),
-    (binary, "encoded.binary"), (marked, "encoded.marks"), (accented, "encoded.marks")])
+    (binary, "encoded.binary"), (marked, "encoded.marks"), (accented, "encoded.marks"),
+    (braille, "encoded.braille"), (binary16, "encoded.binary")])
 def test_a_respelled_instruction_is_put_back_and_found(sentence: str, respell: object, detector: str) -> None:
     assert callable(respell)
     assert detector in detectors(respell(sentence))
@@ -78,6 +88,7 @@ def test_a_finding_shows_what_the_text_reads_as_and_strip_removes_it() -> None:
     "- - - - - - - - - - - - - - - - - - - -\n. . . . . . . . . . . . . . .",
     "00000001 00000010 00000100 00001000 00010000 00100000 01000000 10000000",
     "Tie\u0302\u0301ng Vie\u0323\u0302t co\u0301 nhie\u0302\u0300u da\u0302\u0301u tha\u0306\u0309ng",
+    "Braille sample: ⠓⠑⠇⠇⠕⠀⠺⠕⠗⠇⠙ means hello world.",
 ])
 def test_everyday_text_in_those_shapes_is_not_reported(text: str) -> None:
     assert detectors(text) == set()
