@@ -22,7 +22,8 @@ from proxy.content.runs import TextView
 
 KEYWORDS = ("ignore", "instructions", "previous", "system", "prompt", "password", "secret", "assistant",
             "forget", "reveal", "important", "credentials", "disregard",
-            "ignoriere", "anweisungen", "passwort", "ignorez", "consignes", "instrucciones", "ignora", "istruzioni")
+            "ignoriere", "anweisungen", "vorherigen", "passwort", "ignorez", "consignes", "instrucciones", "ignora",
+            "istruzioni")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -59,12 +59,11 @@ _MORSE = dict(zip(
 # Characters written in binary: octets run together or apart (UTF-8), or groups of 7 to 32 bits apart, each
 # a code point; 6 or more.
 _BINARY_RUN = re2.compile(rb"(?:^|[^01])((?:[01]{8}[ ,]?){5,}[01]{8}|(?:[01]{7,32}[ ,]+){5,}[01]{7,32})(?:[^01]|$)")
-# Combining marks on Latin letters: at least MIN_MARKS in the text to look; a line counts with at least
-# MIN_MARKED_LETTERS marked letters, a third of its letters (French has a few per cent; Vietnamese, more, is
-# read back too, and reported only if the unmarked reading adds an instruction).
-MIN_MARKS, MIN_MARKED_LETTERS, MIN_MARK_SHARE = 8, 4, 0.3
+# Combining marks on Latin letters: a line counts with at least MIN_MARKED_LETTERS marked letters, a third
+# of its letters (French has a few per cent; Vietnamese, more, is read back too, and reported only if the
+# unmarked reading adds an instruction). RE2 (`_CROWDED`) picks the lines to look at.
+MIN_MARKED_LETTERS, MIN_MARK_SHARE = 4, 0.3
 _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # the diacritic blocks
-_MARK = re.compile(f"[{_COMBINING}]")
 _MARKED = re.compile(f"[A-Za-z][{_COMBINING}]")
 _MARKS_ON_LETTER = re.compile(f"([A-Za-z])[{_COMBINING}]+")
 _ASCII_LETTER = re.compile("[A-Za-z]")
@@ -98,7 +97,7 @@ def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth
         forms.append(("morse", [(span, _morse(text[span[0]:span[1]])) for span in _runs(_MORSE_RUN, view)]))
     if "respelled.binary" in fired:
         forms.append(("binary", [(span, _binary(text[span[0]:span[1]])) for span in _runs(_BINARY_RUN, view)]))
-    if not view.is_ascii and _many_marks(view.non_ascii):
+    if not view.is_ascii:
         forms.append(("marks", _unmarked_lines(text, view)))
     if not view.is_ascii and len(_BRAILLE.findall(view.non_ascii)) >= MIN_BRAILLE:
         forms.append(("braille", _braille_lines(text)))
@@ -185,11 +184,6 @@ def _binary(run: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return ""
-
-
-def _many_marks(non_ascii: str) -> bool:
-    """Enough marks, combining or inside accented letters (`é` counts as `e` and a mark)."""
-    return len(_MARK.findall(unicodedata.normalize("NFD", non_ascii))) >= MIN_MARKS
 
 
 def _unmarked_lines(text: str, view: TextView) -> list[tuple[Span, str]]:

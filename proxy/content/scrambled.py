@@ -1,7 +1,7 @@
 """Words whose inner letters are swapped ("ignroe all prevoius insturctions"): people and models read
 them as the words they were, word matching does not.
 
-The words an instruction nearly always has (in English, and the commonest in five more languages) are
+The words an instruction nearly always has (`ciphers.KEYWORDS`, English and five more languages) are
 written with one or two pairs of neighbouring inner letters swapped, the common shapes of this trick; the
 RE2 pass looks for those spellings (a gate of their own), and only the lines holding one are set right and
 scanned again, reported as in `respelled` (only for what the plain reading adds: a typo in ordinary text
@@ -14,13 +14,10 @@ import re
 from collections.abc import Container
 from itertools import combinations
 
+from proxy.content.ciphers import KEYWORDS
 from proxy.content.model import Hit, Span
 from proxy.content.respelled import Rescan, judge
 from proxy.content.runs import TextView
-
-KEYWORDS = ("ignore", "instructions", "previous", "system", "prompt", "password", "secret", "assistant",
-            "forget", "reveal", "important", "credentials", "disregard",
-            "ignoriere", "anweisungen", "vorherigen", "passwort", "ignorez", "instrucciones", "istruzioni")
 
 
 def _swapped(word: str, pairs: tuple[int, ...]) -> str:
