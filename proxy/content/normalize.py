@@ -76,8 +76,9 @@ def _unicode_lookalikes() -> dict[int, str]:
 _STYLED_LATIN = re.compile(r"(?:(?:NEGATIVE )?(?:SQUARED |CIRCLED |PARENTHESIZED )?LATIN (?:LETTER SMALL CAPITAL|"
                            r"SMALL LETTER|CAPITAL LETTER)|REGIONAL INDICATOR SYMBOL LETTER) ([A-Z])(?: WITH .*)?$")
 _CYRILLIC_OR_GREEK = re.compile("[\u0370-\u03ff\u0400-\u052f\u1c80-\u1c8f\u1f00-\u1fff\u2de0-\u2dff\ua640-\ua69f]")
-# What `fold` maps to Latin letters: the curated pairs, then Unicode's lookalikes.
-FOLDED: dict[int, str] = {**_unicode_lookalikes(), **CONFUSABLES}
+# What `fold` maps to Latin letters: the curated pairs, then Unicode's lookalikes; and the one space
+# separator NFKC leaves as it is (U+1680, Ogham space mark).
+FOLDED: dict[int, str] = {**_unicode_lookalikes(), **CONFUSABLES, 0x1680: " "}
 
 
 _CURLY = re.compile("[\u2018\u2019\u201b\u201c\u201d\u2032]")
@@ -90,21 +91,30 @@ def fold(text: str, non_ascii: str | None = None) -> str:
 
     `non_ascii` (the text's non-ASCII characters alone, if known) lets each step be skipped cheaply.
     """
+    return folding(text, non_ascii)[0]
+
+
+def folding(text: str, non_ascii: str | None = None) -> tuple[str, bool]:
+    """`fold`, and whether it turned compatibility forms or lookalikes into other letters (the text may be
+    written in disguise: `lookalikes`)."""
     if text.isascii():
-        return text.lower()
+        return text.lower(), False
     probe = text if non_ascii is None else non_ascii
+    changed = False
     if _INVISIBLE.search(probe):
         text = _INVISIBLE.sub("", text)
     if not unicodedata.is_normalized("NFKC", probe):
         text = unicodedata.normalize("NFKC", text)
         probe = unicodedata.normalize("NFKC", probe)
+        changed = True
     if not _FOLDED_CHARS.isdisjoint(probe):
         text = text.translate(FOLDED)
+        changed = True
     if _CURLY.search(probe):
         for curly, straight in _STRAIGHT:
             if curly in probe:  # each replace is a pass over the whole text
                 text = text.replace(curly, straight)
     # casefold differs from lower only for a few characters (ß, ligatures...): skip it without them.
     # Σ lower-cases by context (final ς), so the probe cannot tell: casefold whenever it is there.
-    return text.lower() if "Σ" not in probe and probe.lower() == probe.casefold() else text.casefold()
-
+    low = text.lower() if "Σ" not in probe and probe.lower() == probe.casefold() else text.casefold()
+    return low, changed

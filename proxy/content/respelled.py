@@ -17,6 +17,7 @@ from collections.abc import Callable, Container
 
 import re2
 
+from proxy.content import lookalikes
 from proxy.content.model import ATLAS_OBFUSCATION, Hit, Span, clip
 from proxy.content.runs import TextView
 from proxy.types import Severity
@@ -28,16 +29,19 @@ REMOVED = "[respelled text removed by Drawbridge]"
 _HIDDEN = ("injection.", "secrets.", "exfil.")  # what respelled text is reported for
 
 # The runs are found by RE2 over the one-byte view of the text (offsets kept; linear), each as group 1.
-# Single letters, each followed by one short separator, at least 12 in a row.
-_SPACED = re2.compile(rb"(?:^|[^A-Za-z0-9])((?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11,}[A-Za-z])(?:[^A-Za-z0-9]|$)")
+# Single letters, each followed by a short separator (punctuation kept in it: `t-, b-e`), at least 12 in a row.
+_SPACED = re2.compile(rb"(?:^|[^A-Za-z0-9])((?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t|[ ._*|~+-]?[,;:!?'\"][ ._*|~+-]{1,2}))"
+                      rb"{11,}[A-Za-z])(?:[^A-Za-z0-9]|$)")
 _SEPARATORS = re.compile(r"[ ._*|~+\t-]+")
-# A word with digits or symbols standing for letters (`1gn0r3`, `pr3v10u5`, `@ll`, `a11`): letters and
-# such characters only, at least one of each kind (two letters: `\x70`, `[35m` are no words), at most 32
-# characters, not right after a backslash or inside an escape sequence.
-_LEET_MAP_KEEP_ONE = str.maketrans("4@3!0$57|1", "aaeioostl\x00")  # 1 marked, read below
+# A word with digits or symbols standing for letters (`1gn0r3`, `pr3v10u5`, `@ll`, `a11`, `(0n73n75`): letters and
+# such characters only, at least one stand-in, at most 32 characters, not right after a backslash or inside
+# an escape sequence. It counts as leetspeak with two letters or more (`\x70`, `[35m` are no words); on a line
+# with enough of those, words written in stand-ins alone (`411`, `70`) are read too.
+_STAND_INS = "4@3!0$57|19(+8"
+_LEET_MAP_KEEP_ONE = str.maketrans(_STAND_INS, "aaeioostl\x00gctb")  # 1 marked, read below
 _ONE_AS_I, _ONE_AS_L = str.maketrans("\x00", "i"), str.maketrans("\x00", "l")
-_LEET_WORD = re.compile(r"(?<![\w@$!|\\\[;])(?=[a-z@$!|]*[4@310$57!|])(?=[4@310$57!|]*[a-z])[a-z4@310$57!|]{3,32}"
-                        r"(?![\w@$!|])", re.IGNORECASE)
+_LEET_WORD = re.compile(r"(?<![\w@$!|\\\[;(+])(?=[a-z@$!|(+]*[4@310$57!|9(+8])[a-z4@310$57!|9(+8]{2,32}"
+                        r"(?![\w@$!|(+])", re.IGNORECASE)
 MIN_LEET_WORDS = 3  # on one line
 MIN_LEET_SHARE = 0.25  # of the line's words (a log line with `v1`, `T09` and `md5` among 30 words is not leetspeak)
 # RE2: a line with MIN_LEET_WORDS tokens, each with a letter past `f` and a stand-in character (a hash or
@@ -50,12 +54,14 @@ LEET_LINE_SOURCE = r"[^\n]*".join([_LEETISH] * MIN_LEET_WORDS)
 _LEET_LINE = re2.compile(("(?m)^[^\n]*" + LEET_LINE_SOURCE + "[^\n]*").encode())
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")  # an identifier or hash, not leetspeak
 # Morse letters (dots and dashes) separated by spaces, words by " / " or three spaces: 8 or more.
-_MORSE_RUN = re2.compile(rb"(?:^|[^.\-\w])((?:[.\-]{1,7}(?: / | {1,3}|/)){7,}[.\-]{1,7})(?:[^.\-\w]|$)")
+_MORSE_RUN = re2.compile(rb"(?:^|[^.\-\w])((?:[.\-]{1,8}(?: / | {1,3}|/)){7,}[.\-]{1,8})(?:[^.\-\w]|$)")
 _MORSE = dict(zip(
     (".-", "-...", "-.-.", "-..", ".", "..-.", "--.", "....", "..", ".---", "-.-", ".-..", "--", "-.", "---", ".--.",
      "--.-", ".-.", "...", "-", "..-", "...-", ".--", "-..-", "-.--", "--..", "-----", ".----", "..---", "...--",
-     "....-", ".....", "-....", "--...", "---..", "----.", ".-.-.-", "--..--", "..--..", ".--.-.", "-..-."),
-    "abcdefghijklmnopqrstuvwxyz0123456789.,?@/", strict=True))
+     "....-", ".....", "-....", "--...", "---..", "----.", ".-.-.-", "--..--", "..--..", ".--.-.", "-..-.", ".----.",
+     "-.-.--", "---...", "-.-.-.", "-....-", "..--.-", ".-..-.", "-.--.", "-.--.-", "-...-", ".-.-.", "...-..-",
+     "........"),  # the last is the error sign, written for a character Morse has no code for
+    (*"abcdefghijklmnopqrstuvwxyz0123456789.,?@/'!:;-_\"()=+$", ""), strict=True))
 # Characters written in binary: octets run together or apart (UTF-8), or groups of 7 to 32 bits apart, each
 # a code point; 6 or more.
 _BINARY_RUN = re2.compile(rb"(?:^|[^01])((?:[01]{8}[ ,]?){5,}[01]{8}|(?:[01]{7,32}[ ,]+){5,}[01]{7,32})(?:[^01]|$)")
@@ -79,13 +85,16 @@ MIN_BRAILLE = 8  # cells in the text (a stray arrow-like cell in a table is no t
 TRIGGERS = {
     "respelled.spaced": r"(?:[A-Za-z](?:[ ._*|~+-]{1,3}|\t)){11}[A-Za-z]",
     "respelled.leet": LEET_LINE_SOURCE,
-    "respelled.morse": r"(?:[.\-]{1,7}(?: / | {1,3}|/)){7}[.\-]",
+    "respelled.morse": r"(?:[.\-]{1,8}(?: / | {1,3}|/)){7}[.\-]",
     "respelled.binary": r"(?:[01]{8}[ ,]?){5}[01]{8}|(?:[01]{7,32}[ ,]+){5}[01]{7}",
 }
 
 
-def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth: int) -> list[Hit]:
-    """Findings for respelled text in `text` (`view`: its views; `fired`: the gates that fired)."""
+def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth: int,
+         folded: str | None = None) -> list[Hit]:
+    """Findings for respelled text in `text` (`view`: its views; `fired`: the gates that fired; `folded`:
+    the text as `normalize.folding` folded it, if that turned compatibility forms or lookalikes into
+    letters)."""
     if depth + 1 >= MAX_DEPTH:
         return []
     forms: list[tuple[str, list[tuple[Span, str]]]] = []
@@ -98,7 +107,10 @@ def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth
     if "respelled.binary" in fired:
         forms.append(("binary", [(span, _binary(text[span[0]:span[1]])) for span in _runs(_BINARY_RUN, view)]))
     if not view.is_ascii:
-        forms.append(("marks", _unmarked_lines(text, view)))
+        crowded = sorted({view.view.rfind(b"\n", 0, m.start()) + 1 for m in _CROWDED.finditer(view.view)})
+        forms.append(("marks", _unmarked_lines(text, crowded)))
+    if folded is not None:
+        forms.append(("lookalikes", lookalikes.read_lines(text, folded)))
     if not view.is_ascii and len(_BRAILLE.findall(view.non_ascii)) >= MIN_BRAILLE:
         forms.append(("braille", _braille_lines(text)))
     hits: list[Hit] = []
@@ -150,9 +162,9 @@ def _leet_lines(text: str, view: TextView) -> list[tuple[Span, str]]:
     for line in _LEET_LINE.finditer(view.view):
         start, stop = line.start(), line.end()
         words = [m for m in _LEET_WORD.finditer(text, start, stop)
-                 if not _HEX.fullmatch(m.group()) and sum(c.isalpha() for c in m.group()) >= 2
-                 and m.group()[0] not in "@$"]  # `@user`, `$var`: a mention, a variable
-        if len(words) < MIN_LEET_WORDS or len(words) < MIN_LEET_SHARE * len(text[start:stop].split()):
+                 if not _HEX.fullmatch(m.group()) and m.group()[0] not in "@$"]  # `@user`, `$var`
+        lettered = sum(sum(c.isalpha() for c in m.group()) >= 2 for m in words)
+        if lettered < MIN_LEET_WORDS or lettered < MIN_LEET_SHARE * len(text[start:stop].split()):
             continue
         plain, at = [], start
         for m in words:
@@ -186,11 +198,10 @@ def _binary(run: str) -> str:
         return ""
 
 
-def _unmarked_lines(text: str, view: TextView) -> list[tuple[Span, str]]:
+def _unmarked_lines(text: str, starts: list[int]) -> list[tuple[Span, str]]:
     """Lines on whose letters marks are piled (MIN_MARK_SHARE of the ASCII letters, once decomposed),
-    without those marks. RE2 finds where non-ASCII characters crowd among ASCII letters (in the one-byte
-    view every such character is `?`); only those lines are decomposed."""
-    starts = sorted({view.view.rfind(b"\n", 0, m.start()) + 1 for m in _CROWDED.finditer(view.view)})
+    without those marks. `starts`: where the lines begin on which RE2 found non-ASCII characters crowding
+    among ASCII letters (in the one-byte view every such character is `?`); only those are decomposed."""
     out: list[tuple[Span, str]] = []
     for start in starts:
         stop = text.find("\n", start)

@@ -23,7 +23,7 @@ from proxy.content import (
     unicode,
 )
 from proxy.content.model import ENCODED, ESCAPES, EXFIL, INJECTION, SECRETS, UNICODE, Hit
-from proxy.content.normalize import fold
+from proxy.content.normalize import folding
 from proxy.content.runs import TextView
 from proxy.content.settings import ContentSettings
 
@@ -48,7 +48,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
         if homoglyphs.worth_scanning(view.non_ascii):
             hits += homoglyphs.scan(text)
     needs_gates = families & {ESCAPES, INJECTION, ENCODED, SECRETS, EXFIL}
-    low = fold(text, view.non_ascii) if needs_gates else ""
+    low, disguised = folding(text, view.non_ascii) if needs_gates else ("", False)
     fired = triggers.fired(low, view) if needs_gates and gated else triggers.EVERYTHING
     if ESCAPES in families and ("escapes.controls" in fired or not view.is_ascii) and escapes.has_controls(view):
         hits += escapes.scan(text, hyperlinks)
@@ -63,7 +63,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
                 return detect(decoded, INNER, level, gated, hyperlinks)
             hits += encoded.scan(view, rescan, fired, depth)
             hits += rot13.scan(text, low, rescan, fired, depth, encoded.MAX_DEPTH)
-            hits += respelled.scan(text, view, rescan, fired, depth)
+            hits += respelled.scan(text, view, rescan, fired, depth, low if disguised else None)
             hits += ciphers.scan(text, view, rescan, fired, depth)
             hits += scrambled.scan(text, view, rescan, fired, depth)
         if EXFIL in families:
