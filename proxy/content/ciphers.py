@@ -61,11 +61,14 @@ _NATO_WORDS = ("alfa", "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", 
                "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
                "uniform", "victor", "whiskey", "whisky", "x-ray", "xray", "yankee", "zulu")
 _NATO = rf"(?:{'|'.join(_NATO_WORDS)})"
-_NATO_RUN = re2.compile(rf"(?i)(?:^|[^a-z])((?:{_NATO}(?:[\s,/|.-]+|$)){{6,}})".encode())
-_NATO_SPLIT = re.compile(r"(\s*[/|]\s*|\s{2,}|\s+space\s+|[\s,.-]+)", re.IGNORECASE)
+# Between spelled letters: spaces and punctuation, and a word break written as `/`, `|`, `<space>`, `(space)`
+# or two spaces; a character that is no letter may be written as itself (`Mike : <space> Yankee`).
+_NATO_SEP = r"(?:[\s,/|.:;!?'_<>()-]|space)+"
+_NATO_RUN = re2.compile(rf"(?i)(?:^|[^a-z])((?:{_NATO}(?:{_NATO_SEP}|$)){{6,}})".encode())
+_NATO_TOKEN = re.compile(r"x-ray|[a-z]+|[/|]|\s{2,}|[^\sa-z<>()]")
 
 TRIGGERS = {f"cipher.{name}": "|".join(written) for name, written in _WRITTEN.items()}
-TRIGGERS["cipher.nato"] = rf"(?:{_NATO}[\s,/|.-]+){{5}}{_NATO}"
+TRIGGERS["cipher.nato"] = rf"(?:{_NATO}{_NATO_SEP}){{5}}{_NATO}"
 
 
 def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth: int) -> list[Hit]:
@@ -108,15 +111,14 @@ def _lines_with(low: str, words: tuple[str, ...]) -> list[Span]:
 
 def _nato(run: str) -> str:
     out: list[str] = []
-    for piece in _NATO_SPLIT.split(run.lower().replace("x-ray", "xray")):
-        word = piece.strip().lower()
-        if not piece:
-            continue
-        if word in _NATO_WORDS:
-            out.append(word[0])
-        elif word in ("/", "|", "space") or (not word and len(piece) >= 2):
+    for piece in _NATO_TOKEN.findall(run.lower()):
+        if piece in _NATO_WORDS or piece == "x-ray":
+            out.append(piece[0])
+        elif piece in ("/", "|", "space") or piece.isspace():
             out.append(" ")
-    return "".join(out).strip()
+        elif not piece.isalpha():
+            out.append(piece)  # a digit or punctuation written as itself
+    return re.sub(r"\s+", " ", "".join(out)).strip()
 
 
 def _turned_lines(text: str) -> list[tuple[Span, str]]:
