@@ -90,6 +90,15 @@ _HEADER_END = re.compile(r"\r?\n[ \t]*\r?\n")
 MAX_HEADER = 4096
 _BODY_LINES = re.compile(r"(?:[ \t]*\r?\n){0,4}(?:[ \t]*[A-Za-z0-9+/]+={0,2}[ \t]*(?:\r?\n|\Z))+")
 TRIGGERS["encoded.mime_base64"] = r"content-transfer-encoding:[ \t]*base64"
+# Base64 wrapped into lines of one width (a MIME body whose header is not in the text: a forwarded or quoted
+# mail, `> ` prefixes and all; a PEM body): two lines or more, the last no longer; decoded as a whole and
+# reported, like a declared body, only if what it decodes to trips a detector.
+_WRAPPED = re.compile(r"(?m)^[ \t>]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*\r?\n"
+                      r"(?:[ \t>]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*(?:\r?\n|\Z))+")
+_WRAPPED_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+TRIGGERS["encoded.wrapped"] = r"(?:^|\n)[ \t>]*[a-z0-9+/]{40}[a-z0-9+/]*={0,2}[ \t]*\r?\n[ \t>]*[a-z0-9+/]{4}"
+# Decoded data that is one link or address: how redirects and tracking links carry their target.
+_LINK_ONLY = re.compile(r"(?:https?://|mailto:)?[\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+|(?:\.[\w-]+)+)(?:[/?#]\S*)?")
 # An RFC 2047 encoded word of a mail header (`Subject: =?UTF-8?B?0J/RgNC40LLQtdGC?=`), base64 form.
 _ENCODED_WORD = re.compile(r"=\?(?P<charset>[\w.:-]{1,40})(?:\*[\w-]{1,20})?\?[Bb]\?"
                            r"(?P<b64>[A-Za-z0-9+/]{1,1024}={0,2})\?=")
@@ -266,6 +275,9 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
     budget = 4 * len(text) + 65536
     bodies = list(_mime_bodies(text)) if "encoded.mime_base64" in fired else []
     bodies += list(_encoded_words(text)) if "encoded.encoded_word" in fired else []
+    if "encoded.wrapped" in fired:  # a wrapped body under its own MIME header is decoded once, as declared
+        within = _Spans(sorted((start, end) for _, start, end, _ in bodies))
+        bodies += [b for b in _wrapped_bodies(text) if not within.covers(b[1]) and not within.covers(b[2] - 1)]
     declared = _Spans(sorted((start, end) for _, start, end, _ in bodies))
     plain = _chain(_specials(text, fired), _qp_markup(text) if "encoded.qp_markup" in fired else iter(()),
                    (d for d in _short_tokens(view) if not declared.covers(d[1])) if "encoded.short" in fired
@@ -311,6 +323,17 @@ def _mime_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:
         data = _b64_body(body.group())
         if data is not None:
             yield "base64", body.start(), body.end(), data
+
+
+def _wrapped_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """Blocks of base64 lines of one width (the last no longer), each decoded as a whole."""
+    for m in _WRAPPED.finditer(text):
+        lines = _WRAPPED_LINE.findall(m.group())
+        width = len(lines[0])
+        if all(len(line) == width for line in lines[:-1]) and len(lines[-1]) <= width:
+            data = _b64_body("".join(lines))
+            if data is not None:
+                yield "base64", m.start(), m.end(), data
 
 
 def _encoded_words(text: str) -> Iterator[tuple[str, int, int, bytes]]:
@@ -384,6 +407,7 @@ def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Resc
         return None  # binary (images, hashes, keys): nothing a model would read as instructions
     # a lookalike letter among decoded bytes is what random bytes (a commit hash) look like as UTF-8
     inner = [h for h in (rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []) if h.detector != LOOKALIKE]
+    needs_finding = needs_finding or _LINK_ONLY.fullmatch(decoded.strip()) is not None
     if needs_finding and not any(h.family != "encoded" or _triggered(h) for h in inner):
         return None  # everyday encodings count only when what they hide trips a detector
     if not inner and (not textual or _structured(decoded) or _shown(decoded, text)):
