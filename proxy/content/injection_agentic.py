@@ -304,7 +304,9 @@ EN: dict[int, tuple[str, ...]] = {
               r"(?:\w+\s+)?(?:know|see|notice|find out|be (?:told|informed|aware|notified)|learn|suspect)\b",
               r"\b(?:do not|don'?t|never)\s+(?:mention|reveal|disclose|acknowledge)\s+(?:this|these|that|the)\s+"
               r"(?:\w+\s+)?(?:instructions?|message|note|steps?|requests?|actions?|emails?)\b"),
-    TODO: (r"(?:^|(?<=[\n.!?;]))[ \t>*#\-/]{0,6}(?:todo|to-do)\s*[:\-!]",),
+    # at the start of a line or sentence, perhaps quoted or as a field's value (`subject: 'TODO: ...'`); not
+    # after a comment marker (`# TODO:`, `// TODO:` are notes in source code)
+    TODO: (r"(?:^|(?<=[\n.!?]))[ \t>*\-'\"]{0,6}(?:[a-z_]{1,20}:\s*['\"]?)?(?:todo|to-do)\s*[:\-!]",),
     QUIET: (r"\b(?:silently|secretly|quietly|covertly|discreetly|stealthily|surreptitiously)\b",),
 }
 # bulk data by reference: "with this data", "the contents of" (not an anchor: too common on its own)
