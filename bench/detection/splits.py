@@ -7,7 +7,7 @@ source that existed before the split was introduced has been looked at, so it is
 
 Kinds separate the two false-positive targets: real multilingual and coloured-terminal text, where
 invisible characters and escape sequences are legitimate (target ≤ 0.5 %), and benign tool text
-(descriptions, READMEs, e-mail, tickets, changelogs; target ≤ 1 %).
+(descriptions, READMEs, source code, e-mail, tickets, changelogs; target ≤ 1 %).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ MULTILINGUAL_TERMINAL, TOOL_TEXT, OTHER = "multilingual+terminal", "tool text", 
 KIND_TARGETS = {MULTILINGUAL_TERMINAL: 0.005, TOOL_TEXT: 0.01}
 _KINDS = {
     MULTILINGUAL_TERMINAL: ("gettext-", "manpages-", "osc8-", "cli"),
-    TOOL_TEXT: ("email-", "changelogs", "pypi-docs", "npm-docs", "mcp-servers", "agentdojo", "garak", "spikee",
+    TOOL_TEXT: ("email-", "changelogs", "code-", "pypi-docs", "npm-docs", "mcp-servers", "agentdojo", "garak", "spikee",
                 "promptfoo"),
 }
 
