@@ -97,6 +97,8 @@ _WRAPPED = re.compile(r"(?m)^[ \t>]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*\r?\n"
                       r"(?:[ \t>]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*(?:\r?\n|\Z))+")
 _WRAPPED_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 TRIGGERS["encoded.wrapped"] = r"(?:^|\n)[ \t>]*[a-z0-9+/]{40}[a-z0-9+/]*={0,2}[ \t]*\r?\n[ \t>]*[a-z0-9+/]{4}"
+# A program decoding a literal: a base64/hex decoding function or argument on the literal's line.
+_DECODE_CALL = re.compile(r"(?i)base64|b64decode|\batob\s*\(|fromhex|unhexlify|['\"]hex['\"]")
 # Decoded data that is one link or address: how redirects and tracking links carry their target.
 _LINK_ONLY = re.compile(r"(?:https?://|mailto:)?[\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+|(?:\.[\w-]+)+)(?:[/?#]\S*)?")
 # An RFC 2047 encoded word of a mail header (`Subject: =?UTF-8?B?0J/RgNC40LLQtdGC?=`), base64 form.
@@ -291,7 +293,8 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
             budget -= len(data)
             if budget < 0:
                 return hits
-            needs = (needs_finding or (kind in _RUN_KINDS and _query_value(text, start, end))
+            needs = (needs_finding or (kind in _RUN_KINDS and (_query_value(text, start, end)
+                                                               or _decoded_in_code(text, start, end)))
                      or (kind == "hex" and end - start in _DIGEST_LENGTHS))
             hit = _judge(text, kind, data, start, end, rescan, depth, needs)
             if hit is not None:
@@ -309,6 +312,16 @@ def _query_value(text: str, start: int, end: int) -> bool:
     """A run that is a URL query parameter's value: an id or state written in base64 for the URL's sake
     (`?package_id=UGFja2FnZS01NzA4OTExNg%3D%3D`), everyday like the percent-escapes around it."""
     return _QUERY_NAME.search(text, max(0, start - 66), start) is not None
+
+
+def _decoded_in_code(text: str, start: int, end: int) -> bool:
+    """A string literal that the code around it decodes (`Buffer.from('b25l...', 'base64')`,
+    `base64.b64decode("...")`, `atob('...')`): data the program carries, declared as such."""
+    if not (start > 0 and end < len(text) and text[start - 1] in "'\"`" and text[end] == text[start - 1]):
+        return False
+    line = text.rfind("\n", 0, start) + 1
+    stop = text.find("\n", end)
+    return _DECODE_CALL.search(text[max(line, start - 80):min(len(text) if stop < 0 else stop, end + 80)]) is not None
 
 
 def _mime_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:

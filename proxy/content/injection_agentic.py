@@ -209,7 +209,7 @@ EN: dict[int, tuple[str, ...]] = {
     TOOL: (rf"\b(?:call|invoke|use|run|execute|trigger)\s+(?:the\s+|your\s+|a\s+)?{_Q}[a-z][a-z0-9]*(?:[_.-][a-z0-9]+)+"
            rf"{_Q}\s+(?:tool|action|plugin)\b",
            rf"\b(?:call|invoke|use|run|execute|trigger)\s+(?:the\s+)?(?:tool|action)\s+{_Q}{_SNAKE}",
-           rf"\b(?:call|invoke)\s+{_Q}{_SNAKE}{_Q}\s*\(",
+           rf"\b(?:call|invoke)\s+{_Q}{_SNAKE}{_Q}\s*\(\s*[^)\s]",  # with arguments: docs write `find_dotenv()`
            rf"\b(?:outil|herramienta|strumento|ferramenta|werkzeug)\s+{_Q}{_SNAKE}"),
     TOOLISH: (rf"\b{_SNAKE}\s*\(",
               rf"\b(?:use|call|invoke|run)\s+(?:the\s+)?{_Q}[\w.-]{{2,40}}(?: [a-z]{{2,20}}){{0,2}}{_Q}"

@@ -270,7 +270,9 @@ PATTERNS: tuple[Pattern, ...] = (
        r"just\s+|only\s+|always\s+)?(?:respond|reply|answer|say|state|output|print|report)\s+(?:with|that|only|"
        r"exactly)?"),
     _p("hijack.stop_everything", HIJACK, 2, "stop",
-       r"stop\s+(?:everything|all|what you(?:'re| are) doing|now|immediately)\b"),
+       # "stop all" alone or of the reader's work, not "stop all active patches"
+       r"stop\s+(?:everything|all(?=\s*(?:[.!,:;\n]|$)|\s+(?:and|tasks?|work|processing|previous|current|other|"
+       r"actions?|activities|operations)\b)|what you(?:'re| are) doing|now|immediately)\b"),
     _p("hijack.output_only", HIJACK, 1, "print say output respond reply answer repeat return write type",
        r"(?:print|say|output|respond with|reply with|answer with|return|write|repeat|type)\s+(?:only\s+|"
        r"exactly\s+|just\s+|verbatim\s+)?(?:the following|these words|this (?:text|sentence|phrase|message)|"

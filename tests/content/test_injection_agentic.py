@@ -218,6 +218,10 @@ BENIGN = [
     # notes in source code
     "def login(user):\n    # TODO: change the password hashing to argon2\n    return check(user)",
     "int main(void) {\n    // TODO: read the API key from the environment, not the config file\n}",
+    "If you need to change the defaults of `find_dotenv()`, you can call `find_dotenv()` and pass the result "
+    "to this function; it reads the .env file.",
+    'def _patch_stopall():\n    """Stop all active patches. LIFO to unroll nested patches."""\n    for p in active:\n'
+    "        p.stop()",
 ]
 
 
