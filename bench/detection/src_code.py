@@ -1,6 +1,7 @@
-"""Benign source code, the text an agent reads most: Python files of the standard library and of the
-installed packages, and JavaScript of the MCP rig's Node modules when they are there, cut into
-tool-result-sized chunks and sampled fairly over packages (dev split).
+"""Benign source code and data files, the text an agent reads most: Python files of the standard library
+and of the installed packages, their JSON, YAML, TOML, XML and CSV data files, and JavaScript of the MCP
+rig's Node modules when they are there, cut into tool-result-sized chunks and sampled fairly over
+packages (dev split).
 
 Test suites are left out (they hold deliberate edge cases: invisible characters, escape sequences), and
 so are minified files (one line of many kilobytes is no text anybody reads) and this project.
@@ -17,6 +18,7 @@ from bench.detection.records import BENIGN, Record, chunks, fair_sample, record
 from bench.detection.src_docs import RIG_MODULES
 
 FILES_PER_PACKAGE = 12
+DATA_FILES = ("*.json", "*.yaml", "*.yml", "*.toml", "*.xml", "*.csv")
 MAX_LINE = 1000  # characters: a longer line means generated or minified code
 _SKIP_PARTS = frozenset({"test", "tests", "testing", "idle_test", "__pycache__", "proxy", "bench"})
 
@@ -52,6 +54,13 @@ def records() -> Iterator[Record]:
     groups = {name: _pieces(files) for name, files in python.items()}
     for _, text in fair_sample(groups, rec.PER_SOURCE, seed="code-python"):
         yield record("code-python", "code.python", BENIGN, None, "tool_result", text)
+    data: dict[str, list[Path]] = {}
+    for pattern in DATA_FILES:
+        for name, files in _files(Path(paths["purelib"]), pattern).items():
+            data.setdefault(name, []).extend(files)
+    for _, text in fair_sample({name: _pieces(files) for name, files in data.items()}, rec.PER_SOURCE,
+                               seed="code-data"):
+        yield record("code-data", "code.data", BENIGN, None, "tool_result", text)
     if RIG_MODULES.is_dir():
         js = {name: _pieces(files) for name, files in _files(RIG_MODULES, "*.js").items()}
         for _, text in fair_sample(js, rec.PER_SOURCE, seed="code-js"):
