@@ -28,6 +28,10 @@ _NAMES = ("password", "passwd", "pwd", "pass", "secret", "api_key", "api-key", "
 _QUOTED_NAMES = ("secret", "token", "key", "passw", "credential", "aws", "facebook", "fb", "twilio", "twitter",
                  "linkedin", "heroku", "auth")
 _SLUG = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")
+# A URL without a password in it (`"authorizationUrl": "http://..."`; one with a password is a connection
+# string) or an e-mail address (`"author": "contact@..."`).
+_LINK_OR_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]{1,20}://[^\s:@/]+(?::\d{1,5})?(?:[/?#][^\s@]*)?|"
+                              r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _NOT_NAME = re.compile(r"[^\w.-]")
 _CONNECTION = re.compile(r"://(?P<user>[^\s:/@'\"<>]{1,64}):(?P<password>[^\s@/'\"<>]{3,128})@[\w.-]{3,}")
 # `user:token@host.tld` with no scheme (a clone URL pasted without `https://`)
@@ -94,8 +98,8 @@ def _high_entropy(value: str) -> bool:
     value = value.strip("\"'`,;")
     if not 12 <= len(value) <= 256 or _placeholder(value):
         return False
-    if _SLUG.fullmatch(value):
-        return False  # lower-case words joined by dashes: a name, not a secret
+    if _SLUG.fullmatch(value) or _LINK_OR_ADDRESS.fullmatch(value):
+        return False  # lower-case words joined by dashes, a URL or an e-mail address: a name, not a secret
     classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
                    any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
     return classes >= 2 and entropy(value) >= 3.3

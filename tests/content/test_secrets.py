@@ -92,3 +92,16 @@ def test_redaction_replacement_names_the_kind() -> None:
 def test_entropy() -> None:
     assert secrets.entropy("aaaa") == 0.0
     assert secrets.entropy("abcd") == 2.0
+
+
+@pytest.mark.parametrize("text", [
+    '{"author": "contact@geoffroycouprie.com", "name": "nom", "version": "7.1.3"}',
+    '"petstore_auth": {"type": "oauth2", "authorizationUrl": "http://petstore.swagger.io/oauth/dialog"}',
+    'auth_endpoint = "https://login.example.com:8443/oauth2/v2.0/authorize"',
+])
+def test_a_link_or_an_address_under_a_secret_sounding_name_is_no_secret(text: str) -> None:
+    assert scan(text) == []
+
+
+def test_a_url_with_a_password_under_such_a_name_is_still_one() -> None:
+    assert scan('auth_url = "https://admin:Zq8vLm2KpX7wRt4N@db.internal.example/x"')
