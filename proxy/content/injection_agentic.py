@@ -268,6 +268,11 @@ EN: dict[int, tuple[str, ...]] = {
            r"\bin (?:this|a|the) (?:purely )?(?:hypothetical|fictional|fictitious|imaginary) (?:story|scenario|world|"
            r"universe|setting|situation)\b",
            r"\bonce upon a time\b",
+           r"\b(?:write|tell|create) (?:me )?a (?:[\w-]+ ){0,2}?(?:story|scene|script|dialogue) (?:where|in which|"
+           r"about (?:an?|the) (?:[\w-]+ ){0,2}?(?:ai|assistant|chatbot|model|bot|hacker))\b",
+           r"\b(?:hypothetically|in theory|theoretically),? (?:if|suppose|imagine) you (?:were|are|had)\b",
+           r"\b(?:respond|answer|reply) (?:only |always )?as (?:if you were |though you were )?(?:[a-z][\w-]*)\b(?= "
+           r"(?:would|does|did|who|from now|always|and never|,|\.))",
            r"\brole[- ]?play\w*", r"\b(?:let'?s|let us|we will|we'll|we are going to|we're going to) play\b",
            r"\bplay a game\b",
            r"\b(?:play|take on|assume|adopt|stay in) (?:the |a |your )?(?:role|persona|character)\b",
