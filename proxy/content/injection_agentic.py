@@ -13,7 +13,8 @@ in German, French, Spanish, Italian, Portuguese, Chinese, Japanese and Russian (
      somewhere (send, forward, upload, post, transfer...); `REVEAL` one that shows or tells (reveal,
      print, show: with the agent's own instructions, a prompt leak);
 - T  tool-call syntax or a named tool inside data (`<tool_call>`, `{"name": ..., "arguments": ...}`,
-     "call the `send_email` tool"; `SYNTAX` for the raw call forms); t  a looser mention of a tool or
+     "call the `send_email` tool"; `SYNTAX` for the raw call forms; `IMPACT` a raw call of a tool whose
+     name says it deletes, sends, pays, uploads or runs commands); t  a looser mention of a tool or
      function call;
 - S  a sensitive object (password, API key, credentials, card number, IBAN...), the agent's own
      instructions among them (system prompt, "your instructions": bit `PROMPT` too);
@@ -77,7 +78,7 @@ MAX_SEGMENT = 320  # a longer sentence is cut into pieces of this size
 _FLAGS = regex.DOTALL | regex.MULTILINE
 
 (A, AI, YOU, ACT, EXFIL, REVEAL, TOOL, SYNTAX, TOOLISH, SENS, PROMPT, BULK, DEST, URL, ROLE, IDENTITY, LIMITS,
- RESPOND, SECRECY, QUIET, TODO, OVERRIDE) = (1 << i for i in range(22))
+ RESPOND, SECRECY, QUIET, TODO, OVERRIDE, IMPACT) = (1 << i for i in range(23))
 _ANCHORED = A | AI | YOU | TOOL | SENS | BULK | ROLE | IDENTITY | SECRECY | QUIET | TODO | OVERRIDE  # rules need one
 
 
@@ -109,6 +110,7 @@ RULES: tuple[Rule, ...] = (
     Rule("goal_change", 2, ROLE | ACT | SENS, tight=True),
     Rule("task_in_data", 2, TODO | ACT, (DEST | SENS,)),
     Rule("tool_call", 1, SYNTAX),  # a raw tool call in data (naming another tool is ordinary in descriptions)
+    Rule("tool_call", 2, IMPACT),  # ... of a tool that deletes, sends, pays or runs commands
     Rule("credential_request", 1, ACT | SENS, (EXFIL | REVEAL,)),
     Rule("role_change", 1, ROLE | SENS),
     Rule("bulk_exfil", 1, ACT | BULK, (DEST | URL,)),
@@ -171,6 +173,9 @@ _AIW_STRICT = (r"(?:ai|llm|chatbot|(?:large )?language model|ai (?:assistant|age
                r"gpt-?[\w.]*|chatgpt|claude|copilot|gemini)")
 _SNAKE = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+"
 _Q = r"[`'\"]?"
+# A tool name that says it deletes, sends, pays, uploads or runs commands (`delete_repository`, `send_money`).
+_IMPACT_NAME = (r"[\w.-]{0,40}?(?:delete|remove|drop|destroy|wipe|purge|send|transfer|pay|payment|wire|withdraw|upload|"
+                r"exec|execute|shell|run_command|grant|share|forward|email|publish|create_user|invite)[\w.-]{0,40}?")
 
 EN: dict[int, tuple[str, ...]] = {
     # a question that asks the reader for something of its own ("what's the first sentence of your system
@@ -205,6 +210,10 @@ EN: dict[int, tuple[str, ...]] = {
            r"\s*\"(?:arguments|parameters|args|input|params|kwargs|action_input)\"\s*:",
            r"\"(?:tool_calls?|function_call|tool_use)\"\s*:",
            r"\bfunctions\.[a-z_]\w{0,60}\s*\("),
+    IMPACT: (rf"\"(?:name|tool|tool_name|function|function_name)\"\s*:\s*\"{_IMPACT_NAME}\"\s*,\s*\"(?:arguments|"
+             r"parameters|args|input|params|kwargs)\"\s*:",
+             rf"<\s*(?:invoke|tool_call|function_call|use_tool|call_tool|tool_use)\b[^<>]{{0,40}}?\bname\s*=\s*"
+             rf"[\"']?{_IMPACT_NAME}[\"'\s>]"),
     # a named tool; not "function": C manuals say "call the getpw_r function"
     TOOL: (rf"\b(?:call|invoke|use|run|execute|trigger)\s+(?:the\s+|your\s+|a\s+)?{_Q}[a-z][a-z0-9]*(?:[_.-][a-z0-9]+)+"
            rf"{_Q}\s+(?:tool|action|plugin)\b",
@@ -548,7 +557,8 @@ class _Feature:
 def _features() -> tuple[_Feature, ...]:
     out: list[_Feature] = []
     for bit, sources in EN.items():
-        bit = SENS | PROMPT if bit == PROMPT else TOOL | SYNTAX if bit == SYNTAX else bit
+        bit = (SENS | PROMPT if bit == PROMPT else TOOL | SYNTAX if bit == SYNTAX else TOOL | SYNTAX | IMPACT
+               if bit == IMPACT else bit)
         for source in (*sources, *([EN_BULK_REFERENCE] if bit == BULK else [])):
             out.append(_Feature(bit, regex.compile(source, _FLAGS), source))
     out.append(_Feature(ACT | EXFIL, _VERB, _VERB.pattern, verbs=True))
