@@ -1,6 +1,7 @@
 """Encoded payloads: base64, base32, hex, URL-encoding, HTML entities, quoted-printable, backslash
-escapes, Base2048 and Ecoji (`unicode_codecs`; ROT13 is in `rot13`). Candidate runs are decoded (bounded
-depth and size) and the decoded text is scanned again; the finding shows the decoding chain.
+escapes, Base2048 and Ecoji (`unicode_codecs`), uuencode and Ascii85 (`legacy_codecs`; ROT13 is in
+`rot13`). Candidate runs are decoded (bounded depth and size) and the decoded text is scanned again;
+the finding shows the decoding chain.
 
 A run is reported when it decodes to readable text (binary data such as images or hashes does not),
 or when the decoded text itself trips a detector. Percent-encoding, entities, quoted-printable and
@@ -26,7 +27,7 @@ from urllib.parse import unquote
 import orjson
 import re2
 
-from proxy.content import unicode_codecs
+from proxy.content import legacy_codecs, unicode_codecs
 from proxy.content.model import ATLAS_OBFUSCATION, Hit, clip
 from proxy.content.runs import TextView
 from proxy.types import Severity
@@ -285,7 +286,7 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
                    (d for d in _short_tokens(view) if not declared.covers(d[1])) if "encoded.short" in fired
                    else iter(()),
                    (d for s, e in runs if not declared.covers(s) for d in _run_decodings(text, s, e)),
-                   unicode_codecs.candidates(view))
+                   unicode_codecs.candidates(view), legacy_codecs.candidates(text, fired))
     everyday = _chain(_percent_tokens(text) if "encoded.percent_run" in fired else iter(()),
                       _spaced_hex(text) if "encoded.spaced_hex" in fired else iter(()), iter(bodies))
     for candidates, needs_finding in ((plain, False), (everyday, True)):

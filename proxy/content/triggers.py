@@ -13,7 +13,18 @@ automaton multiplies with the others' and the pass becomes several times slower 
 
 from __future__ import annotations
 
-from proxy.content import ciphers, encoded, escapes, exfil, injection_agentic, respelled, rot13, scrambled, secrets
+from proxy.content import (
+    ciphers,
+    encoded,
+    escapes,
+    exfil,
+    injection_agentic,
+    legacy_codecs,
+    respelled,
+    rot13,
+    scrambled,
+    secrets,
+)
 from proxy.content.injection import MARKUP
 from proxy.content.injection_markup import MARKUP_REGEX
 from proxy.content.injection_patterns import PATTERNS
@@ -23,8 +34,8 @@ from proxy.content.runs import TextView
 ON_FOLDED: dict[str, str] = {**{p.id: p.regex.pattern for p in PATTERNS}, MARKUP: MARKUP_REGEX.pattern,
                              **rot13.TRIGGERS}
 NON_LATIN: dict[str, str] = {injection_agentic.NON_LATIN_ID: injection_agentic.NON_LATIN_SOURCE}
-GATES: dict[str, str] = {**encoded.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS, **secrets.TRIGGERS,
-                         **respelled.TRIGGERS, **ciphers.TRIGGERS, **scrambled.TRIGGERS}
+GATES: dict[str, str] = {**encoded.TRIGGERS, **legacy_codecs.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS,
+                         **secrets.TRIGGERS, **respelled.TRIGGERS, **ciphers.TRIGGERS, **scrambled.TRIGGERS}
 EVERYTHING = frozenset(ON_FOLDED) | frozenset(GATES) | frozenset(NON_LATIN) | {injection_agentic.ANCHOR_ID}
 EXACT = {name: 16 for name in GATES}  # gates are small: keep their bounded repeats, they make them selective
 ASCII_PASS = Prefilter({**ON_FOLDED, **GATES}, flags="smi", exact_repeats=EXACT)
