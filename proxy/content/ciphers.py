@@ -1,5 +1,7 @@
 """Instructions written in a simple letter cipher: any Caesar shift (ROT13 has `rot13`), Atbash, text
-written backwards or upside down, and the NATO spelling alphabet.
+written backwards or upside down, the NATO spelling alphabet, and any letter substitution whose key the
+text itself gives (`a -> q, b -> x, ...`, the bijection-learning form: the reader is taught the mapping,
+then handed text in it).
 
 An instruction to an agent nearly always has one of a few words (ignore, instructions, previous, system,
 prompt, password...). Each cipher's spelling of those words is a gate of its own in the RE2 pass
@@ -69,6 +71,13 @@ _NATO_TOKEN = re.compile(r"x-ray|[a-z]+|[/|]|\s{2,}|[^\sa-z<>()]")
 
 TRIGGERS = {f"cipher.{name}": "|".join(written) for name, written in _WRITTEN.items()}
 TRIGGERS["cipher.nato"] = rf"(?:{_NATO}{_NATO_SEP}){{5}}{_NATO}"
+# A substitution key written out: letter, arrow or `=` / `:`, letter; MIN_KEY_PAIRS of them close together.
+MIN_KEY_PAIRS = 10
+MAX_KEYS = 8  # keys read per text
+_PAIR = r"(?<![A-Za-z])['\"]?([A-Za-z])['\"]?\s*(?:->|=>|→|⇒|=|:|is)\s*['\"]?([A-Za-z])['\"]?(?![A-Za-z])"
+_KEY_PAIR = re.compile(_PAIR)
+_KEY = re.compile(rf"(?:{_PAIR}[\s,;|]{{1,6}}){{{MIN_KEY_PAIRS - 1},}}{_PAIR}")
+TRIGGERS["cipher.keyed"] = r"(?:[a-z]['\"]?\s*(?:->|=>|=|:)\s*['\"]?[a-z]['\"]?[\s,;|]{1,6}){9}[a-z]"
 
 
 def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth: int) -> list[Hit]:
@@ -87,11 +96,35 @@ def scan(text: str, view: TextView, rescan: Rescan, fired: Container[str], depth
         hit = judge("nato", text, [(span, _nato(text[span[0]:span[1]])) for span in runs], rescan, depth)
         if hit is not None:
             hits.append(hit)
+    if "cipher.keyed" in fired:
+        hit = judge("keyed", text, _keyed(text), rescan, depth)
+        if hit is not None:
+            hits.append(hit)
     if not view.is_ascii and len(_TURNED.findall(view.non_ascii)) >= MIN_TURNED:
         hit = judge("upside_down", text, _turned_lines(text), rescan, depth)
         if hit is not None:
             hits.append(hit)
     return hits
+
+
+def _keyed(text: str) -> list[tuple[Span, str]]:
+    """The text after each written-out substitution key (up to 4 KiB), read with the key both ways (a key
+    may list plain -> cipher or cipher -> plain letters; both readings are scanned)."""
+    out: list[tuple[Span, str]] = []
+    for n, key in enumerate(_KEY.finditer(text)):
+        if n >= MAX_KEYS:
+            break
+        pairs = [(m.group(1).lower(), m.group(2).lower()) for m in _KEY_PAIR.finditer(key.group())]
+        forward = {a: b for a, b in pairs}
+        backward = {b: a for a, b in pairs}
+        start = key.end()
+        stop = min(len(text), start + 4096)
+        body = text[start:stop]
+        readings = [body.lower().translate(str.maketrans(m)) for m in (forward, backward)
+                    if len(m) >= MIN_KEY_PAIRS]
+        if readings:
+            out.append(((start, stop), "\n".join(readings)))
+    return out
 
 
 def _lines_with(low: str, words: tuple[str, ...]) -> list[Span]:

@@ -5,6 +5,7 @@ alphabet is read back and found, in English and German; everyday text in those s
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pytest
@@ -80,3 +81,22 @@ def nato_marked(text: str) -> str:
                          ids=["en", "de"])
 def test_nato_with_written_word_breaks_and_punctuation_is_read(sentence: str) -> None:
     assert "encoded.nato" in detectors(nato_marked(sentence))
+
+
+def keyed(text: str, seed: int = 3) -> str:
+    """A random letter substitution taught first (`a -> q, ...`), then the text in it."""
+    shuffled = list(LOWER)
+    random.Random(seed).shuffle(shuffled)
+    mapping = dict(zip(LOWER, shuffled, strict=True))
+    key = ", ".join(f"{a} -> {b}" for a, b in mapping.items())
+    coded = text.lower().translate(str.maketrans(mapping))
+    return f"Let us talk in code. The mapping is: {key}.\nNow read this: {coded}"
+
+
+@pytest.mark.parametrize("sentence", [ENGLISH, GERMAN], ids=["en", "de"])
+def test_text_in_a_substitution_the_text_teaches_is_read_with_its_key(sentence: str) -> None:
+    assert "encoded.keyed" in detectors(keyed(sentence))
+
+
+def test_a_key_followed_by_ordinary_text_is_not_reported() -> None:
+    assert not {d for d in detectors(keyed("x") + "\nSee you at noon, the room is booked.") if d.startswith("encoded.")}

@@ -51,6 +51,8 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "replaced-keywords": lambda n: "ifnore previnus " * (n // 16),
     "uu-begin-lines": lambda n: "begin 644 a\nM" + "!" * 60 + "\n" * (n // 80),
     "ascii85-openers": lambda n: "<~" * (n // 2),
+    "substitution-keys": lambda n: "a -> b, c -> d, e -> f, g -> h, i -> j, k -> l, m -> n, o -> p, q -> r, s -> t\n"
+                                   * (n // 81),
 }
 
 
