@@ -34,6 +34,7 @@ from proxy.exchange import Exchange
 from proxy.globs import cached_globs
 from proxy.inspections.registry import build_registry
 from proxy.jsonrpc import Limits
+from proxy.metrics import Metrics, Scrape, Snapshot
 from proxy.pairing import ServerRequests
 from proxy.pins.enforcer import PinEnforcer
 from proxy.pins.settings import build_enforcer
@@ -69,6 +70,7 @@ class Runtime:
     auto: AutoContainment = field(init=False)
     detections: DetectionEngine = field(init=False)
     pins: PinEnforcer | None = field(init=False, default=None)
+    metrics: Metrics = field(init=False)
     closed: bool = field(init=False, default=False)
 
     @classmethod
@@ -92,6 +94,9 @@ class Runtime:
                       EvidenceRecorder(evidence_dir), ReplicaRegistry(store, replica_id),
                       SessionDirectory(store, config.sessions.idle_timeout_seconds),
                       ServerRequests(store, config.sessions.server_request_timeout_seconds))
+        runtime.metrics = Metrics(runtime.upstream_names())
+        auditor.observers.append(runtime.metrics.observe)
+        store.on_change(runtime.metrics.store_changed)
         runtime.pins = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
         runtime.pipeline = Pipeline(build_registry(holder, store, runtime.catalog, runtime.pins), runtime)
         runtime.collector = EvidenceCollector(runtime.evidence, store, runtime.replicas, runtime.snapshot_context)
@@ -169,6 +174,12 @@ class Runtime:
     # -- lifecycle and context --------------------------------------------------------------
     def upstream_names(self) -> list[str]:
         return [u.name for u in self.config.upstreams] or [self.config.stdio.upstream_name]
+
+    def scrape(self) -> Scrape:
+        """This runtime's `/metrics` answer (admin listener and the optional metrics listener)."""
+        snapshot = Snapshot(audit_stats=self.auditor.stats, store_up=lambda: self.store.healthy,
+                            policy_version=lambda: self.holder.policy.version)
+        return Scrape(self.metrics, snapshot, self.sessions)
 
     async def snapshot_context(self) -> dict[str, Any]:
         """What evidence records besides exchanges: tool manifests and the policy in force."""

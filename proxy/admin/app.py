@@ -27,6 +27,7 @@ from proxy.containment.service import ContainmentService
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.incident.bundle_api import BUNDLE_ENDPOINTS
 from proxy.incident.timeline_api import TIMELINE_ENDPOINTS
+from proxy.metrics import Scrape
 from proxy.pins.admin import PIN_ENDPOINTS
 from proxy.policy.holder import PolicyHolder
 from proxy.sessions import SessionInfo
@@ -59,6 +60,7 @@ class AdminDeps:
     policy: PolicyHolder | None = None  # the data plane's policy in force (GET /v1/policy)
     config: Config | None = None  # the replica's configuration (incident bundles: policy, pins, audit files)
     replica_id: str = ""
+    scrape: Scrape | None = None  # GET /metrics (Prometheus text)
 
 
 async def _openapi(plane: AdminPlane, request: Request) -> Response:
@@ -68,6 +70,7 @@ async def _openapi(plane: AdminPlane, request: Request) -> Response:
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v1/healthz", rd.healthz, "Liveness and state-store health", "meta"),
     Endpoint("GET", "/v1/openapi.json", _openapi, "This document", "meta"),
+    Endpoint("GET", "/metrics", rd.metrics, "Prometheus metrics (text exposition format)", "meta"),
     Endpoint("GET", "/v1/status", rd.status, "What is quarantined or denied, by whom, until when", "observe"),
     Endpoint("POST", "/v1/quarantines", qr.create_quarantine, "Quarantine a principal, agent or session "
              "(evidence is sealed first)", "contain", qr.QuarantineBody, status=201),

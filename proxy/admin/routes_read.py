@@ -1,4 +1,4 @@
-"""Read-only routes: status, live sessions, evidence, the policy in force, health."""
+"""Read-only routes: status, live sessions, evidence, the policy in force, health, metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
+
+from proxy.metrics import CONTENT_TYPE
 
 from .routes_base import AdminPlane, ApiError, iso, json_response, view
 
@@ -87,3 +89,10 @@ async def healthz(plane: AdminPlane, request: Request) -> Response:
     healthy = plane.deps.store.healthy
     return json_response({"status": "ok" if healthy else "degraded", "store_healthy": healthy},
                          200 if healthy else 503)
+
+
+async def metrics(plane: AdminPlane, request: Request) -> Response:
+    scrape = plane.deps.scrape
+    if scrape is None:
+        raise ApiError(404, "not_found", "metrics are not enabled on this listener")
+    return Response(await scrape.text(), media_type=CONTENT_TYPE)

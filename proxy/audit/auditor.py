@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -108,6 +108,7 @@ class Auditor:
         self._gaps: list[Gap] = []
         self._closed = False
         self.count = 0
+        self.observers: list[Callable[[JsonObject], None]] = []  # told of each event written (metrics); never raise
 
     def emit(self, event: JsonObject) -> None:
         """Write `event` to the synchronous sinks and queue it for the others; AuditError: refuse the message."""
@@ -142,6 +143,8 @@ class Auditor:
                 for queued in self._queued:
                     queued.offer(line)
             self.count += 1
+        for observe in self.observers:
+            observe(event)
         if self._gaps:
             self._flush_gaps()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -219,11 +220,14 @@ class McpEndpoint:
     async def _forward_post(self, send: Send, call: Call, agent_headers: Headers, body: bytes,
                             idle: float | None) -> None:
         inspector = AnswerInspector(self.plane, self.upstream, call)
+        metrics, started = self.runtime.metrics, time.perf_counter()
         try:
             response = await self.upstream.send("POST", agent_headers, body)
         except UpstreamError as exc:
+            metrics.upstream_failed(call.upstream, "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable")
             await self._upstream_failed(send, inspector, exc)
             return
+        metrics.observe_upstream(call.upstream, time.perf_counter() - started)
         async with response:
             await self._answer(send, response, inspector, call, idle)
 
