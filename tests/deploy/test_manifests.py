@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,6 +25,7 @@ import httpx
 import pytest
 import yaml
 
+from proxy import __version__
 from proxy.config import PACKAGED_POLICY_DIR, AuditConfig, Config, load_config, split_listen
 from proxy.errors import ConfigError
 from proxy.http.guard import HostOriginGuard
@@ -278,7 +278,7 @@ def test_namespace_enforces_restricted_pod_security() -> None:
 
 
 def test_versions_agree() -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    version = __version__  # the one place the version is defined (pyproject reads it too)
     (image,) = [i for i in kustomization()["images"] if i["name"] == container()["image"]]
     assert str(image["newTag"]) == version, "kustomization images: newTag should be the released version"
     arg = re.search(r"^ARG VERSION=(\S+)$", DOCKERFILE.read_text(encoding="utf-8"), re.MULTILINE)
