@@ -5,10 +5,11 @@
 #   docker run --rm -p 8080:8080 drawbridge:0.1.0 \
 #       serve --config /etc/drawbridge/drawbridge.yaml --upstream http://mcp-server:8080/mcp
 #
-# Stage 1 builds a wheelhouse (Drawbridge + its dependencies); stage 2 installs it offline into a
-# venv. The runtime image has no compiler, no build tools, no pip cache and no secrets; it runs as
-# uid 10001 and writes nothing outside /tmp and /var/lib/drawbridge (mount both when the root
-# filesystem is read-only). See deploy/README.md.
+# Stage 1 builds a wheelhouse (Drawbridge + its dependencies, at the versions pinned in
+# requirements/constraints.txt); stage 2 installs it offline into a venv. The runtime image has no
+# compiler, no build tools, no pip cache and no secrets; it runs as uid 10001 and writes nothing
+# outside /tmp and /var/lib/drawbridge (mount both when the root filesystem is read-only).
+# See deploy/README.md.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -23,8 +24,11 @@ WORKDIR /src
 # README.m[d]: copied when present (pyproject.toml names it), without failing when absent.
 COPY pyproject.toml README.m[d] ./
 COPY proxy/ proxy/
-# Wheels for Drawbridge and every dependency (all ship manylinux wheels: no compiler needed).
-RUN python -m pip wheel --wheel-dir /wheels .
+# The pinned dependency set (`make constraints`; CI checks it against pyproject.toml).
+COPY requirements/constraints.txt requirements/constraints.txt
+# Wheels for Drawbridge and every dependency, at the pinned versions (all ship manylinux wheels: no
+# compiler needed). The runtime stage installs from this wheelhouse only, so it gets the same set.
+RUN python -m pip wheel --wheel-dir /wheels --constraint requirements/constraints.txt .
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
