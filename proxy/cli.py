@@ -13,6 +13,7 @@ from proxy import __version__
 from proxy.admin.commands import add_admin_commands, run_admin_command
 from proxy.audit.verify import add_audit_parser
 from proxy.config import DEFAULT_UPSTREAM, Config, load_config
+from proxy.config_check import add_config_parser, run_config_command
 from proxy.errors import ConfigError
 from proxy.incident.commands import add_incident_parser
 from proxy.incident.replay import add_replay_parser
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     test = pol_sub.add_parser("test", help="run the *.test.yaml cases beside the policies")
     test.add_argument("directory", type=Path)
     add_diff_parser(pol_sub)
+    add_config_parser(sub)
 
     add_admin_commands(sub)
 
@@ -156,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if ns.policy_command == "diff":
                 return run_diff_command(ns)
             return run_policy_command(ns.policy_command, ns.directory)
+        if ns.command == "config":
+            return run_config_command(ns)
         if ns.command == "scan":
             from proxy.content.scan_command import run_scan
 
