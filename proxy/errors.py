@@ -21,6 +21,7 @@ class ErrorCode(IntEnum):
     INSPECTION_FAILED = -32051  # an inspection raised, timed out or could not parse (fail closed)
     LIMIT_EXCEEDED = -32052  # size, depth, batch or line limits
     QUARANTINED = -32053  # the principal, agent or session is contained
+    RATE_LIMITED = -32054  # a rate limit refused the call; `data.retry_after_seconds` says when to retry
     UPSTREAM_UNAVAILABLE = -32060  # upstream down, refused or answered garbage
     UPSTREAM_TIMEOUT = -32061
     UNAUTHENTICATED = -32070

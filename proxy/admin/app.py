@@ -93,6 +93,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v1/egress-denies", ov.list_egress_denies, "Active egress denies", "observe"),
     Endpoint("DELETE", "/v1/egress-denies/{deny_id}", ov.remove_egress_deny, "Lift an egress deny", "recover",
              ov.RemoveBody),
+    Endpoint("POST", "/v1/rate-limits", ov.create_rate_limit, "Limit a principal's, agent's or route's tool calls "
+             "(a token bucket shared by every replica)", "contain", ov.RateLimitBody, status=201),
+    Endpoint("GET", "/v1/rate-limits", ov.list_rate_limits, "Active rate limits", "observe"),
+    Endpoint("DELETE", "/v1/rate-limits/{limit_id}", ov.remove_rate_limit, "Lift a rate limit", "recover",
+             ov.RemoveBody),
     Endpoint("GET", "/v1/policy", rd.policy_in_force, "The policy set in force: version and each file as loaded",
              "observe"),
     Endpoint("GET", "/v1/evidence", rd.list_evidence, "Evidence snapshots, newest first", "evidence"),

@@ -1,4 +1,5 @@
-"""Runbook commands for responders (`drawbridge quarantine|release|sessions|deny-tools|egress|status|evidence`).
+"""Runbook commands for responders (`drawbridge quarantine|release|sessions|deny-tools|egress|rate-limit|status|
+evidence`).
 
 A thin client of the admin API. Exit codes: 0 ok, 1 refused or failed, 2 usage. Errors are one line.
 `--json` prints the API's JSON; the default is a readable table. Server-supplied text is escaped
@@ -67,6 +68,8 @@ _Q = (("kind", "KIND"), ("subject", "SUBJECT"), ("mode", "MODE"), ("actor", "BY"
 _D = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("tools", "TOOLS"), ("actor", "BY"),
       ("ticket", "TICKET"), ("until", "UNTIL"), ("reason", "REASON"))
 _E = (("id", "ID"), ("host", "HOST"), ("agent", "AGENT"), ("principal", "PRINCIPAL"), ("actor", "BY"),
+      ("ticket", "TICKET"), ("until", "UNTIL"), ("reason", "REASON"))
+_R = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("tools", "TOOLS"), ("rate", "RATE"), ("actor", "BY"),
       ("ticket", "TICKET"), ("until", "UNTIL"), ("reason", "REASON"))
 _S = (("client_key", "SESSION / CLIENT KEY"), ("era", "ERA"), ("principal", "PRINCIPAL"), ("agent", "AGENT"),
       ("upstream", "UPSTREAM"), ("started", "STARTED"), ("last_used", "LAST USE"), ("calls", "CALLS"),
@@ -148,12 +151,33 @@ def _egress(ns: argparse.Namespace, client: AdminClient, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _rate_limit(ns: argparse.Namespace, client: AdminClient, out: TextIO) -> int:
+    def rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**e, "rate": f"{e['calls']}/{format_duration(int(e['per_seconds']))}"} for e in entries]
+
+    if ns.limit_action == "list":
+        _section("RATE LIMITS", rows(client.get("/v1/rate-limits")["rate_limits"]), _R, out)
+    elif ns.limit_action == "remove":
+        data = client.delete("/v1/rate-limits", ns.entry_id, {"reason": ns.reason, "ticket": ns.ticket})
+        out.write(f"removed {_clean(data['removed'])}\n")
+    else:
+        if sum(x is not None for x in (ns.principal, ns.agent, ns.upstream)) != 1:
+            raise AdminUsageError("rate-limit add needs exactly one of --principal, --agent, --upstream")
+        tools = [t.strip() for t in (ns.tools or "*").split(",") if t.strip()]
+        data = client.post("/v1/rate-limits", {"principal": ns.principal, "agent": ns.agent, "upstream": ns.upstream,
+                                               "tools": tools, "calls": ns.calls, "per": ns.per, **_timed(ns)})
+        _section("RATE LIMITED", rows([data["rate_limit"]]), _R, out)
+    return EXIT_OK
+
+
 def _status(ns: argparse.Namespace, client: AdminClient, out: TextIO) -> int:
     data = client.get("/v1/status")
     out.write(f"as of {_clean(data.get('now'))}; store {'healthy' if data.get('store_healthy') else 'UNHEALTHY'}\n")
     _section("QUARANTINES", data["quarantines"], _Q, out)
     _section("DENIED TOOLS", data["deny_tools"], _D, out)
     _section("EGRESS DENIES", data["egress_denies"], _E, out)
+    _section("RATE LIMITS", [{**e, "rate": f"{e['calls']}/{format_duration(int(e['per_seconds']))}"}
+                             for e in data.get("rate_limits", [])], _R, out)
     return EXIT_OK
 
 
@@ -246,6 +270,22 @@ def add_admin_commands(sub: Any) -> None:
     er = leaf(e, "remove", _egress, "lift an egress deny")
     er.add_argument("entry_id")
     _action_args(er, ttl=False)
+
+    rl = sub.add_parser("rate-limit", help="limit tool calls per principal, agent or route").add_subparsers(
+        dest="limit_action", metavar="add|list|remove", required=True)
+    ra = leaf(rl, "add", _rate_limit, "at most --calls tool calls per --per, shared by every replica")
+    ra_who = ra.add_mutually_exclusive_group(required=True)
+    ra_who.add_argument("--principal")
+    ra_who.add_argument("--agent")
+    ra_who.add_argument("--upstream", help="a route (upstream name)")
+    ra.add_argument("--calls", type=int, required=True, help="calls allowed per period (also the burst)")
+    ra.add_argument("--per", default="1m", help="the period: 30s, 1m, 1h (default 1m)")
+    ra.add_argument("--tools", help="only these tools (comma-separated names or globs; default all)")
+    _action_args(ra)
+    leaf(rl, "list", _rate_limit, "active rate limits")
+    rr = leaf(rl, "remove", _rate_limit, "lift a rate limit")
+    rr.add_argument("entry_id")
+    _action_args(rr, ttl=False)
 
     leaf(sub, "status", _status, "what is quarantined or denied, by whom, until when")
     v = sub.add_parser("evidence", help="evidence sealed at containment").add_subparsers(

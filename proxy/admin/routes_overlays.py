@@ -1,4 +1,4 @@
-"""Deny overlays (tools refused on top of policy) and egress denies (destination hosts refused)."""
+"""Deny overlays (tools refused on top of policy), egress denies (destination hosts refused) and rate limits."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.state.model import DenyOverlay, EgressDeny
+from proxy.containment.durations import parse_duration
+from proxy.state.model import DenyOverlay, EgressDeny, RateLimit
 
 from .routes_base import (
     ActionBody,
@@ -79,6 +80,26 @@ class EgressDenyBody(TimedActionBody):
     @classmethod
     def _host(cls, value: str) -> str:
         return normalize_host(value)
+
+
+class RateLimitBody(TimedActionBody):
+    principal: Subject | None = None
+    agent: Subject | None = None
+    upstream: Subject | None = None
+    tools: list[ToolGlob] = Field(default_factory=lambda: ["*"], min_length=1, max_length=64)
+    calls: int = Field(ge=1, le=1_000_000)
+    per: str | int = "60"  # a duration: `1m`, `1h`, or seconds
+
+    @field_validator("per")
+    @classmethod
+    def _per(cls, value: str | int) -> int:
+        return parse_duration(value, max_seconds=86_400)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RateLimitBody:
+        if sum(x is not None for x in (self.principal, self.agent, self.upstream)) != 1:
+            raise ValueError("give exactly one of principal, agent, upstream")
+        return self
 
 
 class RemoveBody(ActionBody):
@@ -151,3 +172,29 @@ async def list_egress_denies(plane: AdminPlane, request: Request) -> Response:
 async def remove_egress_deny(plane: AdminPlane, request: Request) -> Response:
     return await _remove(plane, request, request.path_params["deny_id"], plane.deps.store.remove_egress_deny,
                          "egress_deny_removed", "egress deny")
+
+
+async def create_rate_limit(plane: AdminPlane, request: Request) -> Response:
+    body = await read_model(request, RateLimitBody)
+    actor, now = actor_of(request), time.time()
+    kind: Literal["principal", "agent", "upstream"] = (
+        "principal" if body.principal is not None else "agent" if body.agent is not None else "upstream")
+    limit = RateLimit(_new_id("rl"), kind, body.principal or body.agent or body.upstream or "", body.calls,
+                      float(body.per), body.reason, actor, tuple(dict.fromkeys(body.tools)), body.ticket,
+                      created=now, expires=body.expires(now))
+    fields = {**_timed_fields(body, actor, limit.expires), "id": limit.id, "kind": kind, "subject": limit.subject,
+              "tools": list(limit.tools), "calls": limit.calls, "per_seconds": limit.per_seconds}
+    await plane.store_call(plane.deps.store.put_rate_limit(limit), "rate_limit", **fields)
+    plane.announce("rate_limit", **fields)
+    return json_response({"rate_limit": view(limit, now)}, 201)
+
+
+async def list_rate_limits(plane: AdminPlane, request: Request) -> Response:
+    now = time.time()
+    rows = [view(r, now) for r in plane.deps.store.state().rate_limits if r.expires is None or now < r.expires]
+    return json_response({"rate_limits": rows})
+
+
+async def remove_rate_limit(plane: AdminPlane, request: Request) -> Response:
+    return await _remove(plane, request, request.path_params["limit_id"], plane.deps.store.remove_rate_limit,
+                         "rate_limit_removed", "rate limit")

@@ -29,7 +29,8 @@ async def status(plane: AdminPlane, request: Request) -> Response:
     return json_response({
         "now": iso(now), "store_healthy": store.healthy, "state_version": state.version,
         "quarantines": _active(state.quarantines, now), "deny_tools": _active(state.deny_overlays, now),
-        "egress_denies": _active(state.egress_denies, now), "revoked_credentials": len(_active(state.revoked, now)),
+        "rate_limits": _active(state.rate_limits, now), "egress_denies": _active(state.egress_denies, now),
+        "revoked_credentials": len(_active(state.revoked, now)),
         "notifier": containment.notifier is not None, "revoker": containment.revocation.revoker is not None,
     })
 

@@ -40,7 +40,8 @@ BASE = OcsfClass(0, "Base Event", 0, "Uncategorized", {}, _RESULTS)
 # containment action → remediation activity: contain = Isolate, end sessions = Evict, lift = Restore,
 # deny tools or a destination = Harden
 REMEDIATION_ACTIVITY = {"quarantine": 1, "sessions_kill": 2, "release": 3, "deny_tools_removed": 3,
-                        "egress_deny_removed": 3, "deny_tools": 4, "egress_deny": 4}
+                        "egress_deny_removed": 3, "rate_limit_removed": 3, "deny_tools": 4, "egress_deny": 4,
+                        "rate_limit": 4}
 EVICT = {"containment_kill_failed", "containment_broadcast_failed", "containment_tokens_revoked",
          "containment_revocation_failed"}
 APP_ERRORS = {"containment_webhook_failed", "containment_side_effect_failed", "evidence_snapshot_failed",

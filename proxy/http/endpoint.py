@@ -57,6 +57,7 @@ class Answer:
 
     status: int
     body: Any
+    retry_after: int | None = None  # seconds, sent as `Retry-After` (a rate limit refused the call)
 
 
 def _client_info(message: JsonObject) -> Any:
@@ -128,7 +129,8 @@ class McpEndpoint:
             if outcome.body is None:
                 await send_bytes(send, 202, b"")
             else:
-                await send_json(send, outcome.status, outcome.body)
+                extra = [(b"retry-after", b"%d" % outcome.retry_after)] if outcome.retry_after else None
+                await send_json(send, outcome.status, outcome.body, extra)
             return
         body = outcome.body
         agent_headers: Headers = scope["headers"]
@@ -187,7 +189,9 @@ class McpEndpoint:
         if not answers:
             return Answer(202, None)
         status = 400 if any(d.code == ErrorCode.HEADER_MISMATCH for d in finals if d.blocks) else 200
-        return Answer(status, answers if len(messages) > 1 else answers[0])
+        waits = [(d.error_data or {}).get("retry_after_seconds") for d in finals if d.code == ErrorCode.RATE_LIMITED]
+        retry_after = max((int(w) for w in waits if isinstance(w, int | float)), default=None)
+        return Answer(status, answers if len(messages) > 1 else answers[0], retry_after)
 
     def _answer_in_place(self, call: Call, ex: Exchange, decision: Decision) -> None:
         """The agent's answer to a server request was refused: the server gets an error instead of waiting."""

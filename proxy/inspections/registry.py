@@ -14,6 +14,7 @@ from proxy.inspections.pairing import AnswerPairing
 from proxy.inspections.params_shape import ParamsShapeGate
 from proxy.inspections.pins import PinCheck
 from proxy.inspections.policy_check import PolicyCheck
+from proxy.inspections.rate_limit import RateLimitCheck
 from proxy.pins.enforcer import PinEnforcer
 from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder
@@ -24,8 +25,8 @@ def build_registry(holder: PolicyHolder, store: Store, catalog: ToolCatalog,
                    pins: PinEnforcer | None = None) -> list[Inspection]:
     """Inspections in run order: containment first (a quarantined subject gets nothing further), answers
     paired with their requests, cheap structural gates, egress and content of requests, pins (on the
-    upstream's full listing), policy, then the rewriting of answers (listing filter, content of answers,
-    content of the agent's answers to the server)."""
+    upstream's full listing), policy, rate limits (only calls that would pass draw a token), then the
+    rewriting of answers (listing filter, content of answers, content of the agent's answers to the server)."""
     return [
         ContainmentGate(store, catalog),
         AnswerPairing(),
@@ -37,6 +38,7 @@ def build_registry(holder: PolicyHolder, store: Store, catalog: ToolCatalog,
         ContentRequestCheck(holder),
         *([PinCheck(pins)] if pins is not None else []),
         PolicyCheck(holder),
+        RateLimitCheck(store),
         ListingFilter(holder, store),
         ContentAnswerCheck(holder),
         ContentAgentAnswerCheck(holder),

@@ -23,18 +23,21 @@ from proxy.state.model import (
     EventListener,
     Listener,
     Quarantine,
+    RateLimit,
     RevokedCredential,
 )
 
 log = logging.getLogger(__name__)
 
-Record: TypeAlias = Quarantine | DenyOverlay | EgressDeny | RevokedCredential
+Record: TypeAlias = Quarantine | DenyOverlay | EgressDeny | RevokedCredential | RateLimit
 QUARANTINES: Final = "quarantines"
 DENY_OVERLAYS: Final = "deny_overlays"
 EGRESS_DENIES: Final = "egress_denies"
 REVOKED: Final = "revoked_credentials"
+RATE_LIMITS: Final = "rate_limits"
 RECORD_TYPES: Final[dict[str, type[Record]]] = {
-    QUARANTINES: Quarantine, DENY_OVERLAYS: DenyOverlay, EGRESS_DENIES: EgressDeny, REVOKED: RevokedCredential}
+    QUARANTINES: Quarantine, DENY_OVERLAYS: DenyOverlay, EGRESS_DENIES: EgressDeny, REVOKED: RevokedCredential,
+    RATE_LIMITS: RateLimit}
 COLLECTIONS: Final = tuple(RECORD_TYPES)
 
 
@@ -199,7 +202,8 @@ class Snapshot:
 
         self.state = ContainmentState(
             quarantines=ordered(QUARANTINES), deny_overlays=ordered(DENY_OVERLAYS),
-            egress_denies=ordered(EGRESS_DENIES), revoked=ordered(REVOKED), version=self.state.version + 1)
+            egress_denies=ordered(EGRESS_DENIES), revoked=ordered(REVOKED), rate_limits=ordered(RATE_LIMITS),
+            version=self.state.version + 1)
         state = self.state
         for listener in list(self._listeners):
             try:

@@ -66,6 +66,27 @@ class EgressDeny:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `calls` tool calls per `per_seconds` (a token bucket of that size, shared by every replica)
+    for one principal, agent or upstream route, optionally only for some tools."""
+
+    id: str
+    kind: Literal["principal", "agent", "upstream"]
+    subject: str
+    calls: int
+    per_seconds: float
+    reason: str
+    actor: str
+    tools: tuple[str, ...] = ("*",)  # globs, `*` is the only wildcard
+    ticket: str | None = None
+    created: float = field(default_factory=time.time)
+    expires: float | None = None
+
+    def active_now(self) -> bool:
+        return self.expires is None or time.time() < self.expires
+
+
+@dataclass(frozen=True, slots=True)
 class RevokedCredential:
     """A credential (by SHA-256, never the value) refused on every replica until it would have expired."""
 
@@ -85,6 +106,7 @@ class ContainmentState:
     deny_overlays: tuple[DenyOverlay, ...] = ()
     egress_denies: tuple[EgressDeny, ...] = ()
     revoked: tuple[RevokedCredential, ...] = ()
+    rate_limits: tuple[RateLimit, ...] = ()
     version: int = 0
     _revoked_index: dict[str, RevokedCredential] = field(init=False, compare=False, repr=False)
 
@@ -151,6 +173,8 @@ class Store(Protocol):
     async def put_egress_deny(self, deny: EgressDeny) -> None: ...
     async def remove_egress_deny(self, deny_id: str) -> bool: ...
     async def put_revoked(self, record: RevokedCredential) -> None: ...
+    async def put_rate_limit(self, limit: RateLimit) -> None: ...
+    async def remove_rate_limit(self, limit_id: str) -> bool: ...
     async def broadcast(self, event: dict[str, Any]) -> None: ...
 
     # Expiring records: session bindings, server requests awaiting the agent's answer, live replicas,
@@ -190,3 +214,7 @@ class Store(Protocol):
     async def kv_delete(self, namespace: str, key: str) -> bool: ...
     async def kv_list(self, namespace: str) -> dict[str, dict[str, Any]]: ...
     async def incr(self, key: str, ttl_seconds: int) -> int: ...
+
+    async def take_token(self, key: str, interval_seconds: float, burst: int) -> float:
+        """Take one token from the bucket `key` (one token every `interval_seconds`, at most `burst` saved),
+        atomically for every replica (GCRA). 0 when taken, else the seconds until one is available."""

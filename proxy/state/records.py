@@ -12,6 +12,7 @@ from proxy.state.model import (
     EventListener,
     Listener,
     Quarantine,
+    RateLimit,
     RevokedCredential,
     SubjectKind,
 )
@@ -63,3 +64,9 @@ class StoreCommon:
 
     async def put_revoked(self, record: RevokedCredential) -> None:
         await self._put(record)
+
+    async def put_rate_limit(self, limit: RateLimit) -> None:
+        await self._put(limit)
+
+    async def remove_rate_limit(self, limit_id: str) -> bool:
+        return await self._delete(codec.RATE_LIMITS, limit_id) is not None

@@ -79,6 +79,19 @@ for k = 1, #KEYS, 2 do
   out[#out + 1] = old
 end
 return out"""
+# GCRA: the key holds the bucket's theoretical arrival time (TAT), on Redis' own clock (one clock for all
+# replicas). Answers "0" when a token was taken, else the seconds to wait (strings keep the fraction).
+_GCRA_DRAW = """local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if now < allow_at then return tostring(allow_at - now) end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.max(1, math.ceil((new_tat - now) * 1000)))
+return '0'
+"""
 _REC_TAKE = """local v = redis.call('HGETALL', KEYS[1])
 if #v == 0 then return false end
 redis.call('DEL', KEYS[1])
@@ -106,6 +119,7 @@ class RedisStore(StoreCommon):
         self._rec_put = self._redis.register_script(_REC_PUT)
         self._rec_update = self._redis.register_script(_REC_UPDATE)
         self._rec_take = self._redis.register_script(_REC_TAKE)
+        self._take_token = self._redis.register_script(_GCRA_DRAW)
         self._rec_upsert = self._redis.register_script(_REC_UPSERT)
         self._origin = uuid.uuid4().hex
         self._snapshot = Snapshot()
@@ -166,6 +180,11 @@ class RedisStore(StoreCommon):
                 return int((await pipe.execute())[1])
 
         return await self._call(run)
+
+    async def take_token(self, key: str, interval_seconds: float, burst: int) -> float:
+        name = f"{self.prefix}:bucket:{key}"
+        wait = await self._call(lambda: self._take_token(keys=[name], args=[repr(interval_seconds), burst]))
+        return float(wait.decode() if isinstance(wait, bytes) else wait)
 
     # -- expiring records ----------------------------------------------------------------------
     async def rec_put(self, namespace: str, key: str, fields: RecordFields, ttl_seconds: float) -> None:

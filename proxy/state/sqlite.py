@@ -44,6 +44,9 @@ ON CONFLICT (key) DO UPDATE SET value = CASE WHEN expires <= :now THEN 1 ELSE va
     expires = CASE WHEN expires <= :now THEN excluded.expires ELSE expires END
 RETURNING value"""
 
+_TAKE = """INSERT INTO counters (key, value, expires) VALUES (?1, 0, ?2)
+ON CONFLICT (key) DO UPDATE SET value = 0, expires = excluded.expires"""
+
 
 class SQLiteStore(StoreCommon):
     """`Store` on a SQLite file (or `:memory:`); see `proxy.state.model.Store` for the contract."""
@@ -113,6 +116,10 @@ class SQLiteStore(StoreCommon):
         """Fixed window: the first increment sets the expiry; an expired counter restarts at 1."""
         codec.check_ttl(ttl_seconds)
         return await self._run(lambda c: self._incr(c, key, ttl_seconds))
+
+    async def take_token(self, key: str, interval_seconds: float, burst: int) -> float:
+        """GCRA: the counter's expiry is the bucket's theoretical arrival time (see the Redis store)."""
+        return await self._run(lambda c: self._take(c, f"bucket:{key}", interval_seconds, burst))
 
     # -- expiring records ----------------------------------------------------------------------
     async def rec_put(self, namespace: str, key: str, fields: RecordFields, ttl_seconds: float) -> None:
@@ -339,6 +346,20 @@ class SQLiteStore(StoreCommon):
             if now >= self._next_counter_prune:
                 self._prune_expired(conn)
             return int(conn.execute(_INCR, {"key": key, "expires": now + ttl_seconds, "now": now}).fetchone()[0])
+
+        return self._light_tx(conn, body)
+
+
+    def _take(self, conn: sqlite3.Connection, key: str, interval: float, burst: int) -> float:
+        def body() -> float:
+            now = time.time()
+            row = conn.execute("SELECT expires FROM counters WHERE key = ?", (key,)).fetchone()
+            tat = max(float(row[0]) if row else now, now)
+            allow_at = tat + interval - burst * interval
+            if now < allow_at:
+                return allow_at - now
+            conn.execute(_TAKE, (key, tat + interval))
+            return 0.0
 
         return self._light_tx(conn, body)
 

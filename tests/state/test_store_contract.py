@@ -16,6 +16,7 @@ from proxy.state.model import (
     DenyOverlay,
     EgressDeny,
     Quarantine,
+    RateLimit,
     RevokedCredential,
     Store,
     Upsert,
@@ -327,3 +328,24 @@ async def test_incr_rejects_a_bad_window(store: Store, ttl: Any) -> None:
     with pytest.raises(ValueError):
         await store.incr("k", ttl)
     assert store.healthy
+
+
+async def test_token_bucket_is_shared_and_refills(make_store: MakeStore) -> None:
+    """Two replicas draw from one bucket: 3 calls per 0.6 s means 3 at once, then one every 0.2 s."""
+    first, second = await make_store(), await make_store()
+    waits = [await (first if n % 2 else second).take_token("rl-1", 0.2, 3) for n in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 0 < waits[3] <= 0.2
+    assert await first.take_token("rl-other", 0.2, 3) == 0.0  # another bucket is untouched
+    await asyncio.sleep(waits[3] + 0.05)
+    assert await second.take_token("rl-1", 0.2, 3) == 0.0
+    assert await first.take_token("rl-1", 0.2, 3) > 0
+
+
+async def test_rate_limits_replicate_like_other_containment(make_store: MakeStore) -> None:
+    first, second = await make_store(), await make_store()
+    limit = RateLimit("rl-9", "principal", "alice", 5, 60.0, "burst", "ir", tools=("send_*",), expires=time.time() + 60)
+    await first.put_rate_limit(limit)
+    await eventually(lambda: second.state().rate_limits == (limit,), what="rate limit replicated")
+    assert await second.remove_rate_limit("rl-9")
+    await eventually(lambda: first.state().rate_limits == (), what="rate limit removal replicated")
