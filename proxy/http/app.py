@@ -50,10 +50,28 @@ def build_app(plane: Plane) -> DataPlane:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        ready = runtime.store.healthy
-        return JSONResponse({"status": "ready" if ready else "unready", "store": "ok" if ready else "unavailable",
-                             "policy_version": runtime.holder.policy.version, "upstreams": sorted(plane.upstreams)},
+        """200 while the store is healthy and at least one upstream answers (one upstream down must not take
+        the whole pod out of its Service); `degraded` when some do not. The body says which."""
+        store = runtime.store.healthy
+        upstreams = plane.readiness.report()
+        ready = store and plane.readiness.any_ready()
+        every = all(u["ready"] for u in upstreams.values())
+        return JSONResponse({"status": ("ready" if every else "degraded") if ready else "unready",
+                             "store": "ok" if store else "unavailable",
+                             "policy_version": runtime.holder.policy.version, "upstreams": upstreams},
                             status_code=200 if ready else 503)
+
+    async def readyz_upstream(request: Request) -> JSONResponse:
+        """One route alone: 200 while the store is healthy and this upstream answers."""
+        name = request.path_params["name"]
+        probe = plane.readiness.probes.get(name)
+        if probe is None:
+            return JSONResponse({"status": "unknown", "detail": f"no upstream named {name[:64]!r}"},
+                                status_code=404)
+        store = runtime.store.healthy
+        ready = store and probe.ready
+        return JSONResponse({"status": "ready" if ready else "unready", "store": "ok" if store else "unavailable",
+                             "upstream": name, **probe.state()}, status_code=200 if ready else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -63,6 +81,7 @@ def build_app(plane: Plane) -> DataPlane:
         except StoreUnavailable as exc:
             log.error("state store unavailable at start-up: %s", exc)
             raise
+        await plane.readiness.start()
         watcher = None
         if runtime.config.policy_reload.watch:
             watcher = loop.create_task(runtime.holder.watch(runtime.config.policy_reload.interval_seconds))
@@ -77,9 +96,11 @@ def build_app(plane: Plane) -> DataPlane:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGHUP)
                 loop.remove_signal_handler(signal.SIGUSR1)
+            await plane.readiness.aclose()
             await plane.aclose()
             await runtime.aclose()
 
     endpoints = {endpoint_path(name): McpEndpoint(plane, name) for name in plane.upstreams}
-    probes = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)], lifespan=lifespan)
+    probes = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
+                               Route("/readyz/{name}", readyz_upstream)], lifespan=lifespan)
     return DataPlane(endpoints, probes)

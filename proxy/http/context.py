@@ -22,13 +22,14 @@ from proxy.http.asgi import Scope, Send, send_json
 from proxy.http.call import Call, Pending, forwardable
 from proxy.http.guard import HostOriginGuard
 from proxy.http.live import LiveCalls
+from proxy.http.readiness import Readiness, UpstreamProbe
 from proxy.identity import Authenticator, AuthFailure
 from proxy.jsonrpc import dumps, error_response
 from proxy.runtime import Runtime
 from proxy.state.codec import StoreUnavailable
 from proxy.tracecontext import trace_id
 from proxy.types import Direction, Era, Headers, JsonObject, MessageKind, Origin, Transport, Verdict
-from proxy.upstream import UpstreamError, UpstreamPool, UpstreamResponse
+from proxy.upstream import UpstreamError, UpstreamPool, UpstreamResponse, UpstreamUnavailable
 
 log = logging.getLogger("drawbridge.http")
 ANONYMOUS = "anonymous"
@@ -45,18 +46,27 @@ class Upstream:
     target: bytes
     headers: Headers
     timeout: float
+    probe: UpstreamProbe
 
     @classmethod
     def from_config(cls, cfg: UpstreamConfig) -> Upstream:
         pool = UpstreamPool(cfg.url, connect_timeout=cfg.connect_timeout_seconds)
         headers = [(k.lower().encode("latin-1"), src.resolve(f"upstream {cfg.name} header {k}").encode("latin-1"))
                    for k, src in cfg.headers.items()]
-        return cls(cfg.name, pool, pool.base_path, headers, cfg.timeout_seconds)
+        return cls(cfg.name, pool, pool.base_path, headers, cfg.timeout_seconds,
+                   UpstreamProbe(cfg.name, cfg.url, cfg.connect_timeout_seconds))
 
     async def send(self, method: str, agent_headers: Headers, body: bytes) -> UpstreamResponse:
-        """Forward a request with the agent's allowlisted headers and this upstream's credentials."""
-        return await self.pool.request(method, self.target, forwardable(agent_headers, self.headers), body,
-                                       timeout=self.timeout)
+        """Forward a request with the agent's allowlisted headers and this upstream's credentials (what it
+        tells of the upstream's reachability goes to its probe)."""
+        try:
+            response = await self.pool.request(method, self.target, forwardable(agent_headers, self.headers), body,
+                                               timeout=self.timeout)
+        except UpstreamUnavailable:
+            self.probe.observed(False)
+            raise
+        self.probe.observed(True)
+        return response
 
 
 def client_address(scope: Scope) -> str | None:
@@ -73,6 +83,7 @@ class Plane:
         self.guard = HostOriginGuard(config.http.allowed_hosts, config.http.allowed_origins)
         self.authenticator = Authenticator(config.identity)
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
+        self.readiness = Readiness(u.probe for u in self.upstreams.values())
         self.sessions = runtime.sessions
         self.live = LiveCalls()
         self.revoker: TokenRevoker | None = runtime.revocation.revoker  # set when containment.revocation is on

@@ -1,4 +1,4 @@
-"""`drawbridge serve`: check the configuration, reach the upstreams, then run uvicorn."""
+"""`drawbridge serve`: check the configuration, then run uvicorn (every upstream probed in the background)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import logging
 import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -21,28 +20,14 @@ from proxy.http.workers import Supervisor, worker_count
 from proxy.runtime import Runtime
 
 log = logging.getLogger("drawbridge")
-REACH_TIMEOUT = 3.0
-
-
-def check_reachable(url: str, name: str) -> None:
-    """Refuse to start in front of an upstream nobody answers at (one clear line, no traceback)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "", port), timeout=REACH_TIMEOUT):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise ConfigError(f"upstream {name} at {url} is unreachable ({reason})") from None
 
 
 def serve(config: Config) -> int:
     """Run the data plane (and the admin API, when configured) until interrupted; returns the exit code.
-    With `workers` > 1, a supervisor forks that many worker processes on one listener (`workers.py`)."""
+    With `workers` > 1, a supervisor forks that many worker processes on one listener (`workers.py`).
+    An upstream nobody answers does not stop it: its route is not ready until it does (`readiness.py`)."""
     if not config.upstreams:
         raise ConfigError("no upstream configured: give --upstream URL or upstreams: in the config file")
-    for upstream in config.upstreams:
-        check_reachable(upstream.url, upstream.name)
     count = worker_count(config.workers)
     if count > 1:
         return Supervisor(config, count, serve_worker).run()

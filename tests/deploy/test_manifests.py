@@ -423,6 +423,7 @@ async def test_data_plane_builds_from_the_deployment(config: Config, tmp_path: P
     from proxy.http.app import build_app
     from proxy.http.context import Plane
     from proxy.runtime import Runtime
+    from tests.support.scripted_upstream import Script, scripted_upstream
 
     monkeypatch.chdir(tmp_path)  # the pod's working directory: relative state paths land here
     for upstream in config.upstreams:
@@ -430,8 +431,11 @@ async def test_data_plane_builds_from_the_deployment(config: Config, tmp_path: P
             if src.env is not None:
                 monkeypatch.setenv(src.env, "Bearer test")
     kubelet_volume(tmp_path / "policies", projected_policy_files(config))
+    local = contextlib.ExitStack()  # the in-cluster MCP server, here on loopback: /readyz needs one that answers
+    mcp = local.enter_context(scripted_upstream(Script()))
     cfg = config.model_copy(update={"policy": policy_dir_in(tmp_path / "policies", config),
                                     "audit": AuditConfig(file=tmp_path / "audit.jsonl"),
+                                    "upstreams": tuple(u.model_copy(update={"url": mcp}) for u in config.upstreams),
                                     "store": f"sqlite:{tmp_path / 'state.db'}"})  # no Redis in this test
     runtime = Runtime.build(cfg)
     plane = Plane(runtime, cfg)
@@ -455,6 +459,7 @@ async def test_data_plane_builds_from_the_deployment(config: Config, tmp_path: P
             assert resp.status_code == 421
     finally:
         runtime.close()
+        local.close()
 
 
 # ---------------------------------------------------------------------------------------- workload
