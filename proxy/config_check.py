@@ -98,7 +98,7 @@ def check_config(path: Path, *, policy: Path | None = None) -> Report:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        report.problems.extend(f"{path}: {line}" for line in _describe_all(exc.errors(), data))
+        report.problems.extend(f"{path}: {line}" for line in _describe_all(Config, exc.errors(), data))
         return report
     _Referenced(config, report).check()
     return report
@@ -106,22 +106,26 @@ def check_config(path: Path, *, policy: Path | None = None) -> Report:
 
 # --- model errors, with the valid key closest to an unknown one ------------------------------------
 
-def _describe_all(errors: list[Any], data: Any) -> list[str]:
+def _describe_all(root: type[BaseModel], errors: list[Any], data: Any) -> list[str]:
     """One line per location; a union's alternatives (tagged locations) are joined into one line."""
     lines: dict[str, list[str]] = {}
+    locs = [tuple(err["loc"]) for err in errors]
     for err in errors:
-        where, message = _describe(err, data)
+        loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(other[:len(loc)] == loc and other != loc for other in locs):
+            continue  # a list left short by its invalid items: those are the problem
+        where, message = _describe(root, err, data)
         if message not in lines.setdefault(where, []):
             lines[where].append(message)
     return [f"{where}: {'; or '.join(messages)}" if where else "; or ".join(messages)
             for where, messages in lines.items()]
 
 
-def _describe(err: Any, data: Any) -> tuple[str, str]:
+def _describe(root: type[BaseModel], err: Any, data: Any) -> tuple[str, str]:
     loc: Loc = tuple(err["loc"])
     if err["type"] == "extra_forbidden" and loc:
         key = loc[-1]
-        close = difflib.get_close_matches(str(key), sorted(_keys_at(Config, loc[:-1])), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(str(key), sorted(_keys_at(root, loc[:-1])), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return _dotted(_in_data(loc[:-1], data, "")), f"unknown key {str(key)!r}{hint}"
     message = str(err["msg"]).removeprefix("Value error, ")
@@ -247,7 +251,11 @@ class _Referenced:
             loaded = load_policy(directory)
             tests = load_policy_tests(directory)
         except ConfigError as exc:
-            self.problem("policy", str(exc), directory)
+            lines = _policy_model_problems(directory)  # each model error on its line, typos with a suggestion
+            if lines:
+                self.report.problems.extend(lines)
+            else:
+                self.problem("policy", str(exc), directory)
             return f"policy {directory} invalid"
         self.report.checked.extend([*loaded.files, *(path for path, _ in tests)])
         self.report.warnings.extend(f"{directory}: {w}" for w in loaded.warnings)
@@ -359,6 +367,29 @@ class _Referenced:
                 self.problem("admin.listen", str(exc))
             else:  # DRAWBRIDGE_ADMIN_TOKEN may be set where the proxy runs
                 self.warn("admin.listen", f"{exc}; {ADMIN_TOKEN_ENV} is not set here")
+
+
+def _policy_model_problems(directory: Path) -> list[str]:
+    """The model errors of a policy directory's files, one line each (empty when its problem lies elsewhere)."""
+    from proxy.policy.loader import policy_files
+    from proxy.policy.model import PolicyFile, PolicyTestFile
+    from proxy.policy.testing import policy_test_files
+
+    out: list[str] = []
+    try:
+        pairs: list[tuple[Path, type[BaseModel]]] = [(path, PolicyFile) for path in policy_files(directory)]
+    except ConfigError:
+        return out
+    pairs += [(path, PolicyTestFile) for path in policy_test_files(directory)]
+    for path, model in pairs:
+        try:
+            data = read_yaml(path)
+            model.model_validate({} if data is None else data)
+        except ConfigError:
+            return []  # unreadable or not YAML: the loader's own line says so
+        except ValidationError as exc:
+            out.extend(f"{path}: {line}" for line in _describe_all(model, exc.errors(), data))
+    return out
 
 
 def _secret_sources(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, SecretSource | SecretRef]]:
