@@ -108,17 +108,18 @@ def check_config(path: Path, *, policy: Path | None = None) -> Report:
 
 def _describe_all(root: type[BaseModel], errors: list[Any], data: Any) -> list[str]:
     """One line per location; a union's alternatives (tagged locations) are joined into one line."""
-    lines: dict[str, list[str]] = {}
+    lines: dict[tuple[str, str], list[str]] = {}
     locs = [tuple(err["loc"]) for err in errors]
     for err in errors:
         loc = tuple(err["loc"])
         if err["type"] == "too_short" and any(other[:len(loc)] == loc and other != loc for other in locs):
             continue  # a list left short by its invalid items: those are the problem
         where, message = _describe(root, err, data)
-        if message not in lines.setdefault(where, []):
-            lines[where].append(message)
+        group = (where, message if err["type"] == "extra_forbidden" else "")  # each unknown key on its own line
+        if message not in lines.setdefault(group, []):
+            lines[group].append(message)
     return [f"{where}: {'; or '.join(messages)}" if where else "; or ".join(messages)
-            for where, messages in lines.items()]
+            for (where, _), messages in lines.items()]
 
 
 def _describe(root: type[BaseModel], err: Any, data: Any) -> tuple[str, str]:

@@ -127,10 +127,11 @@ def test_typo_names_the_key_and_the_right_one(capsys: pytest.CaptureFixture[str]
 
 
 def test_every_problem_is_reported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = config_file(tmp_path, "listn: x\nlimits: {max_depth: deep}\nlog_level: loud\n")
+    path = config_file(tmp_path, "listn: x\nfrobnicate: 1\nlimits: {max_depth: deep}\nlog_level: loud\n")
     code, _, err = run(capsys, "config", "check", str(path))
     assert code == 2
-    assert len(lines(err)) == 3 and all(line.startswith(f"{path}: ") for line in lines(err))
+    assert len(lines(err)) == 4 and all(line.startswith(f"{path}: ") for line in lines(err))
+    assert f"{path}: unknown key 'frobnicate'" in lines(err)
 
 
 def test_invalid_yaml_and_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
