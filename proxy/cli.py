@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import argcomplete
+from argcomplete.shell_integration import shellcode
 
 from proxy import __version__
 from proxy.admin.commands import add_admin_commands, run_admin_command
@@ -17,11 +19,13 @@ from proxy.config_check import add_config_parser, run_config_command
 from proxy.errors import ConfigError
 from proxy.incident.commands import add_incident_parser
 from proxy.incident.replay import add_replay_parser
+from proxy.logs import configure_logging
 from proxy.pins.commands import add_pin_parsers, run_pin_command
 from proxy.pins.settings import section_from_flags
 from proxy.policy.diff import add_diff_parser, run_diff_command
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+SHELLS = ("bash", "zsh", "fish")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", type=Path)
     test = pol_sub.add_parser("test", help="run the *.test.yaml cases beside the policies")
     test.add_argument("directory", type=Path)
+    for action in (check, test):
+        action.add_argument("--json", dest="as_json", action="store_true", help="print the outcome as one JSON object")
     add_diff_parser(pol_sub)
     add_config_parser(sub)
 
@@ -72,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_parser(sub)
     add_replay_parser(sub)
     add_incident_parser(sub)
+
+    comp = sub.add_parser("completion", help="print a shell completion script: drawbridge completion bash|zsh|fish")
+    comp.add_argument("shell", choices=SHELLS)
 
     hk = sub.add_parser("hash-key", help="print the SHA-256 of an API key read from stdin (empty: generate one)")
     hk.set_defaults(command="hash-key")
@@ -134,22 +143,28 @@ def build_config(ns: argparse.Namespace) -> Config:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="drawbridge: %(levelname)s %(message)s")
+    parser = _parser()
+    argcomplete.autocomplete(parser)  # answers a shell's completion request and exits; a no-op otherwise
+    ns = parser.parse_args(argv)
+    configure_logging("info")
     if getattr(ns, "admin_run", None) is not None:
         return run_admin_command(ns)
     try:
         if ns.command == "serve":
             from proxy.http.server import serve
 
-            return serve(build_config(ns))
+            config = build_config(ns)
+            configure_logging(config.log_level, config.log_format)
+            return serve(config)
         if ns.command == "stdio":
             from proxy.stdio.command import run_stdio_command
 
             command = ns.server[1:] if ns.server[:1] == ["--"] else ns.server
             if not command:
                 raise ConfigError("stdio needs the server command after --, e.g. drawbridge stdio -- python server.py")
-            return run_stdio_command(build_config(ns), command)
+            config = build_config(ns)
+            configure_logging(config.log_level, config.log_format)
+            return run_stdio_command(config, command)
         if ns.command == "policy":
             from proxy.policy.commands import run_policy_command
 
@@ -157,7 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError("policy needs an action: drawbridge policy check|test|diff DIR")
             if ns.policy_command == "diff":
                 return run_diff_command(ns)
-            return run_policy_command(ns.policy_command, ns.directory)
+            return run_policy_command(ns.policy_command, ns.directory, as_json=ns.as_json)
+        if ns.command == "completion":
+            print(shellcode(["drawbridge"], shell=ns.shell))
+            return EXIT_OK
         if ns.command == "config":
             return run_config_command(ns)
         if ns.command == "scan":

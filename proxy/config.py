@@ -236,6 +236,7 @@ class Config(_Strict):
     @classmethod
     def _host_port(cls, value: str) -> str:
         split_listen(value)
+    log_format: Literal["text", "json"] = "text"  # process logs on stderr; json: one object per line
         return value
 
     @field_validator("policy")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -201,6 +202,7 @@ def add_audit_parser(sub: Any) -> None:
     keys = check.add_mutually_exclusive_group()
     keys.add_argument("--key-env", metavar="VAR", help="the checkpoint HMAC key, from this environment variable")
     keys.add_argument("--key-file", type=Path, metavar="F", help="the checkpoint HMAC key, from this file")
+    check.add_argument("--json", dest="as_json", action="store_true", help="print the outcome as one JSON object")
 
 
 def run_audit_command(ns: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -218,6 +220,12 @@ def run_audit_command(ns: argparse.Namespace, out: TextIO | None = None, err: Te
     except OSError as exc:
         print(f"drawbridge: cannot read {exc.filename}: {exc.strerror or exc}", file=err)
         return EXIT_USAGE
+    if getattr(ns, "as_json", False):
+        print(json.dumps({"ok": found is None, "files": [str(f) for f in ns.files], "lines": verifier.lines,
+                          "segments": verifier.segments, "checkpoints": verifier.checkpoints,
+                          "signatures_checked": key is not None, "notes": list(verifier.notes),
+                          "problem": None if found is None else str(found)}), file=out)
+        return EXIT_OK if found is None else EXIT_BROKEN
     for note in verifier.notes:
         print(f"note: {note}", file=out)
     if found is not None:

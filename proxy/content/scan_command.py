@@ -80,7 +80,8 @@ def scan_lines(scanner: Scanner, lines: Iterable[bytes], out: IO[bytes]) -> int:
 
 
 def run_scan(ns: argparse.Namespace) -> int:
-    """Entry point for the CLI; exit 0 even when records were flagged or failed (see the output)."""
+    """Entry point for the CLI: exit 0 when every record was scanned (flagged or not), 1 when some could not be
+    processed (each has an error line in the output), 2 for a usage or I/O error."""
     scanner = Scanner(load_content_settings(ns.policy))
     try:
         source: IO[bytes] = ns.file.open("rb") if ns.file else sys.stdin.buffer
@@ -98,4 +99,5 @@ def run_scan(ns: argparse.Namespace) -> int:
             sink.close()
     if errors:
         print(f"drawbridge scan: {errors} record(s) could not be processed", file=sys.stderr)
+        return 1
     return 0
