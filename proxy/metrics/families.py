@@ -51,10 +51,19 @@ class Metrics:
         self.reloads = Counter("drawbridge_policy_reloads", "Policy reloads, by result", ("result",), registry=r)
         self.events = Counter("drawbridge_audit_events", "Audit events emitted, by type", ("event_type",),
                               registry=r)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}  # bounded: every label value is bounded
         self.store_updates = Counter("drawbridge_store_updates", "Shared-state changes applied (local or from "
                                      "another replica)", registry=r)
 
     # -- feeds ------------------------------------------------------------------------------
+    def _child(self, family: Any, values: tuple[str, ...]) -> Any:
+        """The labelled child, cached: `labels()` validates and locks on every call (several µs)."""
+        key = (id(family), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
+
     def observe(self, event: dict[str, Any]) -> None:
         """Move the counters an audit event concerns (an auditor observer: must never raise)."""
         try:
@@ -63,7 +72,7 @@ class Metrics:
             log.debug("metrics: event not counted (%s)", type(exc).__name__)
 
     def observe_upstream(self, upstream: str, seconds: float) -> None:
-        self.upstream_time.labels(labels.upstream(upstream, self.upstreams)).observe(seconds)
+        self._child(self.upstream_time, (labels.upstream(upstream, self.upstreams),)).observe(seconds)
 
     def upstream_failed(self, upstream: str, reason: str) -> None:
         self.upstream_errors.labels(labels.upstream(upstream, self.upstreams), labels.internal(reason)).inc()
@@ -74,27 +83,29 @@ class Metrics:
     # -- mapping ----------------------------------------------------------------------------
     def _observe(self, event: dict[str, Any]) -> None:
         kind = event.get("event_type")
-        self.events.labels(labels.internal(kind)).inc()
+        self._child(self.events, (labels.internal(kind),)).inc()
         if kind == "decision":
             self._decision(event)
         elif kind == "alert":
-            self.alerts.labels(labels.internal(event.get("detection")), _severity(event.get("severity"))).inc()
+            self._child(self.alerts, (labels.internal(event.get("detection")), _severity(event.get("severity")))).inc()
         elif kind == "containment_action":
-            self.containment.labels(labels.internal(event.get("action"))).inc()
+            self._child(self.containment, (labels.internal(event.get("action")),)).inc()
         elif kind == "policy_reload":
-            self.reloads.labels("ok" if event.get("ok") else "refused").inc()
+            self._child(self.reloads, ("ok" if event.get("ok") else "refused",)).inc()
 
     def _decision(self, event: dict[str, Any]) -> None:
         rpc = event.get("jsonrpc") or {}
         direction = labels.internal(event.get("direction"))
-        self.decisions.labels(labels.internal(event.get("verdict")), labels.internal(event.get("check")),
-                              labels.upstream(event.get("upstream"), self.upstreams), labels.method(rpc.get("method")),
-                              direction, labels.internal(event.get("origin"))).inc()
+        self._child(self.decisions, (
+            labels.internal(event.get("verdict")), labels.internal(event.get("check")),
+            labels.upstream(event.get("upstream"), self.upstreams), labels.method(rpc.get("method")), direction,
+            labels.internal(event.get("origin")))).inc()
         for finding in event.get("findings") or ():
-            self.findings.labels(labels.internal(finding.get("detector")), _severity(finding.get("severity"))).inc()
+            self._child(self.findings, (labels.internal(finding.get("detector")),
+                                        _severity(finding.get("severity")))).inc()
         latency = event.get("latency_ms")
         if isinstance(latency, int | float) and latency >= 0:
-            self.hop.labels(direction).observe(latency / 1000)
+            self._child(self.hop, (direction,)).observe(latency / 1000)
 
 
 def _severity(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from functools import lru_cache
 
 from proxy.mcp_methods import KNOWN_METHODS
 
@@ -19,6 +20,7 @@ def method(value: object) -> str:
     return value if isinstance(value, str) and value in KNOWN_METHODS else OTHER
 
 
+@lru_cache(maxsize=4096)  # a few dozen real values; the bound holds if something unexpected varies
 def internal(value: object) -> str:
     """An identifier Drawbridge itself chose (a check, detector or action): its stem, `other` if odd."""
     if not value:
