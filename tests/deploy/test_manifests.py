@@ -1,8 +1,10 @@
 """Static checks of the Dockerfile and the Kubernetes base against Drawbridge's own code.
 
-No cluster and no Docker engine are needed: manifests are parsed with PyYAML, the embedded
-drawbridge.yaml is validated by the real config model, the policy ConfigMap is loaded by the real
-policy loader from a kubelet-like volume layout, and the data plane is built from both.
+No cluster, no Docker engine and no kustomize are needed: the base's manifests are parsed with PyYAML
+and its configMapGenerator entries are turned into ConfigMaps as kustomize does (names without the
+hash), the generated drawbridge.yaml is validated by the real config model, the policy ConfigMap is
+loaded by the real policy loader from a kubelet-like volume layout, and the data plane is built from
+both. The rendered overlays are checked in test_kustomize.py.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import pytest
 import yaml
 
 from proxy import __version__
-from proxy.config import PACKAGED_POLICY_DIR, AuditConfig, Config, load_config, split_listen
+from proxy.admin.config import SecretRef
+from proxy.config import PACKAGED_POLICY_DIR, AuditConfig, Config, SecretSource, load_config, split_listen
 from proxy.errors import ConfigError
 from proxy.http.guard import HostOriginGuard
 from proxy.policy.holder import PolicyHolder
@@ -36,11 +39,12 @@ from proxy.policy.testing import run_policy_tests
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "kubernetes"
+BASE = K8S / "base"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 IMAGE_CONFIG = DEPLOY / "docker" / "drawbridge.yaml"
 SECRET_EXAMPLE = K8S / "secret.example.yaml"
-KUSTOMIZATION = K8S / "kustomization.yaml"
+KUSTOMIZATION = BASE / "kustomization.yaml"
 CONFIG_KEY = "drawbridge.yaml"
 
 
@@ -56,12 +60,23 @@ def yaml_docs(path: Path) -> list[Any]:
 
 def kustomization() -> dict[str, Any]:
     (doc,) = yaml_docs(KUSTOMIZATION)
-    return doc
+    return dict(doc)
 
 
 def resources() -> list[dict[str, Any]]:
-    """The objects `kubectl apply -k deploy/kubernetes` applies (before kustomize transforms)."""
-    return [doc for name in kustomization()["resources"] for doc in yaml_docs(K8S / name)]
+    """The objects of the base (before kustomize's transforms), generated ConfigMaps included."""
+    return [*(doc for name in kustomization()["resources"] for doc in yaml_docs(BASE / name)),
+            *generated_configmaps()]
+
+
+@functools.cache
+def generated_configmaps() -> list[dict[str, Any]]:
+    """The base's configMapGenerator entries as ConfigMaps: one key per file, named after the file."""
+    kust = kustomization()
+    return [{"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": gen["name"], "namespace": kust["namespace"]},
+             "data": {PurePosixPath(f).name: (BASE / f).read_text(encoding="utf-8") for f in gen["files"]}}
+            for gen in kust.get("configMapGenerator", [])]
 
 
 def only(kind: str, name: str | None = None) -> dict[str, Any]:
@@ -77,16 +92,16 @@ def deployment() -> dict[str, Any]:
 
 
 def pod_spec() -> dict[str, Any]:
-    return deployment()["spec"]["template"]["spec"]
+    return dict(deployment()["spec"]["template"]["spec"])
 
 
 def pod_labels() -> dict[str, str]:
-    return deployment()["spec"]["template"]["metadata"]["labels"]
+    return dict(deployment()["spec"]["template"]["metadata"]["labels"])
 
 
 def container() -> dict[str, Any]:
     (ctr,) = pod_spec()["containers"]
-    return ctr
+    return dict(ctr)
 
 
 def container_port(port: int | str) -> int:
@@ -95,12 +110,12 @@ def container_port(port: int | str) -> int:
         return port
     numbers = [p["containerPort"] for p in container()["ports"] if p.get("name") == port]
     assert numbers, f"no container port named {port!r}"
-    return numbers[0]
+    return int(numbers[0])
 
 
 def volume(name: str) -> dict[str, Any]:
     (vol,) = [v for v in pod_spec()["volumes"] if v["name"] == name]
-    return vol
+    return dict(vol)
 
 
 def mount_for(path: str) -> dict[str, Any]:
@@ -174,7 +189,7 @@ def one_instruction(instructions: list[tuple[int, str, str]], name: str) -> str:
 
 def image_config_path(instructions: list[tuple[int, str, str]]) -> str:
     cmd = json.loads(one_instruction(instructions, "CMD"))
-    return cmd[cmd.index("--config") + 1]
+    return str(cmd[cmd.index("--config") + 1])
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +207,7 @@ def config_text(dockerfile: list[tuple[int, str, str]]) -> str:
         key = next((i["key"] for i in source.get("items", []) if i["path"] == key), key)
     data = only("ConfigMap", source["name"])["data"]
     assert key in data, f"ConfigMap {source['name']} has no key {key}"
-    return data[key]
+    return str(data[key])
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +263,8 @@ def test_every_yaml_under_deploy_parses() -> None:
     for path in files:
         docs = yaml_docs(path)
         assert docs, f"{path} is empty"
-        if path.is_relative_to(K8S) and path != KUSTOMIZATION:
+        generator_input = path.name in ("kustomization.yaml", CONFIG_KEY) or path.parent.name == "policies"
+        if path.is_relative_to(K8S) and not generator_input:
             for doc in docs:
                 assert {"apiVersion", "kind", "metadata"} <= doc.keys(), f"{path}: not a Kubernetes object"
                 assert doc["metadata"].get("name"), f"{path}: {doc['kind']} without a name"
@@ -259,10 +275,13 @@ def test_kustomization_lists_existing_files_and_no_secret() -> None:
     listed = kust["resources"]
     assert len(listed) == len(set(listed))
     for name in listed:
-        assert (K8S / name).is_file(), f"kustomization.yaml lists {name}, which does not exist"
-    manifests = {p.name for p in K8S.glob("*.yaml")} - {KUSTOMIZATION.name, SECRET_EXAMPLE.name}
-    assert manifests == set(listed), "every manifest in deploy/kubernetes must be listed (secret.example.yaml must not)"
-    assert SECRET_EXAMPLE.name not in listed
+        assert (BASE / name).is_file(), f"base/kustomization.yaml lists {name}, which does not exist"
+    generated = {f for gen in kust["configMapGenerator"] for f in gen["files"]}
+    assert all((BASE / f).is_file() for f in generated), generated
+    manifests = {p.name for p in BASE.glob("*.yaml")} - {KUSTOMIZATION.name, CONFIG_KEY}
+    assert manifests == set(listed), "every manifest in deploy/kubernetes/base must be listed"
+    assert CONFIG_KEY in generated, "drawbridge.yaml is generated into a ConfigMap"
+    assert not (BASE / SECRET_EXAMPLE.name).exists() and SECRET_EXAMPLE.is_file(), "Secret example: outside the base"
     assert all(doc["kind"] != "Secret" for doc in resources()), "no Secret may be applied by the base"
     for doc in resources():
         if doc["kind"] != "Namespace":
@@ -320,19 +339,24 @@ def test_allowed_hosts_admit_the_service_names(config: Config) -> None:
     assert guard.problem(f"{svc['name']}:{port}", "https://attacker.example") is not None
 
 
-def test_upstream_credentials_come_from_the_secret(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_credentials_come_from_secrets(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every credential the config names (upstream headers, the Redis password) is an env var that the
+    container fills from a Secret that secret.example.yaml shows; without it the proxy refuses to start."""
     env = {e["name"]: e for e in container().get("env", [])}
-    secret = next(d for d in yaml_docs(SECRET_EXAMPLE) if d["metadata"]["name"] == "drawbridge-upstream-credentials")
-    assert secret["kind"] == "Secret"
-    example = {**secret.get("stringData", {}), **secret.get("data", {})}
-    sources = [(u.name, header, src) for u in config.upstreams for header, src in u.headers.items()]
+    secrets = {d["metadata"]["name"]: d for d in yaml_docs(SECRET_EXAMPLE)}
+    assert all(s["kind"] == "Secret" for s in secrets.values())
+    sources: list[tuple[str, SecretSource | SecretRef]] = [
+        (f"upstream {u.name} header {header}", src) for u in config.upstreams for header, src in u.headers.items()]
     assert sources, "the example upstream should carry a credential header"
-    for upstream, header, src in sources:
-        assert src.env is not None, f"upstream {upstream} header {header}: use an env var from a Secret"
-        assert src.env in env, f"{src.env} (upstream {upstream} header {header}) is not set on the container"
+    assert config.redis is not None and config.redis.password is not None, "Redis requires a password"
+    sources.append(("redis.password", config.redis.password))
+    for what, src in sources:
+        assert src.env is not None, f"{what}: use an env var from a Secret"
+        assert src.env in env, f"{src.env} ({what}) is not set on the container"
         ref = env[src.env]["valueFrom"]["secretKeyRef"]
-        assert ref["name"] == secret["metadata"]["name"], "secret.example.yaml should show the referenced Secret"
-        assert ref["key"] in example, f"secret.example.yaml lacks key {ref['key']}"
+        assert ref["name"] in secrets, f"secret.example.yaml should show Secret {ref['name']} ({what})"
+        example = {**secrets[ref["name"]].get("stringData", {}), **secrets[ref["name"]].get("data", {})}
+        assert ref["key"] in example, f"secret.example.yaml lacks key {ref['key']} of {ref['name']}"
         assert ref.get("optional") is not True, "a missing credential must stop the pod, not start it without"
         monkeypatch.delenv(src.env, raising=False)
         with pytest.raises(ConfigError):
@@ -390,11 +414,15 @@ def test_policy_configmap_update_is_hot_reloaded(config: Config, tmp_path: Path)
 
 
 def test_policy_configmap_is_the_packaged_default() -> None:
+    """base/policies is a copy of the packaged default policy (kustomize cannot read files outside the
+    base), and the generator takes every file of it: they cannot drift apart."""
     data = only("ConfigMap", "drawbridge-policies")["data"]
     packaged = {p.name: p.read_text(encoding="utf-8") for p in sorted(PACKAGED_POLICY_DIR.glob("*.yaml"))}
-    assert set(data) == set(packaged), "policies-configmap.yaml should hold the files of proxy/policies/default"
+    copied = {p.name for p in (BASE / "policies").iterdir()}
+    assert copied == set(packaged), "deploy/kubernetes/base/policies should hold the files of proxy/policies/default"
+    assert set(data) == set(packaged), "the drawbridge-policies generator should list every file of base/policies"
     for name, text in packaged.items():
-        assert data[name] == text, f"policies-configmap.yaml key {name} differs from proxy/policies/default/{name}"
+        assert data[name] == text, f"base/policies/{name} differs from proxy/policies/default/{name}: copy it again"
 
 
 @contextlib.asynccontextmanager
@@ -436,7 +464,7 @@ async def test_data_plane_builds_from_the_deployment(config: Config, tmp_path: P
     cfg = config.model_copy(update={"policy": policy_dir_in(tmp_path / "policies", config),
                                     "audit": AuditConfig(file=tmp_path / "audit.jsonl"),
                                     "upstreams": tuple(u.model_copy(update={"url": mcp}) for u in config.upstreams),
-                                    "store": f"sqlite:{tmp_path / 'state.db'}"})  # no Redis in this test
+                                    "store": f"sqlite:{tmp_path / 'state.db'}", "redis": None})  # Redis: test_kustomize
     runtime = Runtime.build(cfg)
     plane = Plane(runtime, cfg)
     app = build_app(plane)
@@ -650,8 +678,10 @@ def test_image_default_config(dockerfile: list[tuple[int, str, str]], tmp_path: 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None and shutil.which("kustomize") is None,
                     reason="needs kubectl or kustomize")
-def test_kustomize_builds() -> None:
-    cmd = ["kubectl", "kustomize", str(K8S)] if shutil.which("kubectl") else ["kustomize", "build", str(K8S)]
+def test_kustomize_builds_what_these_tests_read() -> None:
+    """kustomize renders the base into the objects read above, the generated ConfigMaps with the same
+    data under hashed names, so the checks in this file hold for what is applied."""
+    cmd = ["kubectl", "kustomize", str(BASE)] if shutil.which("kubectl") else ["kustomize", "build", str(BASE)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
     docs = [d for d in yaml.safe_load_all(out) if d]
     assert sorted(d["kind"] for d in docs) == sorted(d["kind"] for d in resources())
@@ -659,12 +689,22 @@ def test_kustomize_builds() -> None:
     (ctr,) = dep["spec"]["template"]["spec"]["containers"]
     assert ":" in ctr["image"], "the image must carry a tag after kustomize"
     assert all(d["metadata"].get("namespace") == "drawbridge" for d in docs if d["kind"] != "Namespace")
+    for generated in generated_configmaps():
+        name = generated["metadata"]["name"]
+        (rendered,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(f"{name}-")]
+        assert rendered["data"] == generated["data"], name
 
 
 def test_redis_state_store_is_private_and_persistent(config: Config) -> None:
     redis_set = only("StatefulSet", "drawbridge-redis")
-    container = redis_set["spec"]["template"]["spec"]["containers"][0]
-    assert "--appendonly" in container["args"] and redis_set["spec"]["volumeClaimTemplates"]
+    redis_ctr = redis_set["spec"]["template"]["spec"]["containers"][0]
+    assert "--appendonly yes" in " ".join(redis_ctr["args"]) and redis_set["spec"]["volumeClaimTemplates"]
+    assert '--requirepass "$REDIS_PASSWORD"' in " ".join(redis_ctr["args"]), "Redis requires the password"
+    redis_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in redis_ctr["env"]}
+    proxy_env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container().get("env", [])}
+    assert config.redis is not None and config.redis.password is not None and config.redis.password.env
+    assert redis_env["REDIS_PASSWORD"] == redis_env["REDISCLI_AUTH"] == proxy_env[config.redis.password.env], (
+        "Redis, its probes and the proxy must use the same Secret key")
     policy = only("NetworkPolicy", "drawbridge-redis")
     sources = policy["spec"]["ingress"][0]["from"]
     assert sources == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "drawbridge"}}}]
