@@ -1,29 +1,29 @@
 #!/usr/bin/env python3
-"""Regenerate deploy/kubernetes/policies-configmap.yaml from the packaged default policy.
+"""Copy the packaged default policy into deploy/kubernetes/base/policies (the policy ConfigMap's source).
 
     python scripts/sync_policy_configmap.py
 
-The ConfigMap's data must be a verbatim copy of proxy/policies/default (tests/deploy checks it);
-this rewrites the `data:` section below the file's own header and leaves everything above it.
+kustomize's configMapGenerator reads only files inside the base, so the base keeps a verbatim copy of
+proxy/policies/default (tests/deploy checks it); this replaces the copy's files with the packaged ones.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "proxy" / "policies" / "default"
-TARGET = REPO / "deploy" / "kubernetes" / "policies-configmap.yaml"
+TARGET = REPO / "deploy" / "kubernetes" / "base" / "policies"
 
 
 def main() -> None:
-    head = TARGET.read_text(encoding="utf-8").split("\ndata:\n", 1)[0]
-    parts = [head, "\ndata:\n"]
+    for stale in TARGET.glob("*.yaml"):
+        stale.unlink()
     for path in sorted(SOURCE.glob("*.yaml")):
-        parts.append(f"  {path.name}: |\n")
-        parts.extend(f"    {line}\n" if line else "\n" for line in path.read_text(encoding="utf-8").splitlines())
-    TARGET.write_text("".join(parts), encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(REPO)} from {SOURCE.relative_to(REPO)}")
+        shutil.copyfile(path, TARGET / path.name)
+    print(f"copied {SOURCE.relative_to(REPO)} to {TARGET.relative_to(REPO)}; list new files in the base's "
+          "configMapGenerator and deployment.yaml items")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ IMAGE_CONFIG = DEPLOY / "docker" / "drawbridge.yaml"
 SECRET_EXAMPLE = K8S / "secret.example.yaml"
 KUSTOMIZATION = BASE / "kustomization.yaml"
 CONFIG_KEY = "drawbridge.yaml"
+SYNC_SCRIPT = "scripts/sync_policy_configmap.py"  # copies proxy/policies/default into base/policies
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -422,7 +423,7 @@ def test_policy_configmap_is_the_packaged_default() -> None:
     assert copied == set(packaged), "deploy/kubernetes/base/policies should hold the files of proxy/policies/default"
     assert set(data) == set(packaged), "the drawbridge-policies generator should list every file of base/policies"
     for name, text in packaged.items():
-        assert data[name] == text, f"base/policies/{name} differs from proxy/policies/default/{name}: copy it again"
+        assert data[name] == text, f"base/policies/{name} is not proxy/policies/default/{name}: run {SYNC_SCRIPT}"
 
 
 @contextlib.asynccontextmanager
