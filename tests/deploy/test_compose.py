@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -299,58 +300,76 @@ def sessions_by_replica(tmp: Path) -> dict[str, set[str]]:
     return seen
 
 
-def test_stack_on_loopback(tmp_path: Path) -> None:
-    """The stack's config files with real processes: a password-protected Redis, the demo MCP server, two
-    replicas on the replicas' drawbridge.yaml, and (with haproxy installed) the load balancer on haproxy.cfg.
-    The demo key reads the weather through either replica and cannot delete a note; through the balancer a
-    session's calls stay on one replica, a stopped replica's share goes to the other, and the balancer's
-    health fails once no replica is left."""
+AGENT = {"x-api-key": DEMO_KEY}
+
+
+@dataclass
+class Replicas:
+    """The stack's replicas running here: name -> (port, process); their audit files are in `tmp`."""
+
+    tmp: Path
+    running: dict[str, tuple[int, subprocess.Popen[bytes]]]
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[Replicas]:
+    """A password-protected Redis (the secret in a file, as compose mounts it), the demo MCP server, and
+    both replicas on the stack's drawbridge.yaml, ready."""
     password = "compose-stack-password"
     secret = tmp_path / "redis_password"
     secret.write_text(password + "\n", encoding="utf-8")
-    agent = {"x-api-key": DEMO_KEY}
     with contextlib.ExitStack() as stack:
-        redis_server = RedisServer(tmp_path / "redis", password=password)
         (tmp_path / "redis").mkdir()
+        redis_server = RedisServer(tmp_path / "redis", password=password)
         redis_server.start()
         stack.callback(redis_server.stop)
         mcp = stack.enter_context(run_module_server("proxy.demo.server"))
-        ports = {name: free_port() for name in REPLICAS}
-        replicas = {}
-        for name, port in ports.items():  # both start at once, as compose starts them
+        running = {}
+        for name in REPLICAS:  # both start at once, as compose starts them
+            port = free_port()
             config = loopback_config(tmp_path, name, port, redis_server.port, mcp, secret)
-            replicas[name] = stack.enter_context(process(
+            running[name] = port, stack.enter_context(process(
                 [sys.executable, "-m", "proxy", "serve", "--config", str(config)], tmp_path / f"{name}.log"))
-        for name, port in ports.items():
-            wait_port(port, proc=replicas[name])
-            url = f"http://127.0.0.1:{port}"
-            assert wait_for(f"{url}/readyz", 200).status_code == 200, name
-            session = open_session(f"{url}/mcp", agent)
-            weather = call_tool(f"{url}/mcp", session, "get_weather", {"city": "Paris"})
-            assert "Paris" in weather["result"]["content"][0]["text"], weather
-            assert error_code(call_tool(f"{url}/mcp", session, "delete_note", {"note_id": 1})) is not None
-            assert httpx.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                              headers={"accept": "application/json, text/event-stream"}, timeout=5).status_code == 401
+        for name, (port, proc) in running.items():
+            wait_port(port, proc=proc)
+            assert wait_for(f"http://127.0.0.1:{port}/readyz", 200).status_code == 200, name
+        yield Replicas(tmp_path, running)
 
-        if shutil.which("haproxy") is None:
-            return  # the load balancer part needs haproxy (apt-get install haproxy)
-        lb_port, health_port = free_port(), free_port()
-        cfg = loopback_haproxy(tmp_path, lb_port, health_port, ports)
-        stack.enter_context(process(["haproxy", "-db", "-f", str(cfg)], tmp_path / "haproxy.log"))
+
+def test_stack_replicas_serve_the_demo_key(replicas: Replicas) -> None:
+    """Through either replica the demo key reads the weather from the demo server and cannot delete a
+    note; a request without a key is refused."""
+    for port, _ in replicas.running.values():
+        url = f"http://127.0.0.1:{port}/mcp"
+        session = open_session(url, AGENT)
+        weather = call_tool(url, session, "get_weather", {"city": "Paris"})
+        assert "Paris" in weather["result"]["content"][0]["text"], weather
+        assert error_code(call_tool(url, session, "delete_note", {"note_id": 1})) is not None
+        assert httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                          headers={"accept": "application/json, text/event-stream"}, timeout=5).status_code == 401
+
+
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs haproxy")
+def test_stack_load_balancer(replicas: Replicas) -> None:
+    """haproxy on the stack's haproxy.cfg: a session's calls stay on one replica and sessions spread over
+    both; a stopped replica's requests go to the other; the balancer's health fails once none is left."""
+    lb_port, health_port = free_port(), free_port()
+    cfg = loopback_haproxy(replicas.tmp, lb_port, health_port, {n: port for n, (port, _) in replicas.running.items()})
+    with process(["haproxy", "-db", "-f", str(cfg)], replicas.tmp / "haproxy.log"):
         lb, health = f"http://127.0.0.1:{lb_port}/mcp", f"http://127.0.0.1:{health_port}/healthz"
         assert wait_for(health, 200).status_code == 200
         for city in ("Oslo", "Lima", "Pune", "Kyiv", "Nice", "Bern"):
-            session = open_session(lb, agent)
+            session = open_session(lb, AGENT)
             for _ in range(2):
                 answer = call_tool(lb, session, "get_weather", {"city": city})
                 assert city in answer["result"]["content"][0]["text"], answer
-        spread = sessions_by_replica(tmp_path)
-        assert all(len(where) == 1 for where in spread.values()), spread
+        spread = sessions_by_replica(replicas.tmp)
+        assert spread and all(len(where) == 1 for where in spread.values()), spread
         assert set().union(*spread.values()) == set(REPLICAS), "sessions are spread over both replicas"
 
-        stop(replicas[REPLICAS[0]])
-        session = open_session(lb, agent)  # a connection refused is retried on the other replica
+        stop(replicas.running[REPLICAS[0]][1])
+        session = open_session(lb, AGENT)  # a connection refused is retried on the other replica
         assert "Rome" in call_tool(lb, session, "get_weather", {"city": "Rome"})["result"]["content"][0]["text"]
         assert wait_for(health, 200).status_code == 200
-        stop(replicas[REPLICAS[1]])
+        stop(replicas.running[REPLICAS[1]][1])
         assert wait_for(health, 503).status_code == 503, "no replica left: the balancer reports itself unhealthy"
