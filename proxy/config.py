@@ -17,6 +17,7 @@ from proxy.errors import ConfigError
 from proxy.identity.config import IdentityConfig
 from proxy.jsonrpc import Limits
 from proxy.pins.settings import PinsConfig
+from proxy.tracing.config import TracingConfig
 from proxy.yamlfile import read_yaml, validate_model
 
 UPSTREAM_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -222,7 +223,9 @@ class Config(_Strict):
     admin: AdminConfig | None = None  # the admin API listener (off unless configured)
     containment: ContainmentConfig = ContainmentConfig()
     pins: PinsConfig | None = None  # tool-definition pinning per upstream (strict | tofu | alert)
+    tracing: TracingConfig = TracingConfig()  # OpenTelemetry spans of each message, over OTLP/HTTP (off by default)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"  # process logs on stderr; json: one object per line
     workers: int | Literal["auto"] = Field(default=1)  # data-plane processes on one listener; auto: the usable CPUs
 
     @field_validator("workers")
@@ -236,7 +239,6 @@ class Config(_Strict):
     @classmethod
     def _host_port(cls, value: str) -> str:
         split_listen(value)
-    log_format: Literal["text", "json"] = "text"  # process logs on stderr; json: one object per line
         return value
 
     @field_validator("policy")

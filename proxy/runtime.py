@@ -11,7 +11,7 @@ import logging
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proxy.audit import AuditError, Auditor, decision_event, system_event
 from proxy.audit.auditor import Outlet, Sink
@@ -44,7 +44,11 @@ from proxy.replicas import ReplicaRegistry, new_replica_id
 from proxy.sessions import SessionDirectory
 from proxy.state.factory import open_store
 from proxy.state.model import Store
+from proxy.tracing import build_tracing
 from proxy.types import Direction, MessageKind, Verdict
+
+if TYPE_CHECKING:
+    from proxy.tracing.spans import Tracing
 
 log = logging.getLogger("drawbridge")
 
@@ -71,6 +75,7 @@ class Runtime:
     detections: DetectionEngine = field(init=False)
     pins: PinEnforcer | None = field(init=False, default=None)
     metrics: Metrics = field(init=False)
+    tracing: Tracing | None = field(init=False, default=None)  # spans of the messages (None: tracing off)
     closed: bool = field(init=False, default=False)
 
     @classmethod
@@ -95,6 +100,7 @@ class Runtime:
                       SessionDirectory(store, config.sessions.idle_timeout_seconds),
                       ServerRequests(store, config.sessions.server_request_timeout_seconds))
         runtime.metrics = Metrics(runtime.upstream_names())
+        runtime.tracing = build_tracing(config.tracing, {u.name: u.url for u in config.upstreams}, replica_id)
         auditor.observers.append(runtime.metrics.observe)
         store.on_change(runtime.metrics.store_changed)
         runtime.pins = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
@@ -158,10 +164,20 @@ class Runtime:
                                 check=f"evidence:{type(exc).__name__}")
         event = decision_event(ex, decision, self.holder.policy.version)
         self.auditor.emit(event)  # raises: the caller refuses
+        if self.tracing is not None:
+            self._trace(ex, decision, event["policy_version"])
         if not decision.blocks:
             self._learn(ex)
         self.detections.observe(ex, decision, event["event_id"])
         return decision
+
+    def _trace(self, ex: Exchange, decision: Decision, policy_version: str) -> None:
+        """The decision on the message's spans; a tracing fault never changes the outcome."""
+        assert self.tracing is not None
+        try:
+            self.tracing.decided(ex, decision, policy_version)
+        except Exception as exc:
+            log.warning("span of %s not annotated: %s", ex.method, type(exc).__name__)
 
     def _learn(self, ex: Exchange) -> None:
         """Tool annotations from a listing as the agent received it (after filtering), for every replica."""
@@ -217,6 +233,8 @@ class Runtime:
         except AuditError as exc:
             log.error("proxy_stopped not written: %s", exc)
         self.auditor.close()
+        if self.tracing is not None:
+            self.tracing.close()  # the last spans, bounded by tracing.close_timeout_seconds
 
 
 def _sinks(config: Config, stdout_is_protocol: bool, replica_id: str) -> list[Outlet]:

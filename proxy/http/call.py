@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from proxy.exchange import Exchange
 from proxy.mcp_methods import HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from proxy.types import Direction, Era, Headers, JsonObject, MessageKind, Origin, RequestId, Transport
+
+if TYPE_CHECKING:
+    from proxy.tracing.spans import MessageTrace
 
 # Request headers passed to the upstream (allowlist: credentials, cookies and Origin never pass).
 FORWARD_REQUEST_HEADERS = frozenset({
@@ -47,6 +51,7 @@ class Pending:
 
     message: JsonObject
     call_id: str | None
+    trace: MessageTrace | None = None  # its spans (tracing on): carried to the exchange of its answer
 
 
 @dataclass(slots=True)
@@ -64,10 +69,11 @@ class Call:
     trace_id: str | None = None
     user_agent: str | None = None
     requests: dict[RequestId, Pending] = field(default_factory=dict)
+    traces: list[MessageTrace] | None = None  # the spans of the messages this request carries (tracing on)
 
     def exchange(self, direction: Direction, message: JsonObject, raw_size: int, pending: Pending | None = None,
                  *, origin: Origin | None = None, kind: MessageKind | None = None) -> Exchange:
-        return Exchange(
+        ex = Exchange(
             direction=direction, message=message, raw_size=raw_size, upstream=self.upstream,
             principal=self.principal, agent=self.agent, session_id=self.session_id, era=self.era,
             transport=Transport.HTTP, client_address=self.client, user_agent=self.user_agent,
@@ -75,3 +81,6 @@ class Call:
             client_key=self.client_key, call_id=pending.call_id if pending is not None else None,
             trace_id=self.trace_id, origin=origin, forced_kind=kind,
         )
+        if pending is not None and pending.trace is not None:
+            pending.trace.attach(ex)
+        return ex

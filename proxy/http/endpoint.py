@@ -28,6 +28,7 @@ from proxy.jsonrpc import dumps, error_response, parse_body
 from proxy.sessions import CLIENT_INFO_META_KEY, stateless_client_key
 from proxy.sse import encode_event
 from proxy.state.codec import StoreUnavailable
+from proxy.tracing import TRACE_NOTE
 from proxy.types import Direction, Era, Headers, JsonObject, MessageKind, Verdict
 from proxy.upstream import UpstreamError, UpstreamResponse, UpstreamTimeout
 
@@ -99,6 +100,9 @@ class McpEndpoint:
                 await self._delete(scope, send, call)
         except ClientGone:
             log.debug("agent disconnected from %s", name)
+        finally:
+            if call.traces and self.runtime.tracing is not None:
+                self.runtime.tracing.finish(call.traces)  # notifications, answers that never came
 
     # -- POST: one message or a batch ------------------------------------------------------------
     async def _post(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], call: Call) -> None:
@@ -124,7 +128,7 @@ class McpEndpoint:
         if call.client_key is not None:
             self.plane.sessions.count(call.upstream, call.client_key, calls=len(messages), bytes_in=len(raw),
                                       stateless=call.session_id is None)
-        outcome = await self._decide(messages, raw, headers, call)
+        outcome = await self._decide(messages, raw, headers, call, scope.get("http_version"))
         if isinstance(outcome, Answer):
             if outcome.body is None:
                 await send_bytes(send, 202, b"")
@@ -158,14 +162,16 @@ class McpEndpoint:
             return False
         return True
 
-    async def _decide(self, messages: list[JsonObject], raw: bytes, headers: dict[str, str],
-                      call: Call) -> Forward | Answer:
+    async def _decide(self, messages: list[JsonObject], raw: bytes, headers: dict[str, str], call: Call,
+                      http_version: str | None = None) -> Forward | Answer:
         """Run every message through the pipeline: what to forward, or what to answer the agent directly.
 
         A batch is all or nothing: if one message is refused, the others are refused (and audited) too.
         """
-        pipeline = self.runtime.pipeline
+        pipeline, tracing = self.runtime.pipeline, self.runtime.tracing
         exchanges = [self._exchange(message, len(raw), headers, call) for message in messages]
+        if tracing is not None:
+            call.traces = tracing.received(exchanges, headers, http_version)
         decisions = [await pipeline.decide(ex) for ex in exchanges]
         batch_refused = any(d.blocks for d in decisions)
         finals = []
@@ -174,10 +180,13 @@ class McpEndpoint:
                 decision = Decision(Verdict.DENY, reason=BATCH_REFUSED, findings=decision.findings, check="batch")
             finals.append(await pipeline.settle(ex, decision))
         if not any(d.blocks for d in finals):
+            rewritten = any(d.verdict is Verdict.REWRITE for d in finals)
+            if tracing is not None and call.traces:
+                tracing.forwarding(call.traces, call.upstream, rewritten)
             for ex in exchanges:
                 if ex.kind is MessageKind.REQUEST and ex.id is not None:
-                    call.requests[ex.id] = Pending(ex.message, ex.call_id)
-            rewritten = any(d.verdict is Verdict.REWRITE for d in finals)
+                    trace = ex.notes.get(TRACE_NOTE) if tracing is not None else None
+                    call.requests[ex.id] = Pending(ex.message, ex.call_id, trace)
             forwarded: Any = [ex.message for ex in exchanges] if len(exchanges) > 1 else exchanges[0].message
             return Forward(dumps(forwarded) if rewritten else raw, forwarded, rewritten)
         answers = []
@@ -225,6 +234,8 @@ class McpEndpoint:
                             idle: float | None) -> None:
         inspector = AnswerInspector(self.plane, self.upstream, call)
         metrics, started = self.runtime.metrics, time.perf_counter()
+        if call.traces and self.runtime.tracing is not None:  # the upstream's spans become children of ours
+            agent_headers = self.runtime.tracing.upstream_headers(call.traces, agent_headers)
         try:
             response = await self.upstream.send("POST", agent_headers, body)
         except UpstreamError as exc:

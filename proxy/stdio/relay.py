@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -24,13 +24,25 @@ from proxy.mcp_methods import MODERN_VERSIONS
 from proxy.runtime import Runtime
 from proxy.stdio.lines import LineSink, TooLong
 from proxy.stdio.salvage import salvage
+from proxy.tracing import TRACE_NOTE
 from proxy.types import Direction, Era, JsonObject, MessageKind, Origin, RequestId, Transport, Verdict
+
+if TYPE_CHECKING:
+    from proxy.tracing.spans import MessageTrace
 
 log = logging.getLogger("drawbridge.stdio")
 
 ANSWERS = (MessageKind.RESPONSE, MessageKind.ERROR)
 BATCH_REFUSED = "batch refused: another message in it was refused"
 MAX_IN_FLIGHT = 4096  # per direction; the oldest is forgotten beyond this (requests never answered)
+
+
+class InFlight(NamedTuple):
+    """A request forwarded one way, waiting for its answer from the other side."""
+
+    request: JsonObject
+    call_id: str | None
+    trace: MessageTrace | None = None  # its spans (tracing on): carried to the exchange of its answer
 
 
 @dataclass(slots=True)
@@ -41,13 +53,14 @@ class Route:
     sender_name: str
     sender: LineSink  # answers to the sender's requests go here
     receiver: LineSink  # permitted messages go here
-    outbound: dict[RequestId, tuple[JsonObject, str | None]] = field(default_factory=dict)  # forwarded this way
-    inbound: dict[RequestId, tuple[JsonObject, str | None]] = field(default_factory=dict)  # forwarded the other way
+    outbound: dict[RequestId, InFlight] = field(default_factory=dict)  # forwarded this way
+    inbound: dict[RequestId, InFlight] = field(default_factory=dict)  # forwarded the other way
 
-    def remember(self, request_id: RequestId, request: JsonObject, call_id: str | None) -> None:
+    def remember(self, request_id: RequestId, request: JsonObject, call_id: str | None,
+                 trace: MessageTrace | None = None) -> None:
         """Keep a forwarded request until its answer comes back (bounded: oldest forgotten first)."""
         self.outbound.pop(request_id, None)
-        self.outbound[request_id] = (request, call_id)
+        self.outbound[request_id] = InFlight(request, call_id, trace)
         if len(self.outbound) > MAX_IN_FLIGHT:
             del self.outbound[next(iter(self.outbound))]
 
@@ -98,12 +111,18 @@ class Relay:
 
     async def _single(self, route: Route, line: bytes, message: JsonObject) -> None:
         ex = self._exchange(route, message, len(line))
+        tracing = self.runtime.tracing
+        traces = tracing.received([ex]) if tracing is not None else None
         decision = await self.runtime.pipeline.settle(ex, await self._decide(ex))
         if not decision.blocks:
-            if ex.kind is MessageKind.REQUEST:
-                route.remember(message["id"], ex.message, ex.call_id)
             rewritten = decision.verdict is Verdict.REWRITE and decision.message is not None
-            await route.receiver.write_line(dumps(decision.message) if rewritten else line)
+            if tracing is not None and traces:
+                tracing.forwarding(traces, None, rewritten)  # a rewritten message carries it in `_meta`
+            if ex.kind is MessageKind.REQUEST:
+                route.remember(message["id"], ex.message, ex.call_id, traces[0] if traces else None)
+            await route.receiver.write_line(dumps(ex.message if traces else decision.message) if rewritten else line)
+            if tracing is not None and traces and ex.kind is MessageKind.NOTIFICATION:
+                tracing.finish(traces)
             return
         log.debug("refused %s %s from the %s: %s", ex.kind.value, ex.method, route.sender_name, decision.reason)
         if ex.kind is MessageKind.REQUEST:
@@ -114,16 +133,22 @@ class Relay:
     async def _batch(self, route: Route, line: bytes, messages: list[JsonObject]) -> None:
         """Refuse the whole batch if any member is refused (answering its requests); else forward it."""
         exchanges = [self._exchange(route, m, len(line)) for m in messages]
+        tracing = self.runtime.tracing
+        traces = tracing.received(exchanges) if tracing is not None else None
         decisions = [await self._decide(ex) for ex in exchanges]
         refused = any(d.blocks for d in decisions)
         finals = [await self.runtime.pipeline.settle(ex, _batch_refusal(d) if refused and not d.blocks else d)
                   for ex, d in zip(exchanges, decisions, strict=True)]
         if not any(d.blocks for d in finals):
+            changed = any(d.verdict is Verdict.REWRITE for d in finals)
+            if tracing is not None and traces:
+                tracing.forwarding(traces, None, changed)
             for ex in exchanges:
                 if ex.kind is MessageKind.REQUEST and ex.id is not None:
-                    route.remember(ex.id, ex.message, ex.call_id)
-            changed = any(d.verdict is Verdict.REWRITE for d in finals)
+                    route.remember(ex.id, ex.message, ex.call_id, ex.notes.get(TRACE_NOTE) if traces else None)
             await route.receiver.write_line(dumps([ex.message for ex in exchanges]) if changed else line)
+            if tracing is not None and traces:
+                tracing.finish(t for t in traces if t.exchange.kind is MessageKind.NOTIFICATION)
             return
         to_sender = [_refusal(ex.id, d) for ex, d in zip(exchanges, finals, strict=True)
                      if ex.kind is MessageKind.REQUEST]
@@ -141,8 +166,11 @@ class Relay:
         pending = route.inbound.pop(message["id"], None) if kind in ANSWERS else None
         if kind not in ANSWERS and route.direction is Direction.TO_SERVER:
             self._track_era(message)
-        return self._build(route, message, raw_size, request=pending[0] if pending else None,
-                           call_id=pending[1] if pending else None)
+        ex = self._build(route, message, raw_size, request=pending.request if pending else None,
+                         call_id=pending.call_id if pending else None)
+        if pending is not None and pending.trace is not None:
+            pending.trace.attach(ex)
+        return ex
 
     def _build(self, route: Route, message: JsonObject, raw_size: int, *, request: JsonObject | None = None,
                call_id: str | None = None, origin: Origin | None = None,
@@ -185,8 +213,8 @@ class Relay:
                       request_id: RequestId | None, is_request: bool) -> None:
         """Record a line that is not acceptable JSON-RPC; answer whoever would wait because of it."""
         pending = route.inbound.pop(request_id, None) if request_id is not None and not is_request else None
-        ex = self._build(route, value or {}, size, request=pending[0] if pending else None,
-                         call_id=pending[1] if pending else None, kind=MessageKind.INVALID)
+        ex = self._build(route, value or {}, size, request=pending.request if pending else None,
+                         call_id=pending.call_id if pending else None, kind=MessageKind.INVALID)
         self._record(ex, deny(exc.message, code=exc.code, check="jsonrpc"))
         if route.direction is Direction.TO_CLIENT:
             log.warning("refused a line from the server (%d bytes): %s", size, exc.message)
@@ -195,10 +223,12 @@ class Relay:
         elif pending is not None:
             reason = f"the {route.sender_name} answered with an unacceptable message: {exc.message}"
             error = error_response(request_id, _garbage_code(route, exc), reason)
-            self._record(self._build(route, error, len(dumps(error)), request=pending[0], call_id=pending[1],
-                                     origin=Origin.PROXY),
-                         Decision(Verdict.ALLOW, reason="error sent in place of an unacceptable answer",
-                                  check="proxy"))
+            in_place = self._build(route, error, len(dumps(error)), request=pending.request,
+                                   call_id=pending.call_id, origin=Origin.PROXY)
+            if pending.trace is not None:
+                pending.trace.attach(in_place)
+            self._record(in_place, Decision(Verdict.ALLOW, reason="error sent in place of an unacceptable answer",
+                                            check="proxy"))
             await route.receiver.write_line(dumps(error))
         elif route.direction is Direction.TO_SERVER:
             await route.sender.write_line(dumps(error_response(request_id, exc.code, exc.message)))

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from proxy.tracing.config import TracingConfig
 
 if TYPE_CHECKING:
-    from proxy.tracing.spans import MessageTrace, Tracing
+    from proxy.tracing.spans import Tracing
 
 __all__ = ["TRACE_NOTE", "TracingConfig", "build_tracing"]
 

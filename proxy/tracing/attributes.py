@@ -37,10 +37,10 @@ def span_name(ex: Exchange) -> str:
 
 
 def message_attributes(ex: Exchange) -> Attributes:
-    """What both spans of a message say about it."""
-    attributes: Attributes = {"mcp.method.name": _cut(ex.method or ""), "drawbridge.upstream": ex.upstream}
+    """What both spans of a message say about it (`jsonrpc.protocol.version` only when it is not 2.0)."""
+    attributes: Attributes = {"mcp.method.name": _cut(ex.method or "")}
     version = ex.message.get("jsonrpc")
-    if isinstance(version, str):
+    if version != "2.0" and isinstance(version, str):
         attributes["jsonrpc.protocol.version"] = _cut(version, 16)
     if ex.id is not None:
         attributes["jsonrpc.request.id"] = _cut(str(ex.id))
@@ -61,6 +61,7 @@ def message_attributes(ex: Exchange) -> Attributes:
 def server_attributes(ex: Exchange, headers: Mapping[str, str] | None, http_version: str | None) -> Attributes:
     """The agent-facing span: the message, the transport it came by and who sent it."""
     attributes = message_attributes(ex)
+    attributes["drawbridge.upstream"] = ex.upstream
     if ex.transport is Transport.STDIO:
         attributes["network.transport"] = "pipe"
     else:

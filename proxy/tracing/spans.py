@@ -39,7 +39,8 @@ _RANK = {Verdict.ALLOW: 0, Verdict.REWRITE: 1, Verdict.DENY: 2, Verdict.QUARANTI
 class MessageTrace:
     """The spans of one agent → server message, and the decision recorded for it on the way in."""
 
-    __slots__ = ("client", "client_open", "decision", "exchange", "server", "server_open", "trace_id")
+    __slots__ = ("client", "client_open", "decision", "exchange", "policy_version", "server", "server_open",
+                 "trace_id")
 
     def __init__(self, exchange: Exchange, server: Span) -> None:
         self.exchange = exchange
@@ -47,7 +48,8 @@ class MessageTrace:
         self.server_open = True
         self.client: Span | None = None
         self.client_open = False
-        self.decision: Decision | None = None
+        self.decision: Decision | None = None  # stated on the server span once, when it ends
+        self.policy_version = ""
         self.trace_id = f"{server.get_span_context().trace_id:032x}"
 
     def attach(self, ex: Exchange) -> None:
@@ -60,8 +62,7 @@ class MessageTrace:
     def request_decided(self, decision: Decision, policy_version: str) -> None:
         if not self.server_open:
             return
-        self.decision = decision
-        self.server.set_attributes(decision_attributes(decision, policy_version))
+        self.decision, self.policy_version = decision, policy_version
         if decision.blocks:  # refused on the way in: nothing goes upstream
             _failed(self.server, int(decision.code), decision.reason)
             self.end()
@@ -70,8 +71,7 @@ class MessageTrace:
         """Its answer was decided: the server span states both decisions, then both spans end."""
         if not self.server_open:
             return
-        merged = _merge(self.decision or ALLOW, decision)
-        self.server.set_attributes(decision_attributes(merged, policy_version))
+        self.decision, self.policy_version = _merge(self.decision or ALLOW, decision), policy_version
         by_proxy = ex.origin is Origin.PROXY  # the upstream failed, or the call was cut short
         if self.client is not None and self.client_open:
             _answer_error(self.client, ex, decision.reason if by_proxy else None)
@@ -95,6 +95,8 @@ class MessageTrace:
             self.client.end()
         if self.server_open:
             self.server_open = False
+            if self.decision is not None:
+                self.server.set_attributes(decision_attributes(self.decision, self.policy_version))
             self.server.end()
 
 
