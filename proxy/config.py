@@ -18,6 +18,7 @@ from proxy.identity.config import IdentityConfig
 from proxy.jsonrpc import Limits
 from proxy.pins.settings import PinsConfig
 from proxy.tracing.config import TracingConfig
+from proxy.upstream.settings import ProxySetting, UpstreamTLS
 from proxy.yamlfile import read_yaml, validate_model
 
 UPSTREAM_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -63,6 +64,8 @@ class UpstreamConfig(_Strict):
     headers: dict[str, SecretSource] = Field(default_factory=dict)  # the upstream's own credentials
     timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    tls: UpstreamTLS | None = None  # https:// only: CA bundle, client certificate (mTLS), server name
+    proxy: ProxySetting = "env"  # env: HTTPS_PROXY/HTTP_PROXY/NO_PROXY | none | {url: http://HOST:PORT}
 
     @field_validator("url")
     @classmethod
@@ -70,6 +73,12 @@ class UpstreamConfig(_Strict):
         if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _tls_needs_https(self) -> UpstreamConfig:
+        if self.tls is not None and not self.url.startswith("https://"):
+            raise ValueError("tls applies to https:// upstream URLs only")
+        return self
 
 
 class OtlpConfig(_Strict):

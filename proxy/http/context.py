@@ -30,6 +30,7 @@ from proxy.state.codec import StoreUnavailable
 from proxy.tracecontext import trace_id
 from proxy.types import Direction, Era, Headers, JsonObject, MessageKind, Origin, Transport, Verdict
 from proxy.upstream import UpstreamError, UpstreamPool, UpstreamResponse, UpstreamUnavailable
+from proxy.upstream.outbound import outbound_pool
 
 log = logging.getLogger("drawbridge.http")
 ANONYMOUS = "anonymous"
@@ -50,11 +51,12 @@ class Upstream:
 
     @classmethod
     def from_config(cls, cfg: UpstreamConfig) -> Upstream:
-        pool = UpstreamPool(cfg.url, connect_timeout=cfg.connect_timeout_seconds)
+        pool = outbound_pool(cfg.name, cfg.url, connect_timeout=cfg.connect_timeout_seconds, tls=cfg.tls,
+                             proxy=cfg.proxy)  # its TLS context and proxy: ConfigError (one line) if unusable
         headers = [(k.lower().encode("latin-1"), src.resolve(f"upstream {cfg.name} header {k}").encode("latin-1"))
                    for k, src in cfg.headers.items()]
         return cls(cfg.name, pool, pool.base_path, headers, cfg.timeout_seconds,
-                   UpstreamProbe(cfg.name, cfg.url, cfg.connect_timeout_seconds))
+                   UpstreamProbe(cfg.name, cfg.url, cfg.connect_timeout_seconds, check=pool.probe))
 
     async def send(self, method: str, agent_headers: Headers, body: bytes) -> UpstreamResponse:
         """Forward a request with the agent's allowlisted headers and this upstream's credentials (what it

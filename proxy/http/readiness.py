@@ -18,7 +18,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 from proxy.types import JsonObject
@@ -34,8 +34,11 @@ NOT_PROBED = "not probed yet"
 class UpstreamProbe:
     """One upstream's reachability, as last probed."""
 
-    def __init__(self, name: str, url: str, connect_timeout: float = PROBE_TIMEOUT) -> None:
+    def __init__(self, name: str, url: str, connect_timeout: float = PROBE_TIMEOUT,
+                 check: Callable[[], Awaitable[str | None]] | None = None) -> None:
+        """``check``: open a connection as calls do (the upstream's TLS settings and proxy), None or why not."""
         parts = urlsplit(url)
+        self.check = check
         self.name = name
         self.url = url
         self.host = parts.hostname or ""
@@ -62,6 +65,8 @@ class UpstreamProbe:
         """None when the upstream accepts a connection (and a TLS handshake), else why not."""
         try:
             async with asyncio.timeout(self.timeout):
+                if self.check is not None:
+                    return await self.check()
                 _, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls,
                                                           server_hostname=self.host if self.tls else None)
                 writer.close()

@@ -3,6 +3,8 @@
 It costs roughly a tenth of ``httpx.AsyncClient``'s CPU per call (see ``bench/upstream_client.py``).
 Bodies may be framed by Content-Length, chunked (trailers are read and dropped) or connection
 close; 1xx/204/304 and HEAD answers carry none. Interim 1xx answers (100, 103) are skipped.
+New connections open in `dial.py` (directly or through an HTTP CONNECT tunnel, then TLS for https://);
+a reused one costs nothing more.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from proxy.upstream._wire import (
     _hop_names,
     _parse_head,
 )
+from proxy.upstream.dial import CLOSED_AFTER_HANDSHAKE, ConnectFailed, Dialer
 from proxy.upstream.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from proxy.upstream.proxies import ProxyRoute
 from proxy.upstream.response import UpstreamResponse
+from proxy.upstream.tls import reason
 
 __all__ = ["UpstreamPool", "UpstreamResponse"]
 
@@ -39,18 +44,22 @@ class UpstreamPool:
     """Keep-alive connections to one upstream origin, handed out one request at a time."""
 
     def __init__(self, base_url: str, *, connect_timeout: float = 5.0, max_idle: int = 64,
-                 max_header_bytes: int = 65536, ssl_context: ssl.SSLContext | None = None) -> None:
+                 max_header_bytes: int = 65536, ssl_context: ssl.SSLContext | None = None,
+                 server_name: str | None = None, proxy: ProxyRoute | None = None) -> None:
+        """``ssl_context`` and ``server_name`` (SNI and the name verified; default: the URL's host) apply to
+        https:// only; ``proxy``: tunnel every connection through this HTTP proxy with CONNECT."""
         u = urlsplit(base_url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ValueError("base_url must be http(s)://host[:port][/path]")
         if u.username is not None or u.password is not None or u.query or u.fragment:
             raise ValueError("base_url must not carry credentials, query or fragment")
         default_port = 443 if u.scheme == "https" else 80
-        self._host = u.hostname
-        self._port = u.port or default_port
-        self._ssl = (ssl_context or ssl.create_default_context()) if u.scheme == "https" else None
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        hostport = host if self._port == default_port else f"{host}:{self._port}"
+        port = u.port or default_port
+        tls = (ssl_context or ssl.create_default_context()) if u.scheme == "https" else None
+        self._dialer = Dialer(u.hostname, port, tls=tls, server_name=server_name, proxy=proxy,
+                              limit=max_header_bytes)
+        host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
+        hostport = host if port == default_port else f"{host}:{port}"
         self.host_header: bytes = hostport.encode("idna" if not hostport.isascii() else "ascii")
         self.base_path: bytes = (u.path or "/").encode("ascii")
         self._connect_timeout = connect_timeout
@@ -121,14 +130,17 @@ class UpstreamPool:
         budget = min(self._connect_timeout, deadline - asyncio.get_running_loop().time())
         try:
             async with asyncio.timeout(budget):
-                r, w = await asyncio.open_connection(
-                    self._host, self._port, limit=self.max_header_bytes, ssl=self._ssl,
-                    server_hostname=self._host if self._ssl else None)
+                conn = await self._dialer.open()
         except TimeoutError as e:
-            raise UpstreamTimeout("timed out connecting to upstream") from e
-        except OSError as e:
-            raise UpstreamUnavailable(f"cannot connect to upstream ({type(e).__name__})") from e
-        return (r, w), False
+            raise UpstreamTimeout(f"timed out connecting to upstream{self._dialer.via}") from e
+        except ConnectFailed as e:
+            raise UpstreamUnavailable(f"cannot connect to upstream: {e}") from e
+        return conn, False
+
+    async def probe(self) -> str | None:
+        """None when a new connection opens (through the proxy, TLS handshake included), else why not.
+        The caller bounds it with its own timeout."""
+        return await self._dialer.check()
 
     async def _exchange(self, conn: _Conn, retryable: bool, method: str, head: bytes, body: bytes) -> UpstreamResponse:
         r, w = conn
@@ -144,13 +156,19 @@ class UpstreamPool:
             if retryable:
                 raise _Stale from e
             raise UpstreamUnavailable("connection lost while sending the request") from e
-        for _ in range(_MAX_INTERIM):
+        for n in range(_MAX_INTERIM):
             try:
                 raw = await r.readuntil(b"\r\n\r\n")
             except (asyncio.IncompleteReadError, ConnectionError) as e:
                 if retryable and not getattr(e, "partial", b""):  # EOF or reset before any response byte
                     raise _Stale from e
+                if not n and not getattr(e, "partial", b"") and w.get_extra_info("ssl_object"):  # a new connection
+                    raise UpstreamUnavailable(CLOSED_AFTER_HANDSHAKE) from e  # TLS 1.3: client certificate refused
                 raise UpstreamProtocolError("connection closed before the response head") from e
+            except ssl.SSLError as e:  # e.g. TLS 1.3: the upstream refuses the client certificate after the handshake
+                if retryable:
+                    raise _Stale from e
+                raise UpstreamUnavailable(f"upstream ended the TLS session ({reason(e)})") from e
             except asyncio.LimitOverrunError as e:
                 raise UpstreamProtocolError("response head too large") from e
             retryable = False
