@@ -16,6 +16,7 @@ import orjson
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "drawbridge: %(levelname)s %(message)s"
+HANDLER_NAME = "drawbridge-stderr"
 # Library loggers that are chatty at INFO even when nothing is wrong; they follow the level from WARNING up.
 QUIET_AT_INFO = ("httpx", "httpcore", "uvicorn.access", "mcp", "opentelemetry")
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
@@ -41,11 +42,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "info", fmt: LogFormat = "text", stream: TextIO | None = None) -> None:
-    """Replace the root handler: every logger, ours and the libraries', writes one line per record."""
+    """Install (or replace) Drawbridge's root handler: every logger, ours and the libraries', writes one line per
+    record through it."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:  # ours only: a host's stay
         root.removeHandler(old)
     root.addHandler(handler)
     numeric = logging.getLevelName(level.upper())

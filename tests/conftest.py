@@ -25,6 +25,16 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_machine_proxies() -> Iterator[None]:
+    """Tests talk to loopback only: a proxy set on the machine running them (HTTPS_PROXY in a CI runner) must
+    not route the proxies they start. Tests of proxy support set the variables themselves."""
+    names = [n for base in ("http", "https", "all", "no") for n in (f"{base}_proxy", f"{base.upper()}_PROXY")]
+    saved = {n: os.environ.pop(n) for n in names if n in os.environ}
+    yield
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     """Async tests run on asyncio (the proxy's loop)."""
