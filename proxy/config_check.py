@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import ssl
 import sys
 import types
@@ -229,6 +230,7 @@ class _Referenced:
         locks = self._pins()
         secrets = self._secrets()
         self._jwks()
+        self._upstream_tls()
         self._audit()
         self._store()
         self._admin()
@@ -318,6 +320,24 @@ class _Referenced:
             return
         self.report.checked.append(jwt.jwks_file)
 
+    def _upstream_tls(self) -> None:
+        """Each upstream's CA bundle and client certificate, loaded as serve loads them (no connection)."""
+        from proxy.upstream.tls import client_context
+
+        for index, upstream in enumerate(self.config.upstreams):
+            tls = upstream.tls
+            if tls is None:
+                continue
+            password = tls.key_password
+            if password is not None and password.env is not None and not os.environ.get(password.env):
+                continue  # the unset variable is already a warning; the key cannot be opened without it
+            try:
+                client_context(tls, f"upstream {upstream.name}")
+            except ConfigError as exc:
+                self.problem(f"upstreams.{index}.tls", str(exc).removeprefix(f"upstream {upstream.name}: "))
+                continue
+            self.report.checked.extend(p for p in (tls.ca_file, tls.cert_file, tls.key_file) if p is not None)
+
     def _audit(self) -> None:
         from proxy.audit.formats import formatter
         from proxy.audit.sinks import sink_configs, sink_name
@@ -343,14 +363,14 @@ class _Referenced:
                     self.report.checked.append(ca_file)
 
     def _store(self) -> None:
-        from proxy.state.factory import open_store
+        from proxy.state.factory import check_store
 
-        stores = [("store", self.config.store)]
+        stores = [("store", self.config.store, self.config.redis)]
         if self.config.pins is not None and self.config.pins.store is not None:
-            stores.append(("pins.store", self.config.pins.store))
-        for key, url in stores:
+            stores.append(("pins.store", self.config.pins.store, None))
+        for key, url, redis in stores:
             try:
-                open_store(url)  # parses the URL; a store opens or connects only when started
+                check_store(url, redis)  # the URL with the redis: section (TLS files read); nothing connects
             except ConfigError as exc:
                 self.problem(key, str(exc))
 

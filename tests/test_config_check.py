@@ -298,3 +298,18 @@ def test_config_without_action(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "config")
     assert code == 2
     assert lines(err) == ["drawbridge: config needs an action: drawbridge config check FILE"]
+
+
+def test_upstream_tls_files_are_loaded(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An upstream's CA bundle and client certificate are loaded as serve loads them: a bad one is one line."""
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    text = (f"upstreams: [{{name: billing, url: 'https://billing.internal/mcp', "
+            f"tls: {{ca_file: {tmp_path / 'ca.pem'}}}}}]\n")
+    path = config_file(tmp_path, text)
+    code, _, err = run(capsys, "config", "check", str(path))
+    assert code == 2
+    found = problems(err)
+    assert len(found) == 1 and found[0].startswith(f"{path}: upstreams.0.tls: tls.ca_file: {tmp_path / 'ca.pem'}: ")
+    text = text.replace("ca.pem", "missing.pem")
+    code, _, err = run(capsys, "config", "check", str(config_file(tmp_path, text)))
+    assert code == 2 and "missing.pem" in err and err.count("\n") == 1
