@@ -236,6 +236,8 @@ class Config(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"  # process logs on stderr; json: one object per line
     workers: int | Literal["auto"] = Field(default=1)  # data-plane processes on one listener; auto: the usable CPUs
+    # SIGTERM/SIGINT: stop accepting, let calls in flight finish this long (below Kubernetes' 30 s grace), then exit
+    drain_timeout_seconds: int = Field(default=25, ge=1, le=600)
 
     @field_validator("workers")
     @classmethod

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from proxy.config import DEFAULT_UPSTREAM
+from proxy.http import drain
 from proxy.http.asgi import Receive, Scope, Send
 from proxy.http.context import Plane
 from proxy.http.endpoint import McpEndpoint
@@ -28,9 +29,11 @@ def endpoint_path(name: str) -> str:
 
 
 class DataPlane:
-    """Dispatch MCP paths straight to their endpoint; everything else (probes, lifespan) to Starlette."""
+    """Dispatch MCP paths straight to their endpoint; everything else (probes, lifespan) to Starlette.
+    Each MCP request runs under the drain rules (`drain.py`)."""
 
-    def __init__(self, endpoints: dict[str, McpEndpoint], fallback: Starlette) -> None:
+    def __init__(self, plane: Plane, endpoints: dict[str, McpEndpoint], fallback: Starlette) -> None:
+        self._plane = plane
         self._endpoints = endpoints
         self._fallback = fallback
 
@@ -38,7 +41,8 @@ class DataPlane:
         if scope["type"] == "http":
             endpoint = self._endpoints.get(scope["path"].rstrip("/"))
             if endpoint is not None:
-                await endpoint(scope, receive, send)
+                run = drain.stream if scope["method"] == "GET" else drain.call
+                await run(self._plane, endpoint.upstream.name, endpoint, scope, receive, send)
                 return
         await self._fallback(scope, receive, send)
 
@@ -103,4 +107,4 @@ def build_app(plane: Plane) -> DataPlane:
     endpoints = {endpoint_path(name): McpEndpoint(plane, name) for name in plane.upstreams}
     probes = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
                                Route("/readyz/{name}", readyz_upstream)], lifespan=lifespan)
-    return DataPlane(endpoints, probes)
+    return DataPlane(plane, endpoints, probes)

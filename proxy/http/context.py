@@ -89,6 +89,7 @@ class Plane:
         self.sessions = runtime.sessions
         self.live = LiveCalls()
         self.revoker: TokenRevoker | None = runtime.revocation.revoker  # set when containment.revocation is on
+        self.draining = asyncio.Event()  # set on SIGTERM/SIGINT: GET streams end, calls in flight finish
         self._background: set[asyncio.Task[None]] = set()
 
     # -- who is calling -----------------------------------------------------------------------
@@ -245,6 +246,13 @@ class Plane:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def drain(self) -> None:
+        """The listener stopped accepting: end the GET streams (an agent resumes them elsewhere); calls in flight
+        go on until they end or the drain timeout passes."""
+        if not self.draining.is_set():
+            log.info("draining: %d calls and streams in flight", len(self.live))
+            self.draining.set()
 
     async def aclose(self) -> None:
         for task in list(self._background):

@@ -7,7 +7,8 @@ through it (SQLite in WAL mode for one pod, Redis for several), so a session ope
 on another and a quarantine holds on all. Worker 0 also serves the admin API. Each worker writes its own
 audit files (worker i > 0 writes `NAME.worker-i.EXT`), so every file is one hash chain; `drawbridge
 incident timeline` reads them all. A worker that dies is started again (at most `RESTARTS` a minute); on
-SIGTERM or SIGINT the parent stops them all and waits.
+SIGTERM or SIGINT the parent passes SIGTERM on to every worker, which drains (`server.py`), and waits for them:
+the drain timeout and `STOP_GRACE` seconds more (its audit sinks' flush), then kills what is left.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from proxy.config import Config, FileSinkConfig, split_listen
 
 log = logging.getLogger("drawbridge")
 RESTARTS = 5  # per worker per minute; beyond that the pod is failing and the parent exits
-STOP_SECONDS = 15.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_GRACE = 10.0  # after the drain timeout: lifespan shutdown, proxy_stopped, the sinks' flush
 
 
 def worker_count(value: int | str) -> int:
@@ -70,10 +72,17 @@ class Supervisor:
         self.stopping = False
 
     def run(self) -> int:
-        sock = listening_socket(self.config)
+        previous = {sig: signal.signal(sig, self._stop) for sig in STOP_SIGNALS}  # before the port answers
+        try:
+            return self._supervise(listening_socket(self.config))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _supervise(self, sock: socket.socket) -> int:
         for worker in range(self.count):
-            self._fork(worker, sock)
-        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+            if not self.stopping:
+                self._fork(worker, sock)
         log.info("%d workers serving %s", self.count, self.config.listen)
         code = 0
         try:
@@ -92,8 +101,6 @@ class Supervisor:
                     code = 1
                     self._stop(signal.SIGTERM, None)
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
             sock.close()
         return code
 
@@ -104,6 +111,7 @@ class Supervisor:
         if len(recent) > RESTARTS:
             log.error("worker %d restarted %d times in a minute; stopping the pod", index, RESTARTS)
             return False
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # until the worker's own handlers are set
         pid = os.fork()
         if pid == 0:  # the worker: default signal handling, then serve until told to stop
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -115,7 +123,8 @@ class Supervisor:
                 log.exception("worker %d failed", index)
             finally:
                 os._exit(code)
-        self.children[pid] = index
+        self.children[pid] = index  # before a signal held meanwhile runs `_stop`, which must see it
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return True
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
@@ -125,7 +134,7 @@ class Supervisor:
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_SECONDS
+        deadline = time.monotonic() + self.config.drain_timeout_seconds + STOP_GRACE
         while self.children and time.monotonic() < deadline:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -136,5 +145,6 @@ class Supervisor:
                 continue
             self.children.pop(pid, None)
         for pid in list(self.children):
+            log.error("worker %d (pid %d) still running after the drain timeout; killing it", self.children[pid], pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
