@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from proxy.admin.config import AdminConfig, ContainmentConfig
 from proxy.errors import ConfigError
+from proxy.http.forwarded import ForwardedHeader, parse_networks
 from proxy.identity.config import IdentityConfig
 from proxy.jsonrpc import Limits
 from proxy.pins.settings import PinsConfig
@@ -193,6 +194,15 @@ class HttpConfig(_Strict):
     # Requests carrying any other Origin are refused (403); by default only loopback pages may call.
     allowed_origins: tuple[str, ...] = ("http://localhost", "http://localhost:*", "http://127.0.0.1",
                                         "http://127.0.0.1:*", "http://[::1]", "http://[::1]:*")
+    # Load balancers and ingresses (CIDRs) whose forwarded_header names the agent; empty: the socket peer is it
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_header: ForwardedHeader = "x-forwarded-for"  # or forwarded (RFC 7239): the one the proxies write
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parse_networks(value)
+        return value
 
 
 class StdioConfig(_Strict):

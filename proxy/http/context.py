@@ -20,6 +20,7 @@ from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
 from proxy.http.asgi import Scope, Send, send_json
 from proxy.http.call import Call, Pending, forwardable
+from proxy.http.forwarded import TrustedProxies
 from proxy.http.guard import HostOriginGuard
 from proxy.http.live import LiveCalls
 from proxy.http.readiness import Readiness, UpstreamProbe
@@ -72,6 +73,7 @@ class Upstream:
 
 
 def client_address(scope: Scope) -> str | None:
+    """The socket peer, `HOST:PORT` (see `Plane.client_address` for the agent behind trusted proxies)."""
     client = scope.get("client")
     return f"{client[0]}:{client[1]}" if client else None
 
@@ -83,6 +85,7 @@ class Plane:
         self.runtime = runtime
         self.config = config
         self.guard = HostOriginGuard(config.http.allowed_hosts, config.http.allowed_origins)
+        self.proxies = TrustedProxies(config.http.trusted_proxies, config.http.forwarded_header)
         self.authenticator = Authenticator(config.identity)
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
         self.readiness = Readiness(u.probe for u in self.upstreams.values())
@@ -93,11 +96,17 @@ class Plane:
         self._background: set[asyncio.Task[None]] = set()
 
     # -- who is calling -----------------------------------------------------------------------
+    def client_address(self, scope: Scope) -> str | None:
+        """Where the agent is: the socket peer, or behind trusted proxies what their header says (`forwarded.py`)."""
+        if not self.proxies:
+            return client_address(scope)
+        return self.proxies.client(scope.get("client"), scope["headers"])
+
     async def identify(self, scope: Scope, headers: dict[str, str], upstream: str, send: Send) -> Call | None:
         """Who is calling, or None after answering 401 (no valid identity, or a revoked one), 404 (a session
         the store does not know, or another principal's) or 503 (the store cannot say)."""
         identity = await self.authenticator.authenticate(headers)
-        address = client_address(scope)
+        address = self.client_address(scope)
         session_id = headers.get("mcp-session-id")
         if isinstance(identity, AuthFailure) and identity.missing_credentials \
                 and self.runtime.holder.policy.settings.anonymous:
@@ -152,7 +161,7 @@ class Plane:
             direction=Direction.TO_SERVER, message=message or {}, raw_size=0, upstream=upstream,
             principal=call.principal if call else ANONYMOUS, agent=call.agent if call else None,
             session_id=call.session_id if call else None, era=call.era if call else Era.UNKNOWN,
-            transport=Transport.HTTP, client_address=client_address(scope),
+            transport=Transport.HTTP, client_address=self.client_address(scope),
             user_agent=call.user_agent if call else None, credential_hash=call.credential_hash if call else None,
             client_key=call.client_key if call else None,
             trace_id=call.trace_id if call else None, origin=origin, http_method=http_method or scope.get("method"),
