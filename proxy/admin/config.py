@@ -68,6 +68,21 @@ class AdminConfig(BaseModel):
     listen: str = "127.0.0.1:8081"
     token_sha256: tuple[Annotated[str, StringConstraints(pattern=_TOKEN_ENTRY)], ...] = ()
     evidence_dir: Path = Path("var/evidence")
+    # HOST:PORT of a listener that serves only GET /metrics, without a token (for scrapers; keep it off the
+    # internet: it tells counts, never a subject). /metrics on the admin listener itself needs a token.
+    metrics_listen: str | None = None
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            from proxy.admin.auth import split_listen
+
+            try:
+                split_listen(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc).replace("admin listen", "metrics_listen")) from None
+        return value
 
     def token_labels(self, environ: dict[str, str] | None = None) -> dict[str, str]:
         """Token hash → actor label, including `DRAWBRIDGE_ADMIN_TOKEN` (plain, hashed here)."""

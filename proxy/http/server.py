@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from proxy.admin.auth import split_listen as split_admin_listen
 from proxy.audit import system_event
 from proxy.config import Config, split_listen
 from proxy.errors import ConfigError
@@ -21,6 +22,7 @@ from proxy.http.app import build_app, endpoint_path
 from proxy.http.containment import PlaneContainment
 from proxy.http.context import Plane
 from proxy.http.workers import STOP_SIGNALS, Supervisor, worker_count
+from proxy.metrics.app import build_metrics_app
 from proxy.runtime import Runtime
 
 log = logging.getLogger("drawbridge")
@@ -68,6 +70,11 @@ def _serve(config: Config, sock: socket.socket | None, requested: list[int],
     if admin is not None:
         servers.append(Listener(_uvicorn_config(admin[0], admin[1], admin[2], config)))
         log.info("admin API at http://%s:%d/v1/", admin[1], admin[2])
+    if config.admin is not None and config.admin.metrics_listen is not None:
+        metrics_host, metrics_port = split_admin_listen(config.admin.metrics_listen)
+        servers.append(Listener(_uvicorn_config(build_metrics_app(runtime.scrape()), metrics_host, metrics_port,
+                                                config)))
+        log.info("metrics at http://%s:%d/metrics", metrics_host, metrics_port)
     for name in plane.upstreams:
         log.info("serving %s -> %s at http://%s%s", name, plane.upstreams[name].pool.host_header.decode(),
                  config.listen, endpoint_path(name))
@@ -88,7 +95,7 @@ def _store_kind(url: str) -> str:
 
 def _uvicorn_config(app: Any, host: str, port: int, config: Config) -> uvicorn.Config:
     return uvicorn.Config(app, host=host, port=port, loop="none", http="httptools", lifespan="on",
-                          access_log=False, log_level=config.log_level, server_header=False,
+                          access_log=False, log_config=None, log_level=config.log_level, server_header=False,
                           date_header=False, proxy_headers=False,
                           timeout_graceful_shutdown=config.drain_timeout_seconds)
 

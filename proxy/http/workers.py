@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from proxy.config import Config, FileSinkConfig, split_listen
+from proxy.metrics.workers import cleanup, prepare_workers
 
 log = logging.getLogger("drawbridge")
 RESTARTS = 5  # per worker per minute; beyond that the pod is failing and the parent exits
@@ -73,11 +74,13 @@ class Supervisor:
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, self._stop) for sig in STOP_SIGNALS}  # before the port answers
+        metrics_dir = prepare_workers()  # every worker's counters, summed by the one serving /metrics
         try:
             return self._supervise(listening_socket(self.config))
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            cleanup(metrics_dir)
 
     def _supervise(self, sock: socket.socket) -> int:
         for worker in range(self.count):
