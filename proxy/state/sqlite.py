@@ -241,9 +241,9 @@ class SQLiteStore(StoreCommon):
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # before SQLite creates it 0644
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
+            conn.execute("PRAGMA busy_timeout = 2000")  # first: workers opening a new file at once wait, not fail
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA busy_timeout = 2000")
             conn.executescript(_SCHEMA)
             self._tx(conn, lambda: self._migrate(conn))
         except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 import time
@@ -124,3 +125,31 @@ async def test_unopenable_path_raises_store_unavailable(tmp_path: Path) -> None:
         await store.start()
     assert not store.healthy
     await store.close()
+
+
+def test_workers_opening_a_new_database_at_once_all_start(tmp_path: Path) -> None:
+    """`--workers N` on a fresh pod: every worker opens the new file at the same moment; none may fail."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    path = tmp_path / "fresh.db"
+    workers = [context.Process(target=_open_and_close, args=(str(path), results)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert sorted(results.get(timeout=5) for _ in workers) == ["ok"] * 8
+
+
+def _open_and_close(path: str, results: Any) -> None:
+    async def run() -> None:
+        store = SQLiteStore(path)
+        await store.start()
+        await store.close()
+
+    try:
+        asyncio.run(run())
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        results.put(repr(exc))
