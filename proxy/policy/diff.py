@@ -193,6 +193,8 @@ def add_diff_parser(policy_sub: Any) -> None:
     p.add_argument("--admin", metavar="URL", help="admin API URL (env DRAWBRIDGE_ADMIN_URL)")
     p.add_argument("--token", help="admin token (prefer env DRAWBRIDGE_ADMIN_TOKEN)")
     p.add_argument("--token-file", type=Path, help="read the admin token from this file")
+    p.add_argument("--json", dest="as_json", action="store_true",
+                   help="print {identical, baseline, current, changes} as one JSON object")
 
 
 def run_diff_command(ns: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -211,5 +213,10 @@ def run_diff_command(ns: argparse.Namespace, out: TextIO | None = None, err: Tex
     except OSError as exc:
         err.write(f"drawbridge: cannot write the policy in force ({exc.strerror or type(exc).__name__})\n")
         return EXIT_ERROR
-    render(diff, out)
+    if getattr(ns, "as_json", False):
+        out.write(json.dumps({"identical": diff.identical, "changes": list(diff.lines),
+                              "baseline": {"label": diff.baseline.label, "version": diff.baseline.version},
+                              "current": {"label": diff.current.label, "version": diff.current.version}}) + "\n")
+    else:
+        render(diff, out)
     return EXIT_SAME if diff.identical else EXIT_DIFFERENT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
@@ -172,3 +173,13 @@ def test_unsafe_file_names_from_the_admin_api_are_refused(tmp_path: Path) -> Non
         with pytest.raises(ConfigError, match="unsafe policy file name"):
             in_force({"version": "x", "files": [{"name": name, "content": "rules: []\n"}]}, tmp_path, "t")
     assert not (tmp_path.parent / "escape.yaml").exists()
+
+
+def test_json_output_for_scripts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    a, b = policy_dir(tmp_path / "a", BASELINE), policy_dir(tmp_path / "b", ALTERED)
+    assert main(["policy", "diff", str(a), str(b), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["identical"] is False and len(report["changes"]) == 6
+    assert report["baseline"]["version"] != report["current"]["version"]
+    assert main(["policy", "diff", str(a), str(a), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changes"] == []
