@@ -16,6 +16,7 @@ from proxy.admin.config import AdminConfig, ContainmentConfig
 from proxy.errors import ConfigError
 from proxy.http.forwarded import ForwardedHeader, parse_networks
 from proxy.identity.config import IdentityConfig
+from proxy.identity.resource import RouteSpec, protected_resources
 from proxy.jsonrpc import Limits
 from proxy.pins.settings import PinsConfig
 from proxy.tracing.config import TracingConfig
@@ -67,6 +68,13 @@ class UpstreamConfig(_Strict):
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     tls: UpstreamTLS | None = None  # https:// only: CA bundle, client certificate (mTLS), server name
     proxy: ProxySetting = "env"  # env: HTTPS_PROXY/HTTP_PROXY/NO_PROXY | none | {url: http://HOST:PORT}
+    # the `aud` JWTs must carry on this route (default: identity.jwt.audience, else the route's resource URI)
+    audience: str | None = Field(default=None, min_length=1, max_length=1024)
+
+    @property
+    def path(self) -> str:
+        """Where agents reach it: `/mcp` for `default`, `/<name>/mcp` for the others."""
+        return "/mcp" if self.name == DEFAULT_UPSTREAM else f"/{self.name}/mcp"
 
     @field_validator("url")
     @classmethod
@@ -276,6 +284,15 @@ class Config(_Strict):
         if len(names) != len(set(names)):
             raise ValueError("upstream names must be unique")
         return self
+
+    @model_validator(mode="after")
+    def _route_audiences(self) -> Config:
+        protected_resources(self.identity, self.listen, self.routes())  # ValueError: a route has no audience
+        return self
+
+    def routes(self) -> dict[str, RouteSpec]:
+        """Each upstream's route, as identity sees it (`identity/resource.py`)."""
+        return {u.name: RouteSpec(u.path, u.audience) for u in self.upstreams}
 
 
 def split_listen(value: str) -> tuple[str, int]:

@@ -18,6 +18,7 @@ from proxy.http import drain
 from proxy.http.asgi import Receive, Scope, Send
 from proxy.http.context import Plane
 from proxy.http.endpoint import McpEndpoint
+from proxy.http.resource_metadata import ResourceMetadata, is_metadata_path
 from proxy.state.codec import StoreUnavailable
 
 log = logging.getLogger("drawbridge")
@@ -29,13 +30,14 @@ def endpoint_path(name: str) -> str:
 
 
 class DataPlane:
-    """Dispatch MCP paths straight to their endpoint; everything else (probes, lifespan) to Starlette.
-    Each MCP request runs under the drain rules (`drain.py`)."""
+    """Dispatch MCP paths straight to their endpoint, the OAuth metadata paths to theirs; everything else (probes,
+    lifespan) to Starlette. Each MCP request runs under the drain rules (`drain.py`)."""
 
     def __init__(self, plane: Plane, endpoints: dict[str, McpEndpoint], fallback: Starlette) -> None:
         self._plane = plane
         self._endpoints = endpoints
         self._fallback = fallback
+        self._metadata = ResourceMetadata.of(plane.guard, plane.resources)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -43,6 +45,9 @@ class DataPlane:
             if endpoint is not None:
                 run = drain.stream if scope["method"] == "GET" else drain.call
                 await run(self._plane, endpoint.upstream.name, endpoint, scope, receive, send)
+                return
+            if is_metadata_path(scope["path"]):
+                await self._metadata(scope, receive, send)
                 return
         await self._fallback(scope, receive, send)
 

@@ -24,7 +24,7 @@ from proxy.http.forwarded import TrustedProxies
 from proxy.http.guard import HostOriginGuard
 from proxy.http.live import LiveCalls
 from proxy.http.readiness import Readiness, UpstreamProbe
-from proxy.identity import Authenticator, AuthFailure
+from proxy.identity import Authenticator, AuthFailure, protected_resources
 from proxy.jsonrpc import dumps, error_response
 from proxy.runtime import Runtime
 from proxy.state.codec import StoreUnavailable
@@ -86,7 +86,8 @@ class Plane:
         self.config = config
         self.guard = HostOriginGuard(config.http.allowed_hosts, config.http.allowed_origins)
         self.proxies = TrustedProxies(config.http.trusted_proxies, config.http.forwarded_header)
-        self.authenticator = Authenticator(config.identity)
+        self.resources = protected_resources(config.identity, config.listen, config.routes())  # OAuth, per route
+        self.authenticator = Authenticator(config.identity, self.resources)
         self.upstreams = {u.name: Upstream.from_config(u) for u in config.upstreams}
         self.readiness = Readiness(u.probe for u in self.upstreams.values())
         self.sessions = runtime.sessions
@@ -105,12 +106,12 @@ class Plane:
     async def identify(self, scope: Scope, headers: dict[str, str], upstream: str, send: Send) -> Call | None:
         """Who is calling, or None after answering 401 (no valid identity, or a revoked one), 404 (a session
         the store does not know, or another principal's) or 503 (the store cannot say)."""
-        identity = await self.authenticator.authenticate(headers)
+        identity = await self.authenticator.authenticate(headers, upstream)
         address = self.client_address(scope)
         session_id = headers.get("mcp-session-id")
         if isinstance(identity, AuthFailure) and identity.missing_credentials \
                 and self.runtime.holder.policy.settings.anonymous:
-            identity = self.authenticator.anonymous(headers)
+            identity = self.authenticator.anonymous(headers, upstream)
         if isinstance(identity, AuthFailure):
             reason = f"unauthenticated: {identity.reason}"
             await self.refuse(scope, send, upstream, None, 401, ErrorCode.UNAUTHENTICATED, reason, "identity",
@@ -121,7 +122,7 @@ class Plane:
                     trace_id=trace_id(headers.get("traceparent")),
                     user_agent=headers.get("user-agent", "")[:256] or None)
         if self.runtime.store.state().is_revoked(identity.credential_hash):
-            challenge = self.authenticator.challenge("invalid_token", "token revoked")
+            challenge = self.authenticator.challenge("invalid_token", "token revoked", upstream)
             await self.refuse(scope, send, upstream, call, 401, ErrorCode.UNAUTHENTICATED,
                               "unauthenticated: credential revoked", "revocation",
                               [(b"www-authenticate", challenge.encode("latin-1"))])

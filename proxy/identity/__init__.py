@@ -2,9 +2,10 @@
 
 from .apikeys import ApiKeyStore, generate_api_key, hash_api_key, hash_key_command
 from .authenticator import ANONYMOUS_PRINCIPAL, MISSING_CREDENTIALS, Authenticator, AuthFailure, Identity
-from .config import ALLOWED_JWT_ALGORITHMS, ApiKeyEntry, IdentityConfig, JwtConfig
+from .config import ALLOWED_JWT_ALGORITHMS, ApiKeyEntry, IdentityConfig, JwtConfig, ResourceConfig
 from .jwks import JwksError, JwksSource, UnknownKeyError, parse_jwks
 from .jwt import MAX_TOKEN_CHARS, JwtVerifier, TokenError, VerifiedToken
+from .resource import ProtectedResource, RouteSpec, metadata_documents, protected_resources
 
 __all__ = [
     "ALLOWED_JWT_ALGORITHMS",
@@ -21,11 +22,16 @@ __all__ = [
     "JwksSource",
     "JwtConfig",
     "JwtVerifier",
+    "ProtectedResource",
+    "ResourceConfig",
+    "RouteSpec",
     "TokenError",
     "UnknownKeyError",
     "VerifiedToken",
     "generate_api_key",
     "hash_api_key",
     "hash_key_command",
+    "metadata_documents",
     "parse_jwks",
+    "protected_resources",
 ]

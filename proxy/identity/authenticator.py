@@ -10,6 +10,7 @@ from typing import Literal
 from .apikeys import ApiKeyStore, hash_api_key
 from .config import IdentityConfig
 from .jwt import MAX_TOKEN_CHARS, JwtVerifier, TokenError, looks_like_jwt
+from .resource import ProtectedResource
 
 __all__ = ["ANONYMOUS_PRINCIPAL", "MISSING_CREDENTIALS", "AuthFailure", "Authenticator", "Identity"]
 
@@ -63,10 +64,15 @@ def _quote(text: str) -> str:
 
 
 class Authenticator:
-    """Authenticates requests by static API key or JWT bearer token (never forwarded upstream)."""
+    """Authenticates requests by static API key or JWT bearer token (never forwarded upstream).
 
-    def __init__(self, config: IdentityConfig) -> None:
+    With `resources`, a JWT is checked against the audience of the route it is presented on, and each route's
+    challenge points at its own metadata document (a token for one route is refused on another).
+    """
+
+    def __init__(self, config: IdentityConfig, resources: Mapping[str, ProtectedResource] | None = None) -> None:
         self._config = config
+        self._resources = dict(resources or {})
         self._keys = ApiKeyStore(config.api_keys)
         self._jwt = JwtVerifier(config.jwt) if config.jwt is not None else None
 
@@ -83,24 +89,29 @@ class Authenticator:
         drop = self.credential_headers
         return {name: value for name, value in headers.items() if name.lower() not in drop}
 
-    def anonymous(self, headers: Mapping[str, str]) -> Identity | AuthFailure:
+    def anonymous(self, headers: Mapping[str, str], route: str | None = None) -> Identity | AuthFailure:
         """The identity to use when policy explicitly allows anonymous access; the agent header is
         validated exactly as on the authenticated path (a bad one is refused, never passed on)."""
         try:
             agent = self._header_agent({name.lower(): value for name, value in headers.items()})
         except _Refused as refused:
-            return self._fail(refused.reason, refused.error)
+            return self._fail(refused.reason, refused.error, route)
         return Identity(ANONYMOUS_PRINCIPAL, agent, "anonymous", None)
 
-    def challenge(self, error: str | None = None, description: str | None = None) -> str:
-        """Build a ``WWW-Authenticate`` value (RFC 6750, plus RFC 9728 ``resource_metadata``)."""
+    def challenge(self, error: str | None = None, description: str | None = None, route: str | None = None) -> str:
+        """Build a ``WWW-Authenticate`` value (RFC 6750, plus RFC 9728 ``resource_metadata``): on a route, its
+        own metadata URL (unless ``resource_metadata_url`` overrides it) and the scopes it asks for."""
         params = [f'realm="{REALM}"']
         if error is not None:
             params.append(f'error="{error}"')
             if description:
                 params.append(f'error_description="{_quote(description)}"')
-        if self._config.resource_metadata_url is not None:
-            params.append(f'resource_metadata="{self._config.resource_metadata_url}"')
+        resource = self._resources.get(route) if route is not None else None
+        metadata = self._config.resource_metadata_url or (resource.metadata_url if resource else None)
+        if metadata is not None:
+            params.append(f'resource_metadata="{metadata}"')
+        if resource is not None and resource.scope is not None:
+            params.append(f'scope="{resource.scope}"')
         return "Bearer " + ", ".join(params)
 
     async def aclose(self) -> None:
@@ -108,24 +119,25 @@ class Authenticator:
         if self._jwt is not None:
             await self._jwt.aclose()
 
-    async def authenticate(self, headers: Mapping[str, str]) -> Identity | AuthFailure:
-        """Authenticate one request; never raises for bad input or an unreachable JWKS."""
+    async def authenticate(self, headers: Mapping[str, str], route: str | None = None) -> Identity | AuthFailure:
+        """Authenticate one request presented on `route` (an upstream name); never raises for bad input or an
+        unreachable JWKS."""
         lowered = {name.lower(): value for name, value in headers.items()}
         try:
-            return await self._authenticate(lowered)
+            return await self._authenticate(lowered, route)
         except _Refused as refused:
-            return self._fail(refused.reason, refused.error)
+            return self._fail(refused.reason, refused.error, route)
         except TokenError as exc:
-            return self._fail(exc.reason, "invalid_token")
+            return self._fail(exc.reason, "invalid_token", route)
         except Exception as exc:  # fail closed; log only the type, the message could embed a credential
             log.error("unexpected %s during authentication", type(exc).__name__)
-            return self._fail("authentication error", "invalid_token")
+            return self._fail("authentication error", "invalid_token", route)
 
-    def _fail(self, reason: str, error: str | None) -> AuthFailure:
+    def _fail(self, reason: str, error: str | None, route: str | None) -> AuthFailure:
         log.debug("authentication refused: %s", reason)
-        return AuthFailure(reason, self.challenge(error, None if error is None else reason))
+        return AuthFailure(reason, self.challenge(error, None if error is None else reason, route))
 
-    async def _authenticate(self, headers: Mapping[str, str]) -> Identity:
+    async def _authenticate(self, headers: Mapping[str, str], route: str | None) -> Identity:
         authorization = headers.get("authorization")
         api_key = headers.get(self._config.api_key_header)
         if authorization is None and api_key is None:
@@ -152,7 +164,9 @@ class Authenticator:
             return Identity(entry.principal, agent, "api_key", digest)
         if self._jwt is None or not via_bearer or (self._keys and not looks_like_jwt(credential)):
             raise _Refused("unknown api key", "invalid_token")
-        verified = await self._jwt.verify(credential)  # TokenError -> AuthFailure in authenticate()
+        resource = self._resources.get(route) if route is not None else None
+        audience = resource.audience if resource is not None else None
+        verified = await self._jwt.verify(credential, audience)  # TokenError -> AuthFailure in authenticate()
         agent = verified.agent or self._header_agent(headers)
         exp = verified.claims.get("exp")
         return Identity(verified.subject, agent, "jwt", digest,

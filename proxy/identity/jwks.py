@@ -1,4 +1,4 @@
-"""JWKS loading and caching: from a file or an https URL, failing closed."""
+"""JWKS loading and caching: from a file, an https URL or the URL the issuer's metadata names; failing closed."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key, KeySet
 
 from .config import JwtConfig
+from .discovery import DiscoveryError, discover_jwks_uri
+from .fetch import FetchError, fetch_bounded
 
 __all__ = ["MAX_JWKS_BYTES", "JwksError", "JwksSource", "UnknownKeyError", "parse_jwks"]
 
@@ -80,8 +82,10 @@ class JwksSource:
 
     A file is read at construction (errors raise :class:`JwksError` then) and re-read when a token
     names an unknown ``kid``. A URL is fetched lazily, cached for ``jwks_cache_seconds`` and also
-    refreshed on an unknown ``kid``. Unknown-kid refreshes happen at most once per
-    ``unknown_kid_interval`` seconds, so floods of bogus kids cannot hammer the IdP. When the
+    refreshed on an unknown ``kid``; with neither configured, the URL is the issuer's ``jwks_uri``
+    (`discovery.py`), itself looked up again once ``jwks_cache_seconds`` have passed. Unknown-kid
+    refreshes happen at most once per ``unknown_kid_interval`` seconds, so floods of bogus kids
+    cannot hammer the IdP. When the
     cache has expired and cannot be refreshed, lookups fail (fail closed).
     """
 
@@ -103,7 +107,9 @@ class JwksSource:
         self._failed_at: float | None = None
         self._last_unknown_refresh: float | None = None
         self._client: httpx.AsyncClient | None = None
-        if config.jwks_url is not None:
+        self._jwks_uri: str | None = config.jwks_url
+        self._discovered_at = 0.0
+        if config.jwks_file is None:
             self._client = httpx.AsyncClient(
                 timeout=config.jwks_timeout_seconds,
                 follow_redirects=False,
@@ -115,7 +121,8 @@ class JwksSource:
             self._loaded_at = clock()
 
     def __repr__(self) -> str:
-        where = self._config.jwks_url or str(self._config.jwks_file)
+        where = self._config.jwks_url or (f"discovered from {self._config.issuer}" if self._config.discovers_jwks
+                                          else str(self._config.jwks_file))
         return f"JwksSource({where!r})"
 
     async def aclose(self) -> None:
@@ -187,26 +194,25 @@ class JwksSource:
         if self._client is None:
             assert self._config.jwks_file is not None
             return await anyio.to_thread.run_sync(_read_file, self._config.jwks_file)
-        assert self._config.jwks_url is not None
+        url = await self._jwks_location(self._client)
         try:
-            with anyio.fail_after(self._config.jwks_timeout_seconds):
-                return await self._fetch(self._client, self._config.jwks_url)
-        except TimeoutError as exc:
-            raise JwksError("JWKS fetch timed out") from exc
-        except httpx.HTTPError as exc:
-            raise JwksError(f"JWKS fetch failed: {type(exc).__name__}") from exc
+            return await fetch_bounded(self._client, url, what="JWKS", limit=MAX_JWKS_BYTES,
+                                       seconds=self._config.jwks_timeout_seconds)
+        except FetchError as exc:
+            raise JwksError(str(exc)) from exc
 
-    @staticmethod
-    async def _fetch(client: httpx.AsyncClient, url: str) -> bytes:
-        async with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise JwksError(f"JWKS fetch failed: HTTP {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
-                raise JwksError("JWKS response exceeds size limit")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise JwksError("JWKS response exceeds size limit")
-            return bytes(body)
+    async def _jwks_location(self, client: httpx.AsyncClient) -> str:
+        """The configured jwks_url, or the issuer's `jwks_uri` (looked up again after jwks_cache_seconds)."""
+        if self._config.jwks_url is not None:
+            return self._config.jwks_url
+        now = self._clock()
+        if self._jwks_uri is not None and now - self._discovered_at < self._config.jwks_cache_seconds:
+            return self._jwks_uri
+        try:
+            uri = await discover_jwks_uri(client, self._config.issuer, seconds=self._config.jwks_timeout_seconds)
+        except DiscoveryError as exc:
+            raise JwksError(f"JWKS discovery failed: {exc}") from exc
+        if uri != self._jwks_uri:
+            log.info("JWKS of issuer %s is at %s", self._config.issuer, uri)
+        self._jwks_uri, self._discovered_at = uri, now
+        return uri

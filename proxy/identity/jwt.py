@@ -113,8 +113,14 @@ class JwtVerifier:
         """Release the JWKS source."""
         await self._source.aclose()
 
-    async def verify(self, token: str) -> VerifiedToken:
-        """Verify ``token`` and return its subject and agent; raise TokenError if invalid."""
+    async def verify(self, token: str, audience: str | None = None) -> VerifiedToken:
+        """Verify ``token`` and return its subject and agent; raise TokenError if invalid.
+
+        Its ``aud`` must contain ``audience`` (a route's own), by default the configured ``audience``.
+        """
+        audience = audience or self._config.audience
+        if audience is None:
+            raise TokenError("invalid token: no audience configured")
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenError("invalid token: too large")
         if not looks_like_jwt(token):
@@ -145,14 +151,14 @@ class JwtVerifier:
             raise TokenError("invalid token: malformed") from exc
 
         claims = decoded.claims
-        self._check_claims(claims)
+        self._check_claims(claims, audience)
         return VerifiedToken(subject=claims["sub"], agent=_agent_from(claims, self._config.agent_claim), claims=claims)
 
-    def _check_claims(self, claims: dict[str, Any]) -> None:
+    def _check_claims(self, claims: dict[str, Any], audience: str) -> None:
         registry = jwt.JWTClaimsRegistry(
             leeway=self._config.clock_skew_seconds,
             iss={"essential": True, "value": self._config.issuer},
-            aud={"essential": True, "value": self._config.audience},
+            aud={"essential": True, "value": audience},
             exp={"essential": True},
             sub={"essential": True},
         )

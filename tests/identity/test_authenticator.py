@@ -331,7 +331,7 @@ async def test_unexpected_errors_fail_closed_without_leaking(
 ) -> None:
     tok = token(key1)
 
-    async def broken(credential: str) -> None:
+    async def broken(credential: str, audience: str | None = None) -> None:
         raise RuntimeError(f"boom while handling {credential}")
 
     monkeypatch.setattr(auth._jwt, "verify", broken)

@@ -172,10 +172,11 @@ def test_config_refuses_unsafe_algorithms(jwks_file: Path, alg: str) -> None:
         JwtConfig(jwks_file=jwks_file, issuer=ISSUER, audience=AUDIENCE, algorithms=(alg,))
 
 
-def test_config_requires_exactly_one_jwks_source(jwks_file: Path) -> None:
-    with pytest.raises(ValidationError, match="exactly one"):
-        JwtConfig(issuer=ISSUER, audience=AUDIENCE)
-    with pytest.raises(ValidationError, match="exactly one"):
+def test_config_takes_at_most_one_jwks_source(jwks_file: Path) -> None:
+    assert JwtConfig(issuer=ISSUER, audience=AUDIENCE).discovers_jwks  # neither: discovered from the issuer
+    with pytest.raises(ValidationError, match="issuer must be an absolute http"):
+        JwtConfig(issuer="my-idp", audience=AUDIENCE)
+    with pytest.raises(ValidationError, match="at most one"):
         JwtConfig(jwks_file=jwks_file, jwks_url="https://idp.test/jwks", issuer=ISSUER, audience=AUDIENCE)
     with pytest.raises(ValidationError, match="https"):
         JwtConfig(jwks_url="http://idp.example.test/jwks", issuer=ISSUER, audience=AUDIENCE)
