@@ -7,6 +7,7 @@ error; 3 the server could not be reached. Errors are one line on stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from collections import Counter
@@ -39,6 +40,8 @@ def add_pin_parsers(subparsers: Any) -> None:
     pin.add_argument("target", nargs="?", help="upstream URL or configured upstream name")
     pin.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the lock file here")
     pin.add_argument("--check", type=Path, metavar="FILE", help="compare the server with FILE; exit 1 on drift")
+    pin.add_argument("--json", dest="as_json", action="store_true",
+                     help="with --check: print {file, drift, diff, findings} as one JSON object")
     pin.add_argument("--name", help="upstream name recorded in the lock file (default: configured name, "
                                     "else 'default', or the stdio upstream name)")
     pin.add_argument("--stdio", metavar="COMMAND", help="pin a stdio server started by this command line")
@@ -112,7 +115,7 @@ def _pin(ns: argparse.Namespace, config: Config | None) -> int:
         return EXIT_FAILURE
     findings = _findings(listing, SEVERITIES[ns.block_severity])
     if pinned is not None:
-        return _check(ns.check, pinned, listing, findings)
+        return _check(ns.check, pinned, listing, findings, as_json=ns.as_json)
     return _write(ns.output, name, listing, findings, ns.allow_findings)
 
 
@@ -139,7 +142,7 @@ def _write(path: Path, name: str, listing: Listing, findings: dict[str, list[dic
 
 
 def _check(path: Path, pinned: lockfile.Lockfile, listing: Listing,
-           findings: dict[str, list[dict[str, Any]]]) -> int:
+           findings: dict[str, list[dict[str, Any]]], as_json: bool = False) -> int:
     current = lockfile.Lockfile.build(pinned.upstream, listing.server, listing.tools)
     diff = lockfile_diff(pinned, current)
     accepted = {n for n, pin in pinned.tools.items()
@@ -147,9 +150,13 @@ def _check(path: Path, pinned: lockfile.Lockfile, listing: Listing,
     if pinned.server_findings and pinned.server.instructions_sha256 == listing.server.instructions_sha256:
         accepted.add(lockfile.SERVER_KEY)
     new_findings = {n: f for n, f in findings.items() if n not in accepted}
-    print(f"{path}: drift\n{diff.render()}" if diff.drift else f"{path}: {diff.render()}")
-    if new_findings:
-        _print_findings(new_findings)
+    if as_json:
+        print(json.dumps({"file": str(path), "drift": diff.drift, "diff": diff.as_dict(), "findings": new_findings},
+                         sort_keys=True, ensure_ascii=True))
+    else:
+        print(f"{path}: drift\n{diff.render()}" if diff.drift else f"{path}: {diff.render()}")
+        if new_findings:
+            _print_findings(new_findings)
     return EXIT_FAILURE if diff.drift or new_findings else EXIT_OK
 
 

@@ -163,3 +163,15 @@ def test_unreachable_server_exits_3(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, _, err = run(capsys, "pin", f"http://127.0.0.1:{rig.free_port()}/mcp", "-o", str(tmp_path / "x.json"),
                        "--timeout", "5")
     assert code == 3 and err.startswith("drawbridge: http://127.0.0.1:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("server", [("--change-after", "2")], indirect=True)
+def test_check_speaks_json_for_scripts(server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock_path = tmp_path / "wx.lock.json"
+    assert run(capsys, "pin", server, "--name", "wx", "-o", str(lock_path))[0] == 0
+    code, out, _ = run(capsys, "pin", "--check", str(lock_path), server, "--json")
+    assert code == 0 and json.loads(out)["drift"] is False
+    code, out, _ = run(capsys, "pin", "--check", str(lock_path), server, "--json")  # the rug pull
+    report = json.loads(out)
+    assert code == 1 and report["drift"] is True and report["file"] == str(lock_path)
+    assert [c["name"] for c in report["diff"]["changed"]] == ["weather"]
