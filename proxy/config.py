@@ -19,6 +19,7 @@ from proxy.identity.config import IdentityConfig
 from proxy.identity.resource import RouteSpec, protected_resources
 from proxy.jsonrpc import Limits
 from proxy.pins.settings import PinsConfig
+from proxy.state.redis_config import RedisConfig
 from proxy.tracing.config import TracingConfig
 from proxy.upstream.settings import ProxySetting, UpstreamTLS
 from proxy.yamlfile import read_yaml, validate_model
@@ -247,6 +248,7 @@ class Config(_Strict):
     sessions: SessionsConfig = SessionsConfig()
     policy_reload: PolicyReloadConfig = PolicyReloadConfig()
     store: str = "sqlite:var/drawbridge-state.db"  # or redis://HOST:PORT/DB to share state between replicas
+    redis: RedisConfig | None = None  # a Redis store's password/TLS from secrets, and Sentinel
     admin: AdminConfig | None = None  # the admin API listener (off unless configured)
     containment: ContainmentConfig = ContainmentConfig()
     pins: PinsConfig | None = None  # tool-definition pinning per upstream (strict | tofu | alert)

@@ -94,7 +94,7 @@ class Runtime:
 
         holder = holder or PolicyHolder(config.policy, on_reload)
         evidence_dir = config.admin.evidence_dir if config.admin is not None else Path("var/evidence")
-        store = open_store(config.store)
+        store = open_store(config.store, redis=config.redis)
         runtime = cls(config, holder, auditor, config.limits.message_limits(), ToolCatalog(store), store,
                       EvidenceRecorder(evidence_dir), ReplicaRegistry(store, replica_id),
                       SessionDirectory(store, config.sessions.idle_timeout_seconds),

@@ -54,7 +54,7 @@ def run_export(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError(f"{ns.config} names no audit file sink with a file written yet; give --audit FILE…")
 
     async def run() -> Any:
-        store = open_store(config.store)
+        store = open_store(config.store, redis=config.redis)
         await store.start()
         try:
             return await export_bundle(config, store, scope, ns.output, audit_paths=paths, since=since,

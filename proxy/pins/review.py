@@ -19,6 +19,7 @@ from proxy.state.model import Store
 if TYPE_CHECKING:
     from proxy.audit.auditor import Auditor
     from proxy.config import Config
+    from proxy.state.redis_config import RedisConfig
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILURE = 0, 1
@@ -35,8 +36,9 @@ def run_review(ns: argparse.Namespace, config: Config | None) -> int:
     url = ns.store or _config_store(config)
     if not url:
         raise ConfigError("no pins store: give --store sqlite:PATH|redis://… or set pins.store in the config")
+    redis = getattr(config, "redis", None) if url == getattr(config, "store", None) else None  # its redis: section
     if ns.pins_command == "pending":
-        waiting = _with_store(url, lambda store: ap.pending(store, ns.upstream))
+        waiting = _with_store(url, redis, lambda store: ap.pending(store, ns.upstream))
         if ns.json:
             print(json.dumps(waiting, indent=2, sort_keys=True, ensure_ascii=True))
         else:
@@ -48,7 +50,7 @@ def run_review(ns: argparse.Namespace, config: Config | None) -> int:
     try:
         if ns.pins_command == "approve":
             try:
-                done = _with_store(url, lambda store: ap.approve(
+                done = _with_store(url, redis, lambda store: ap.approve(
                     store, ns.upstream, ns.tools, approver=approver, reason=ns.reason,
                     allow_findings=ns.allow_findings, audit=audit))
             except ap.ApprovalError as exc:
@@ -59,7 +61,7 @@ def run_review(ns: argparse.Namespace, config: Config | None) -> int:
             if not done:
                 print(f"no pending changes for upstream {ns.upstream!r}")
         else:
-            rejected = _with_store(url, lambda store: ap.reject(
+            rejected = _with_store(url, redis, lambda store: ap.reject(
                 store, ns.upstream, ns.tools, approver=approver, reason=ns.reason, audit=audit))
             print("\n".join(f"rejected pending change of {t} on {ns.upstream}" for t in rejected)
                   or f"no pending changes to reject on {ns.upstream!r}")
@@ -72,11 +74,11 @@ def run_review(ns: argparse.Namespace, config: Config | None) -> int:
     return EXIT_OK
 
 
-def _with_store(url: str, action: Callable[[Store], Awaitable[T]]) -> T:
+def _with_store(url: str, redis: RedisConfig | None, action: Callable[[Store], Awaitable[T]]) -> T:
     from proxy.state.factory import open_store
 
     async def run() -> T:
-        store = open_store(url)
+        store = open_store(url, redis=redis)
         await store.start()
         try:
             return await action(store)

@@ -8,7 +8,9 @@ Layout (prefix `drawbridge`): one hash per collection (`drawbridge:quarantines`,
 that key, so all converge in write order. A supervisor task owns the subscription: it subscribes,
 resyncs everything, turns healthy, applies messages and resyncs every `resync_interval`; on any
 failure it turns unhealthy (failed commands do the same), keeps the last snapshot, and reconnects
-with backoff.
+with backoff. With Sentinel every new connection asks the Sentinels for the master, and the session
+asks every second whether the master moved (then it reconnects): after a failover writes reach the new
+master within about a second, and a command answered READONLY by a demoted master breaks the session.
 """
 
 from __future__ import annotations
@@ -22,19 +24,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import orjson
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 
 from proxy.state import codec
 from proxy.state.codec import Record, Snapshot, StoreUnavailable
 from proxy.state.model import RecordFields, Upsert
 from proxy.state.records import StoreCommon
+from proxy.state.redis_client import RedisTarget, connect, redis_target
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MASTER_CHECK_INTERVAL = 1.0  # with Sentinel: how often a session asks whether the master moved
 # KEYS: hash, sequence. ARGV: field, record JSON ('' deletes), channel, change message (a JSON object).
 _WRITE = """local seq = redis.call('INCR', KEYS[2])
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -103,17 +104,20 @@ _PRUNE = ("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
 
 
 class RedisStore(StoreCommon):
-    """`Store` on Redis, shared by every replica using the same server, database and prefix."""
+    """`Store` on Redis, shared by every replica using the same server, database and prefix.
 
-    def __init__(self, url: str, *, prefix: str = "drawbridge", resync_interval: float = 5.0,
+    `target` is a URL or a `RedisTarget` (URL plus the `redis:` section: credentials, TLS, Sentinel).
+    """
+
+    def __init__(self, target: str | RedisTarget, *, prefix: str = "drawbridge", resync_interval: float = 5.0,
                  command_timeout: float = 0.5, max_backoff: float = 2.0) -> None:
         self.prefix = prefix
         self.resync_interval = resync_interval
         self.command_timeout = command_timeout
         self.max_backoff = max_backoff
-        self._redis: Redis = Redis.from_url(
-            url, socket_timeout=command_timeout, socket_connect_timeout=command_timeout,
-            retry=Retry(NoBackoff(), 0))  # no hidden retries: fail fast, the supervisor reconnects
+        self.target = redis_target(target) if isinstance(target, str) else target
+        self._redis, self._sentinel = connect(self.target, command_timeout)
+        self._wait_seconds = command_timeout / 2  # WAIT answers within the socket timeout
         self._channel, self._seq = f"{prefix}:changes", f"{prefix}:seq"
         self._write = self._redis.register_script(_WRITE)
         self._rec_put = self._redis.register_script(_REC_PUT)
@@ -138,12 +142,16 @@ class RedisStore(StoreCommon):
 
     async def close(self) -> None:
         if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
+            task, self._supervisor = self._supervisor, None
+            while not task.done():  # again if a library swallowed the cancellation (it happens on 3.11)
+                task.cancel()
+                await asyncio.wait([task], timeout=self.command_timeout)
+            if not task.cancelled() and task.exception() is not None:
+                log.debug("redis state store supervisor ended with %s", _describe(cast(Exception, task.exception())))
         self._healthy = False
         await self._redis.aclose()
+        if self._sentinel is not None:
+            await self._sentinel.aclose()
 
     # -- containment ---------------------------------------------------------------------------
     async def broadcast(self, event: dict[str, Any]) -> None:
@@ -287,7 +295,8 @@ class RedisStore(StoreCommon):
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """One Redis round trip, bounded; a failure marks the store unhealthy and raises `StoreUnavailable`."""
         try:
-            return await asyncio.wait_for(fn(), timeout=2 * self.command_timeout)
+            async with asyncio.timeout(2 * self.command_timeout):  # no task per call, no swallowed cancel
+                return await fn()
         except (RedisError, OSError, TimeoutError) as exc:
             if self._healthy:
                 log.warning("redis state store unavailable: %s", _describe(exc))
@@ -309,10 +318,26 @@ class RedisStore(StoreCommon):
         fields = codec.to_fields(record) if record is not None else None
         message = codec.dumps({"o": self._origin, "c": collection, "k": key, "v": fields})
         data = codec.dumps(fields) if fields is not None else b""
-        seq, old = await self._call(lambda: self._write(
-            keys=[self._hash(collection), self._seq], args=[key, data, self._channel, message]))
+        keys = [self._hash(collection), self._seq]
+        args: list[Any] = [key, data, self._channel, message]
+        wanted = self.target.settings.wait_replicas
+        if wanted:
+            (seq, old), acked = await self._call(lambda: self._write_confirmed(keys, args, wanted))
+        else:
+            seq, old = await self._call(lambda: self._write(keys=keys, args=args))
         self._snapshot.apply(collection, key, record, seq=int(seq))
+        if wanted and int(acked) < wanted:  # on the master (and published), but a failover could lose it
+            raise StoreUnavailable(f"Redis state store: the change is written but {acked} of {wanted} replicas "
+                                   f"confirmed it within {self._wait_seconds}s (redis.wait_replicas): retry")
         return old if isinstance(old, bytes) else None
+
+    async def _write_confirmed(self, keys: list[str], args: list[Any], wanted: int) -> list[Any]:
+        """The write script then WAIT on one connection (WAIT counts the replicas holding that connection's writes)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._write(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", wanted, int(self._wait_seconds * 1000))
+            result: list[Any] = await pipe.execute()
+            return result
 
     async def _supervise(self) -> None:
         delay = 0.05
@@ -336,18 +361,22 @@ class RedisStore(StoreCommon):
         try:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 2 * self.command_timeout
-            await asyncio.wait_for(pubsub.subscribe(self._channel), timeout=2 * self.command_timeout)
+            async with asyncio.timeout(2 * self.command_timeout):
+                await pubsub.subscribe(self._channel)
             # Wait for the confirmation: from then on no change can slip between us and the resync.
             while (await pubsub.get_message(timeout=self.command_timeout) or {}).get("type") != "subscribe":
                 if loop.time() > deadline:
                     raise TimeoutError("no SUBSCRIBE confirmation from Redis")
             self._broken.clear()
-            await self._resync()
+            await self._resync(fresh=True)
             if not self._healthy:
-                log.info("redis state store connected and in sync")
+                conn = pubsub.connection
+                where = f" at {conn.host}:{conn.port}" if conn is not None and self._sentinel is not None else ""
+                log.info("redis state store connected and in sync (%s%s)", self.target.describe(), where)
             self._healthy = True
             self._first_attempt.set()
             next_resync = loop.time() + self.resync_interval
+            next_master_check = loop.time() + MASTER_CHECK_INTERVAL
             while not self._broken.is_set():
                 wait = min(0.25, max(0.0, next_resync - loop.time()))
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
@@ -356,9 +385,31 @@ class RedisStore(StoreCommon):
                 if loop.time() >= next_resync:
                     await self._resync()
                     next_resync = loop.time() + self.resync_interval
+                if self._sentinel is not None and loop.time() >= next_master_check:
+                    if await self._master_moved(pubsub):
+                        return  # reconnect: to the master the Sentinels name now
+                    next_master_check = loop.time() + MASTER_CHECK_INTERVAL
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(cast(Any, pubsub).aclose(), timeout=self.command_timeout)  # typed per version
+                async with asyncio.timeout(self.command_timeout):
+                    await cast(Any, pubsub).aclose()  # typed per version
+
+    async def _master_moved(self, pubsub: PubSub) -> bool:
+        """With Sentinel: do the Sentinels name another master than this session's? The pool drops its idle
+        connections to the old one on the way, so writes follow at once. A failed query answers no: the
+        session's own connection decides its health."""
+        pool: Any = self._redis.connection_pool  # a SentinelConnectionPool (its methods are untyped)
+        try:
+            async with asyncio.timeout(2 * self.command_timeout):  # no inner task: nothing left unretrieved
+                host, port = await pool.get_master_address()
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.debug("redis sentinel query failed: %s", _describe(exc))
+            return False
+        conn = pubsub.connection
+        if conn is None or (conn.host, int(conn.port)) == (host, int(port)):
+            return False
+        log.warning("redis state store: Sentinel names a new master %s:%s, reconnecting", host, port)
+        return True
 
     def _handle(self, data: bytes) -> None:
         try:
@@ -376,8 +427,12 @@ class RedisStore(StoreCommon):
             return
         self._snapshot.apply(collection, key, record, seq=seq)
 
-    async def _resync(self) -> None:
-        """Reload every collection, prune expired records in Redis, and swap the snapshot if it differs."""
+    async def _resync(self, fresh: bool = False) -> None:
+        """Reload every collection, prune expired records in Redis, and swap the snapshot if it differs.
+
+        `fresh` (a new session): the server may not hold what this replica saw before (a failover loses the
+        last writes, a restart the unsynced ones), so the load replaces everything, whatever the sequence.
+        """
         async def load() -> list[Any]:
             async with self._redis.pipeline(transaction=True) as pipe:  # one consistent cut
                 pipe.get(self._seq)
@@ -399,6 +454,8 @@ class RedisStore(StoreCommon):
                     records[collection][key] = record
                 elif record is not None:
                     expired.append((self._hash(collection), field, data))
+        if fresh:
+            self._snapshot.replace(records, seq=-1)  # below any sequence: "history restarted", forget marks
         self._snapshot.replace(records, seq=int(seq or 0))
         if expired:
             async def prune() -> None:
@@ -428,4 +485,6 @@ def _fields(raw: dict[Any, Any]) -> RecordFields:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, AuthenticationError):  # a wrong or missing password, or an unknown ACL user
+        return f"Redis refused the credentials (redis.password / redis.username): {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
