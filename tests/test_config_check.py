@@ -57,8 +57,23 @@ def local_copy(example: Example, tmp_path: Path) -> Path:
         if policy.is_relative_to(inside):
             data["policy"] = str(here / policy.relative_to(inside))
     path = tmp_path / "drawbridge.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    path.write_text(yaml.safe_dump(_mounted_secrets(data, tmp_path)), encoding="utf-8")
     return path
+
+
+def _mounted_secrets(value: Any, tmp_path: Path) -> Any:
+    """Secrets a container reads from mounted files (`{file: /run/secrets/…}`) exist here as stand-ins."""
+    if isinstance(value, dict):
+        source = value.get("file")
+        if set(value) == {"file"} and isinstance(source, str) and source.startswith("/run/secrets/"):
+            stand_in = tmp_path / "secrets" / PurePosixPath(source).name
+            stand_in.parent.mkdir(exist_ok=True)
+            stand_in.write_text("example-secret\n", encoding="utf-8")
+            return {"file": str(stand_in)}
+        return {k: _mounted_secrets(v, tmp_path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mounted_secrets(v, tmp_path) for v in value]
+    return value
 
 
 # --- every example ---------------------------------------------------------------------------------

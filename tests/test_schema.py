@@ -67,9 +67,11 @@ def test_schemas_are_package_data() -> None:
 
 def test_examples_are_found() -> None:
     kinds = [e.kind for e in EXAMPLES]
-    assert kinds.count("config") >= 2  # the image's config and the Kubernetes ConfigMap's
+    assert kinds.count("config") >= 3  # the image's config, the Kubernetes overlays' and the compose stack's
     assert kinds.count("policy") >= 6 and kinds.count("policy-test") >= 3
-    assert any(e.key == "drawbridge.yaml" for e in EXAMPLES)
+    configs = {e.path.relative_to(ROOT).as_posix() for e in EXAMPLES if e.kind == "config"}
+    assert {"deploy/docker/drawbridge.yaml", "deploy/compose/drawbridge.yaml",
+            "deploy/kubernetes/base/drawbridge.yaml"} <= configs
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.kind}:{e.id}")
