@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import socket
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,9 +39,12 @@ def add_bundle_parsers(actions: Any) -> None:
     export.add_argument("--audit", nargs="+", action="extend", type=Path, default=[], metavar="FILE")
     export.add_argument("--config", type=Path, required=True, help="drawbridge.yaml: its store, policy and audit files")
     export.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE", help="the .tar.gz to write")
+    export.add_argument("--json", dest="as_json", action="store_true",
+                        help="print {bundle, sha256, events, evidence, exposures} as one JSON object")
     check = actions.add_parser("verify", help="check every file of a bundle against its manifest")
     check.add_argument("bundle", type=Path, metavar="BUNDLE")
     check.add_argument("--sha256", metavar="HEX", help="the bundle's own SHA-256, as printed at export")
+    check.add_argument("--json", dest="as_json", action="store_true", help="print {ok, bundle, problems}")
 
 
 def run_export(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -68,6 +72,10 @@ def run_export(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot read or write {exc.filename}: {exc.strerror or exc}") from None
     Path(f"{ns.output}.sha256").write_text(f"{done.sha256}  {ns.output.name}\n")
+    if getattr(ns, "as_json", False):
+        out.write(json.dumps({"bundle": str(done.path), "sha256": done.sha256, "events": done.events,
+                              "evidence": done.evidence, "exposures": done.exposures}) + "\n")
+        return EXIT_OK
     out.write(f"bundle {done.path}: {done.events} events, {done.evidence} evidence snapshot(s), "
               f"{done.exposures} credential(s) to rotate\nsha256 {done.sha256}\n")
     return EXIT_OK
@@ -79,6 +87,9 @@ def run_verify(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     problems = verify_bundle(ns.bundle)
     if ns.sha256 and file_sha256(ns.bundle) != ns.sha256.strip().lower():
         problems.insert(0, f"{ns.bundle}: its SHA-256 is not the one given (the archive was replaced)")
+    if getattr(ns, "as_json", False):
+        out.write(json.dumps({"ok": not problems, "bundle": str(ns.bundle), "problems": problems}) + "\n")
+        return EXIT_BROKEN if problems else EXIT_OK
     if problems:
         out.write(f"BROKEN {problems[0]}\n" + "".join(f"  also: {p}\n" for p in problems[1:5]))
         return EXIT_BROKEN

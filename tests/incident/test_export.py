@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import subprocess
 import sys
 import tarfile
@@ -88,7 +89,11 @@ async def test_the_cli_exports_and_verify_names_an_altered_file(tmp_path: Path) 
                               capture_output=True, text=True, timeout=60, check=False)
 
     assert verify("--sha256", digest).returncode == 0
+    intact = json.loads(verify("--json").stdout)
+    assert intact == {"ok": True, "bundle": str(bundle), "problems": []}
     rewrite(bundle, {"report.md": read_bundle(bundle)["report.md"].replace(b"IR-11", b"IR-00")})
     broken = verify()
     assert broken.returncode == 1 and broken.stdout.startswith("BROKEN report.md: altered")
     assert verify("--sha256", digest).stdout.startswith("BROKEN")
+    altered = verify("--json")
+    assert altered.returncode == 1 and json.loads(altered.stdout)["problems"][0].startswith("report.md: altered")
