@@ -5,26 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from proxy.logs import configure_logging
 from tests.support.drawbridge import run_drawbridge, run_module_server
 from tests.support.mcp_http import call_tool, open_session
 
 
-@pytest.fixture
-def restore_root() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-def test_json_lines_carry_level_logger_message_and_extra(restore_root: None) -> None:
+def test_json_lines_carry_level_logger_message_and_extra(restore_logging: None) -> None:
     out = io.StringIO()
     configure_logging("info", "json", stream=out)
     logging.getLogger("drawbridge.http").warning("upstream %s unreachable", "notes", extra={"upstream": "notes"})
@@ -39,7 +27,7 @@ def test_json_lines_carry_level_logger_message_and_extra(restore_root: None) -> 
     assert second["level"] == "error" and "ValueError: boom" in second["exception"]
 
 
-def test_the_level_holds_for_libraries_too(restore_root: None) -> None:
+def test_the_level_holds_for_libraries_too(restore_logging: None) -> None:
     out = io.StringIO()
     configure_logging("warning", "text", stream=out)
     logging.getLogger("redis.asyncio").info("connected")
@@ -48,7 +36,7 @@ def test_the_level_holds_for_libraries_too(restore_root: None) -> None:
     assert out.getvalue() == "drawbridge: WARNING shutting down\n"
 
 
-def test_chatty_libraries_stay_quiet_at_info(restore_root: None) -> None:
+def test_chatty_libraries_stay_quiet_at_info(restore_logging: None) -> None:
     out = io.StringIO()
     configure_logging("info", "text", stream=out)
     logging.getLogger("httpx").info('HTTP Request: POST http://x "HTTP/1.1 200 OK"')

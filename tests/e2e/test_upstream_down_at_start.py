@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
 from tests.support.drawbridge import Drawbridge, free_port, run_drawbridge, run_module_server
-from tests.support.sdk import sdk_client
+from tests.support.sdk import weather as sdk_weather
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -26,13 +25,7 @@ def readyz(proxy: Drawbridge, upstream: str | None = None) -> httpx.Response:
 
 
 def weather(proxy: Drawbridge, upstream: str) -> str:
-    async def call() -> str:
-        async with sdk_client(proxy.mcp_url(upstream), mode="legacy") as client:
-            result = await client.call_tool("get_weather", {"city": "Oslo"})
-        assert not result.is_error
-        return "".join(getattr(c, "text", "") for c in result.content)
-
-    return anyio.run(call)
+    return sdk_weather(proxy.mcp_url(upstream))
 
 
 def test_one_upstream_down_at_start_the_others_serve_and_it_becomes_ready_when_it_appears(

@@ -20,3 +20,17 @@ async def sdk_client(
         transport = streamable_http_client(url, http_client=http)
         async with Client(transport, mode=mode, read_timeout_seconds=read_timeout) as client:  # type: ignore[arg-type]
             yield client
+
+
+def weather(url: str, city: str = "Oslo") -> str:
+    """The demo server's `get_weather` through `url` with the SDK client (legacy era): its text; fails on an
+    error result."""
+    import anyio
+
+    async def call() -> str:
+        async with sdk_client(url, mode="legacy") as client:
+            result = await client.call_tool("get_weather", {"city": city})
+        assert not result.is_error
+        return "".join(getattr(c, "text", "") for c in result.content)
+
+    return anyio.run(call)

@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
@@ -23,7 +22,7 @@ from proxy.upstream.settings import UpstreamProxy, UpstreamTLS
 from proxy.upstream.tls import client_context
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.drawbridge import Drawbridge, run_drawbridge
-from tests.support.sdk import sdk_client
+from tests.support.sdk import weather as sdk_weather
 from tests.upstream.conftest import NO_PROXY_ENV, Pki, https_demo_server
 
 UNAVAILABLE = -32060
@@ -33,13 +32,7 @@ SECRET = "pr0xy-s3cret"
 
 
 def weather(proxy: Drawbridge, upstream: str) -> str:
-    async def call() -> str:
-        async with sdk_client(proxy.mcp_url(upstream), mode="legacy") as client:
-            result = await client.call_tool("get_weather", {"city": "Oslo"})
-        assert not result.is_error
-        return "".join(getattr(c, "text", "") for c in result.content)
-
-    return anyio.run(call)
+    return sdk_weather(proxy.mcp_url(upstream))
 
 
 # ---------------------------------------------------------------- a real drawbridge process

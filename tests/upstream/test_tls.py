@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 import yaml
@@ -27,7 +26,7 @@ from proxy.upstream.tls import client_context
 from proxy.yamlfile import validate_model
 from tests.support.drawbridge import Drawbridge, free_port, run_drawbridge
 from tests.support.pki import PrivateCA
-from tests.support.sdk import sdk_client
+from tests.support.sdk import weather as sdk_weather
 from tests.support.waiting import eventually
 from tests.upstream.conftest import NO_PROXY_ENV, Pki, https_demo_server
 
@@ -39,13 +38,7 @@ CLOSED = ("upstream closed the TLS connection right after the handshake (it may 
 
 
 def weather(proxy: Drawbridge, upstream: str) -> str:
-    async def call() -> str:
-        async with sdk_client(proxy.mcp_url(upstream), mode="legacy") as client:
-            result = await client.call_tool("get_weather", {"city": "Oslo"})
-        assert not result.is_error
-        return "".join(getattr(c, "text", "") for c in result.content)
-
-    return anyio.run(call)
+    return sdk_weather(proxy.mcp_url(upstream))
 
 
 def refused(proxy: Drawbridge, upstream: str) -> None:
