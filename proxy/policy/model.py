@@ -87,6 +87,17 @@ class AutoContainmentRule(_Strict):
         return self
 
 
+class RateLimitRule(_Strict):
+    """At most `calls` tool calls per `period_seconds` for each principal, agent or route (`per`): one token
+    bucket per value, kept in the shared store so every replica draws from it."""
+
+    id: str = Field(pattern=RULE_ID_PATTERN)
+    per: Literal["principal", "agent", "upstream"]
+    calls: int = Field(ge=1, le=1_000_000)
+    period_seconds: float = Field(gt=0, le=86_400)
+    tools: Globs = ("*",)
+
+
 class Settings(_Strict):
     """Policy-wide switches. Each may be set by at most one file of a set."""
 
@@ -97,6 +108,15 @@ class Settings(_Strict):
     canary_tools: Globs = ()  # honeytokens: listed like any tool; any call is a SEV-1 finding
     auto_containment: tuple[AutoContainmentRule, ...] = ()
     detections: DetectionSettings = Field(default_factory=DetectionSettings)
+    rate_limits: tuple[RateLimitRule, ...] = ()
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _unique_limit_ids(cls, value: tuple[RateLimitRule, ...]) -> tuple[RateLimitRule, ...]:
+        ids = [rule.id for rule in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("rate limit ids must be unique")
+        return value
 
 
 class PolicyFile(_Strict):

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from proxy.testing import write_policy
 from tests.e2e.conftest import AUTH, IDENTITY, OTHER_KEY
 from tests.support.drawbridge import ADMIN_TOKEN, Drawbridge, audit_events, run_drawbridge
 from tests.support.mcp_http import call_tool, error_code, open_session, rpc
@@ -78,3 +79,33 @@ def test_the_cli_refuses_an_ambiguous_limit(replicas: tuple[Drawbridge, Drawbrid
     done = a.cli("rate-limit", "add", "--calls", "3", "--reason", "r")
     assert done.returncode == 2
     assert "one of the arguments --principal --agent --upstream is required" in done.stderr
+
+
+POLICY_LIMITS = """
+settings:
+  anonymous: true
+  unknown_methods: policy
+  rate_limits:
+    - {id: weather-per-principal, per: principal, calls: 2, period_seconds: 3600, tools: ["get_*"]}
+rules:
+  - {id: permit-all-to-server, effect: permit, methods: ["*"]}
+  - {id: permit-all-to-client, effect: permit, direction: to_client, methods: ["*"]}
+"""
+
+
+def test_a_policy_rate_limit_is_one_bucket_per_principal_for_every_replica(
+        demo_server: str, tmp_path: Path, own_redis: RedisServer) -> None:
+    policy = tmp_path / "policy"
+    write_policy(policy, POLICY_LIMITS)
+    extra = {"identity": IDENTITY, "store": own_redis.url}
+    with run_drawbridge(tmp_path, {"default": demo_server}, policy=policy, extra=extra) as a, \
+            run_drawbridge(tmp_path, {"default": demo_server}, policy=policy, extra=extra) as b:
+        alice = {p.url: open_session(p.mcp_url(), AUTH) for p in (a, b)}
+        codes = [error_code(call_tool(p.mcp_url(), alice[p.url], "get_weather", {"city": "x"})) for p in (a, b, a, b)]
+        assert codes == [None, None, RATE_LIMITED, RATE_LIMITED]  # 2 calls an hour, wherever they land
+        refused = call_tool(b.mcp_url(), alice[b.url], "get_weather", {"city": "y"})["error"]
+        assert refused["data"]["rate_limit"] == "weather-per-principal"
+        assert "weather-per-principal" in refused["data"]["rule_ids"]
+        assert "result" in call_tool(a.mcp_url(), alice[a.url], "search_notes", {"query": "q"})  # other tools
+        mallory = open_session(b.mcp_url(), {"x-api-key": OTHER_KEY})
+        assert "result" in call_tool(b.mcp_url(), mallory, "get_weather", {"city": "z"})  # her own bucket
