@@ -55,10 +55,8 @@ async def call(plane: Plane, upstream: str, handler: Handler, scope: Scope, rece
     try:
         await handler(scope, receive, tracked)
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if not plane.draining.is_set() or task is None:
+        if not _drain_cancelled(plane):
             raise
-        task.uncancel()
         await _cut_short(plane, upstream, scope, tracked)
 
 
@@ -87,14 +85,21 @@ async def stream(plane: Plane, upstream: str, handler: Handler, scope: Scope, re
     try:
         await handler(scope, receive_until_drained, tracked)
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if not plane.draining.is_set() or task is None:
+        if not _drain_cancelled(plane):
             raise
-        task.uncancel()
         await _cut_short(plane, upstream, scope, tracked)
         return
     if plane.draining.is_set():
         await tracked.end()
+
+
+def _drain_cancelled(plane: Plane) -> bool:
+    """Was this cancellation the drain timeout's? Then it is absorbed (the request is ended by us)."""
+    task = asyncio.current_task()
+    if not plane.draining.is_set() or task is None:
+        return False
+    task.uncancel()
+    return True
 
 
 async def _cut_short(plane: Plane, upstream: str, scope: Scope, tracked: TrackedSend) -> None:

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ import yaml
 
 from proxy.config import Config
 from proxy.identity.apikeys import hash_api_key
-from tests.support.drawbridge import free_port, run_module_server, wait_port
+from tests.support.drawbridge import free_port, run_module_server, stop_group, wait_port
 from tests.support.mcp_http import call_tool, error_code, open_session
 from tests.support.redis_server import RedisServer
 
@@ -236,17 +235,10 @@ def process(args: list[str], log: Path, env: dict[str, str] | None = None) -> It
     try:
         yield proc
     finally:
-        stop(proc)
+        stop_group(proc)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
+
 
 
 def wait_for(url: str, status: int, timeout: float = 15.0) -> httpx.Response:
@@ -367,9 +359,9 @@ def test_stack_load_balancer(replicas: Replicas) -> None:
         assert spread and all(len(where) == 1 for where in spread.values()), spread
         assert set().union(*spread.values()) == set(REPLICAS), "sessions are spread over both replicas"
 
-        stop(replicas.running[REPLICAS[0]][1])
+        stop_group(replicas.running[REPLICAS[0]][1])
         session = open_session(lb, AGENT)  # a connection refused is retried on the other replica
         assert "Rome" in call_tool(lb, session, "get_weather", {"city": "Rome"})["result"]["content"][0]["text"]
         assert wait_for(health, 200).status_code == 200
-        stop(replicas.running[REPLICAS[1]][1])
+        stop_group(replicas.running[REPLICAS[1]][1])
         assert wait_for(health, 503).status_code == 503, "no replica left: the balancer reports itself unhealthy"

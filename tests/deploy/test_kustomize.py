@@ -31,7 +31,7 @@ from kubernetes_validate import utils as kube_validate  # type: ignore[import-un
 
 from proxy.config import Config
 from tests.deploy.test_manifests import BASE, CONFIG_KEY, K8S, SECRET_EXAMPLE, yaml_docs
-from tests.support.drawbridge import free_port, run_module_server, wait_port
+from tests.support.drawbridge import free_port, run_module_server, stop_group, wait_port
 
 KUBERNETES_VERSION = "1.32.0"  # the API the manifests are validated against (the oldest we support)
 PRODUCTION = K8S / "overlays" / "production"
@@ -417,13 +417,7 @@ def serve(config_path: Path, env: dict[str, str], port: int) -> Iterator[str]:
             raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')}") from None
         yield f"http://127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc)
 
 
 def wait_ready(base_url: str, timeout: float = 10.0) -> httpx.Response:

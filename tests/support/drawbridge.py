@@ -180,10 +180,16 @@ def run_module_server(module: str, *args: str, port: int | None = None) -> Itera
             raise RuntimeError(f"{module}: {exc}\n{err}") from None
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
+        stop_group(proc, 10)
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM a process started with `start_new_session=True` and its children; SIGKILL after `grace` s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        proc.wait(5)
