@@ -57,7 +57,7 @@ class Upstream:
         headers = [(k.lower().encode("latin-1"), src.resolve(f"upstream {cfg.name} header {k}").encode("latin-1"))
                    for k, src in cfg.headers.items()]
         return cls(cfg.name, pool, pool.base_path, headers, cfg.timeout_seconds,
-                   UpstreamProbe(cfg.name, cfg.url, cfg.connect_timeout_seconds, check=pool.probe))
+                   UpstreamProbe(cfg.name, cfg.url, pool.probe, cfg.connect_timeout_seconds))
 
     async def send(self, method: str, agent_headers: Headers, body: bytes) -> UpstreamResponse:
         """Forward a request with the agent's allowlisted headers and this upstream's credentials (what it

@@ -14,9 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
@@ -34,16 +31,16 @@ NOT_PROBED = "not probed yet"
 class UpstreamProbe:
     """One upstream's reachability, as last probed."""
 
-    def __init__(self, name: str, url: str, connect_timeout: float = PROBE_TIMEOUT,
-                 check: Callable[[], Awaitable[str | None]] | None = None) -> None:
-        """``check``: open a connection as calls do (the upstream's TLS settings and proxy), None or why not."""
+    def __init__(self, name: str, url: str, check: Callable[[], Awaitable[str | None]],
+                 connect_timeout: float = PROBE_TIMEOUT) -> None:
+        """``check``: open a connection as calls do (the upstream pool's: its TLS settings and proxy), None or
+        why not."""
         parts = urlsplit(url)
         self.check = check
         self.name = name
         self.url = url
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.tls = ssl.create_default_context() if parts.scheme == "https" else None
         self.timeout = min(connect_timeout, PROBE_TIMEOUT)
         self.ready = False
         self.probed = False
@@ -65,31 +62,12 @@ class UpstreamProbe:
         """None when the upstream accepts a connection (and a TLS handshake), else why not."""
         try:
             async with asyncio.timeout(self.timeout):
-                if self.check is not None:
-                    return await self.check()
-                _, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls,
-                                                          server_hostname=self.host if self.tls else None)
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
+                return await self.check()
         except TimeoutError:
             return f"no answer within {self.timeout:g} s"
-        except OSError as exc:
-            return _reason(exc, self.host)
-        return None
 
     def state(self) -> JsonObject:
         return {"ready": self.ready, "detail": self.detail}
-
-
-def _reason(exc: OSError, host: str) -> str:
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve {host} ({exc.strerror or 'no address'})"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed ({getattr(exc, 'verify_message', None) or exc.reason or type(exc).__name__})"
-    if exc.errno is not None and exc.errno > 0:
-        return os.strerror(exc.errno).lower()
-    return exc.strerror or type(exc).__name__
 
 
 class Readiness:

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from proxy.http.readiness import FIRST_RETRY, Readiness, UpstreamProbe
+from proxy.http.readiness import FIRST_RETRY, PROBE_TIMEOUT, Readiness, UpstreamProbe
+from proxy.upstream import UpstreamPool
 from tests.support.drawbridge import free_port
 
 pytestmark = pytest.mark.anyio
@@ -32,24 +33,29 @@ async def listening(port: int = 0, *, reply: bytes = b"") -> AsyncIterator[int]:
         await server.wait_closed()
 
 
+def probe_of(name: str, url: str, timeout: float = PROBE_TIMEOUT) -> UpstreamProbe:
+    """A probe that dials as the upstream's pool does (as the data plane builds it)."""
+    return UpstreamProbe(name, url, UpstreamPool(url, connect_timeout=timeout).probe, timeout)
+
+
 async def test_a_listening_upstream_is_reachable_and_a_closed_port_is_refused() -> None:
     async with listening() as port:
-        assert await UpstreamProbe("notes", f"http://127.0.0.1:{port}/mcp").probe() is None
-    closed = UpstreamProbe("notes", f"http://127.0.0.1:{free_port()}/mcp")
+        assert await probe_of("notes", f"http://127.0.0.1:{port}/mcp").probe() is None
+    closed = probe_of("notes", f"http://127.0.0.1:{free_port()}/mcp")
     assert await closed.probe() == "connection refused"
     assert closed.address.startswith("127.0.0.1:")
-    assert UpstreamProbe("v6", "http://[::1]:8000/mcp").address == "[::1]:8000"
-    assert UpstreamProbe("tls", "https://mcp.example/mcp").address == "mcp.example:443"
+    assert probe_of("v6", "http://[::1]:8000/mcp").address == "[::1]:8000"
+    assert probe_of("tls", "https://mcp.example/mcp").address == "mcp.example:443"
 
 
 async def test_https_needs_the_tls_handshake_not_only_the_connection() -> None:
     async with listening(reply=b"HTTP/1.1 400 Bad Request\r\n\r\n") as port:
-        problem = await UpstreamProbe("notes", f"https://127.0.0.1:{port}/mcp").probe()
+        problem = await probe_of("notes", f"https://127.0.0.1:{port}/mcp").probe()
     assert problem is not None and problem.startswith("TLS handshake failed"), problem
 
 
 async def test_a_name_that_does_not_resolve_says_so() -> None:
-    problem = await UpstreamProbe("notes", "http://no-such-host.invalid:8000/mcp", 1.0).probe()
+    problem = await probe_of("notes", "http://no-such-host.invalid:8000/mcp", 1.0).probe()
     assert problem is not None
     assert problem.startswith("cannot resolve no-such-host.invalid") or problem == "no answer within 1 s", problem
 
@@ -57,7 +63,7 @@ async def test_a_name_that_does_not_resolve_says_so() -> None:
 async def test_the_watch_finds_an_upstream_that_appears_and_one_that_goes(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, "drawbridge")
     port = free_port()
-    probe = UpstreamProbe("notes", f"http://127.0.0.1:{port}/mcp")
+    probe = probe_of("notes", f"http://127.0.0.1:{port}/mcp")
     readiness = Readiness([probe])
     await readiness.start()  # the first round is done when start() returns
     try:
@@ -85,7 +91,7 @@ async def test_the_watch_finds_an_upstream_that_appears_and_one_that_goes(caplog
 async def test_calls_that_agree_with_the_probe_do_not_wake_it() -> None:
     with socket.socket() as held:  # bound, not listening: connections are refused
         held.bind(("127.0.0.1", 0))
-        probe = UpstreamProbe("notes", f"http://127.0.0.1:{held.getsockname()[1]}/mcp")
+        probe = probe_of("notes", f"http://127.0.0.1:{held.getsockname()[1]}/mcp")
         readiness = Readiness([probe])
         await readiness.start()
         try:
