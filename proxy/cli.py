@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream", action="append", default=[], metavar="[NAME=]URL",
                        help="upstream MCP URL; unnamed is served at /mcp, NAME=URL at /NAME/mcp (repeatable)")
     serve.add_argument("--policy", type=Path, help="policy directory (default policies/default)")
+    serve.add_argument("--shadow-policy", type=Path, metavar="DIR",
+                       help="candidate policy evaluated beside --policy, never enforced; differences are audited")
     serve.add_argument("--audit-file", type=Path, help="append audit events (JSON lines) to this file")
     serve.add_argument("--audit-stdout", action="store_true", help="also write audit events to stdout")
     serve.add_argument("--store", metavar="URL", help="shared state: sqlite:PATH (default sqlite:var/"
@@ -98,6 +100,8 @@ def _apply(data: dict[str, Any], ns: argparse.Namespace) -> Config:
         data["listen"] = ns.listen
     if ns.policy:
         data["policy"] = ns.policy
+    if getattr(ns, "shadow_policy", None):
+        data["shadow_policy"] = ns.shadow_policy
     if ns.audit_file:
         data["audit"] = {**data.get("audit", {}), "file": ns.audit_file}
     if getattr(ns, "audit_stdout", False):

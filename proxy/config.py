@@ -239,6 +239,7 @@ class PolicyReloadConfig(_Strict):
 class Config(_Strict):
     listen: str = "127.0.0.1:8080"
     policy: Path = Field(default=DEFAULT_POLICY_DIR, validate_default=True)
+    shadow_policy: Path | None = None  # a candidate policy directory evaluated beside `policy`; differences audited
     upstreams: tuple[UpstreamConfig, ...] = ()
     audit: AuditConfig = AuditConfig()
     limits: LimitsConfig = LimitsConfig()

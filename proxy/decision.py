@@ -52,6 +52,7 @@ class Decision:
     error_data: JsonObject | None = field(default=None, compare=False)
     note: JsonObject | None = field(default=None, compare=False)  # a REWRITE's account of what it changed
     rewrites: tuple[JsonObject, ...] = ()  # the pipeline's list: every check that changed the message, and how
+    would_deny: JsonObject | None = field(default=None, compare=False)  # shadow: the refusal waived
 
     @property
     def blocks(self) -> bool:

@@ -6,12 +6,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar, Literal, Protocol, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
 
 from proxy.decision import Decision, Finding
 from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
 from proxy.types import Direction, JsonObject, MessageKind, Severity, Verdict
+
+if TYPE_CHECKING:
+    from proxy.shadow import Shadow
 
 log = logging.getLogger("drawbridge.pipeline")
 
@@ -83,8 +86,10 @@ class AuditOnly:
 class Pipeline:
     """Runs the registry in order and turns failures into denies (fail closed)."""
 
-    def __init__(self, inspections: Sequence[Inspection], settlement: Settlement | AuditHook) -> None:
+    def __init__(self, inspections: Sequence[Inspection], settlement: Settlement | AuditHook,
+                 shadow: Shadow | None = None) -> None:
         self.inspections = tuple(inspections)
+        self.shadow = shadow  # asked about refusals only (`proxy.shadow`)
         self._settlement = (cast(Settlement, settlement) if hasattr(settlement, "conclude")
                             else AuditOnly(settlement))
         self._plans: dict[tuple[Direction, MessageKind, str | None], tuple[Inspection, ...]] = {}
@@ -143,6 +148,7 @@ class Pipeline:
         findings: list[Finding] = []
         rule_ids: list[str] = []
         rewrites: list[JsonObject] = []
+        waived: JsonObject | None = None  # shadow: the first refusal let through
         for check in self._plan(ex):
             if type(check).applies is not Inspection.applies and not check.applies(ex):
                 continue
@@ -152,18 +158,23 @@ class Pipeline:
             if result is None:
                 continue
             findings.extend(result.findings)
-            rule_ids.extend(result.rule_ids)
             if result.blocks:
-                return Decision(result.verdict, reason=result.reason, rule_ids=tuple(rule_ids),
-                                findings=tuple(findings), code=result.code, check=result.check or check.name,
-                                error_data=result.error_data, rewrites=tuple(rewrites))
+                would_deny = None if self.shadow is None else self.shadow.waive(ex, result, result.check or check.name)
+                if would_deny is None:
+                    rule_ids.extend(result.rule_ids)
+                    return Decision(result.verdict, reason=result.reason, rule_ids=tuple(rule_ids),
+                                    findings=tuple(findings), code=result.code, check=result.check or check.name,
+                                    error_data=result.error_data, rewrites=tuple(rewrites))
+                waived = waived or would_deny
+                continue
+            rule_ids.extend(result.rule_ids)
             if result.verdict is Verdict.REWRITE and result.message is not None:
                 ex.replace_message(result.message)
                 rewrites.append({"check": result.check or check.name, **(result.note or {})})
         if rewrites:
             return Decision(Verdict.REWRITE, rule_ids=tuple(rule_ids), findings=tuple(findings), message=ex.message,
-                            check=str(rewrites[-1]["check"]), rewrites=tuple(rewrites))
-        return Decision(Verdict.ALLOW, rule_ids=tuple(rule_ids), findings=tuple(findings))
+                            check=str(rewrites[-1]["check"]), rewrites=tuple(rewrites), would_deny=waived)
+        return Decision(Verdict.ALLOW, rule_ids=tuple(rule_ids), findings=tuple(findings), would_deny=waived)
 
     def _run_sync(self, check: Inspection, ex: Exchange) -> InspectResult | Awaitable[InspectResult]:
         """Call the hook; a synchronous result is checked against its time budget here (no coroutine)."""

@@ -42,6 +42,7 @@ from proxy.pipeline import Pipeline
 from proxy.policy import PolicyHolder
 from proxy.replicas import ReplicaRegistry, new_replica_id
 from proxy.sessions import SessionDirectory
+from proxy.shadow import Shadow
 from proxy.state.factory import open_store
 from proxy.state.model import Store
 from proxy.tracing import build_tracing
@@ -92,7 +93,11 @@ class Runtime:
         def on_reload(ok: bool, version: str, detail: str) -> None:
             auditor.emit(system_event("policy_reload", ok=ok, policy_version=version, detail=detail))
 
-        holder = holder or PolicyHolder(config.policy, on_reload)
+        def on_candidate_reload(ok: bool, version: str, detail: str) -> None:
+            auditor.emit(system_event("policy_reload", ok=ok, policy_version=version, detail=detail, candidate=True))
+
+        holder = holder or PolicyHolder(config.policy, on_reload, candidate=config.shadow_policy,
+                                        candidate_listener=on_candidate_reload)
         evidence_dir = config.admin.evidence_dir if config.admin is not None else Path("var/evidence")
         store = open_store(config.store, redis=config.redis)
         runtime = cls(config, holder, auditor, config.limits.message_limits(), ToolCatalog(store), store,
@@ -105,6 +110,7 @@ class Runtime:
         store.on_change(runtime.metrics.store_changed)
         runtime.pins = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
         runtime.pipeline = Pipeline(build_registry(holder, store, runtime.catalog, runtime.pins), runtime)
+        runtime.pipeline.shadow = Shadow(holder)  # settings.shadow: refusals audited, not enforced
         runtime.collector = EvidenceCollector(runtime.evidence, store, runtime.replicas, runtime.snapshot_context)
         cc = config.containment
         runtime.revocation = RevocationAgent(store, auditor.emit,

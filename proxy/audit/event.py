@@ -61,7 +61,7 @@ def decision_event(ex: Exchange, decision: Decision, policy_version: str) -> Jso
     blocks = decision.blocks
     if ex.call_id is None:
         ex.call_id = _event_id()
-    return {
+    event: JsonObject = {
         "schema_version": SCHEMA_VERSION,
         "event_id": _event_id(),
         "timestamp": _now(),
@@ -98,6 +98,11 @@ def decision_event(ex: Exchange, decision: Decision, policy_version: str) -> Jso
         "policy_version": policy_version,
         "latency_ms": round((time.perf_counter() - ex.started) * 1000, 3),
     }
+    if decision.would_deny is not None:  # shadow mode let a refusal through
+        event["would_deny"] = decision.would_deny
+    if "shadow_policy" in ex.notes:  # the candidate policy decided otherwise
+        event["shadow_policy"] = ex.notes["shadow_policy"]
+    return event
 
 
 def system_event(event_type: str, **fields: Any) -> JsonObject:

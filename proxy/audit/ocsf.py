@@ -35,6 +35,7 @@ HTTP_ACTIVITY = {"GET": 2, "DELETE": 4}
 # verdict → (action_id, action, disposition_id, disposition) of the security_control profile
 VERDICTS = {"allow": (1, "Allowed", 1, "Allowed"), "rewrite": (4, "Modified", 11, "Corrected"),
             "deny": (2, "Denied", 2, "Blocked"), "quarantine": (2, "Denied", 3, "Quarantined")}
+SHADOWED = (15, "Detected")  # shadow mode: a refusal audited as would_deny, the call allowed
 RESOURCE_TYPES = {"tools": "tool", "prompts": "prompt", "resources": "resource"}
 STATISTICAL = frozenset({"velocity"})  # the other detections are behavioural
 
@@ -57,8 +58,12 @@ def decision_to_ocsf(event: dict[str, Any]) -> Ocsf:
     activity = METHOD_ACTIVITY.get(method or "") or HTTP_ACTIVITY.get(http.get("method", "")) or 99
     blocked = event.get("verdict") in ("deny", "quarantine")
     action_id, action, disposition_id, disposition = VERDICTS.get(event.get("verdict", ""), (99, "Other", 99, "Other"))
+    would_deny = event.get("would_deny") or {}
+    if would_deny:
+        disposition_id, disposition = SHADOWED
     out = envelope(event, API_ACTIVITY, activity, FAILURE if blocked else SUCCESS, severity_id(event.get("severity")),
-                   event.get("reason") or f"{event.get('verdict')} {operation}",
+                   event.get("reason") or (f"shadow: would deny {operation}: {would_deny.get('reason')}" if would_deny
+                                           else f"{event.get('verdict')} {operation}"),
                    activity_name=None if activity != 99 else operation, profiles=("security_control",))
     out["api"] = compact(operation=operation, service=compact(name=event.get("upstream")),
                          request={"uid": event.get("call_id") or event["event_id"]},
@@ -74,12 +79,20 @@ def decision_to_ocsf(event: dict[str, Any]) -> Ocsf:
         http_request=compact(http_method=http.get("method")),
         http_response=compact(code=http.get("status")) if http.get("status") is not None else None,
         action_id=action_id, action=action, disposition_id=disposition_id, disposition=disposition,
-        policy=compact(name=",".join(event["rule_ids"]), version=event.get("policy_version"), is_applied=True)
-        if event.get("rule_ids") else None,
+        policy=_policy(event, would_deny),
         attacks=[attack(t) for t in dict.fromkeys(f["atlas"] for f in event.get("findings", []) if f.get("atlas"))],
         status_code=str(event["error_code"]) if event.get("error_code") is not None else None,
         status_detail=event.get("reason")))
     return out
+
+
+def _policy(event: dict[str, Any], would_deny: dict[str, Any]) -> Ocsf | None:
+    """The rules that decided; in shadow, with none applied, the rules that would have refused (not applied)."""
+    if event.get("rule_ids"):
+        return compact(name=",".join(event["rule_ids"]), version=event.get("policy_version"), is_applied=True)
+    if would_deny.get("rule_ids"):
+        return compact(name=",".join(would_deny["rule_ids"]), version=event.get("policy_version"), is_applied=False)
+    return None
 
 
 def alert_to_ocsf(event: dict[str, Any]) -> Ocsf:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from proxy.content.settings import ContentSettings, EgressSettings
 from proxy.detections.settings import DetectionSettings
+from proxy.policy.shadow import ShadowSettings
 
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -109,6 +110,7 @@ class Settings(_Strict):
     auto_containment: tuple[AutoContainmentRule, ...] = ()
     detections: DetectionSettings = Field(default_factory=DetectionSettings)
     rate_limits: tuple[RateLimitRule, ...] = ()
+    shadow: ShadowSettings = Field(default_factory=ShadowSettings)  # dry run: refusals audited, not enforced
 
     @field_validator("rate_limits")
     @classmethod

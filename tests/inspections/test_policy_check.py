@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from proxy.errors import ErrorCode
-from proxy.inspections.policy_check import PolicyCheck
+from proxy.inspections.policy_check import SHADOW_POLICY_NOTE, PolicyCheck
 from proxy.policy import PolicyHolder
-from proxy.testing import make_exchange, policy_holder, request_message, tool_call
+from proxy.testing import make_exchange, policy_holder, request_message, tool_call, write_policy
 from proxy.types import Direction, Severity, Verdict
 
 POLICY = """\
@@ -135,3 +135,60 @@ def test_default_deny_has_the_blocked_severity(check: PolicyCheck) -> None:
     decision = check.inspect(tool_call("delete_note"))
     assert decision is not None
     assert decision.severity is Severity.SEV4
+
+
+# -- a candidate policy evaluated beside the one in force (serve --shadow-policy) ----------------------------
+CANDIDATE = """\
+rules:
+  - {id: tools, effect: permit, methods: [tools/call], names: [get_weather, search_notes, delete_note]}
+  - {id: no-weather-for-bob, effect: forbid, principals: [bob], methods: [tools/call], names: [get_weather]}
+  - {id: notes-v2, effect: permit, methods: [resources/read]}
+"""
+
+
+@pytest.fixture
+def beside(tmp_path: Path) -> PolicyCheck:
+    write_policy(tmp_path / "enforced", POLICY)
+    write_policy(tmp_path / "candidate", CANDIDATE)
+    return PolicyCheck(PolicyHolder(tmp_path / "enforced", candidate=tmp_path / "candidate"))
+
+
+def test_a_candidate_that_would_allow_a_refused_call_is_noted(beside: PolicyCheck) -> None:
+    ex = tool_call("delete_note", {"note_id": 1})
+    decision = beside.inspect(ex)
+    assert decision is not None and decision.verdict is Verdict.DENY  # the policy in force decides
+    note = ex.notes[SHADOW_POLICY_NOTE]
+    assert note == {"version": note["version"], "verdict": "allow", "rule_ids": ["tools"], "reason": None}
+    assert note["version"].startswith("sha256:")
+
+
+def test_a_candidate_that_would_refuse_an_allowed_call_is_noted_with_its_reason(beside: PolicyCheck) -> None:
+    ex = tool_call("get_weather", {"city": "Oslo"}, principal="bob")
+    decision = beside.inspect(ex)
+    assert decision is not None and decision.verdict is Verdict.ALLOW
+    assert ex.notes[SHADOW_POLICY_NOTE]["verdict"] == "deny"
+    assert ex.notes[SHADOW_POLICY_NOTE]["rule_ids"] == ["no-weather-for-bob"]
+    assert "no-weather-for-bob" in ex.notes[SHADOW_POLICY_NOTE]["reason"]
+
+
+def test_agreement_leaves_no_note(beside: PolicyCheck) -> None:
+    ex = tool_call("get_weather", {"city": "Oslo"}, principal="alice")
+    assert beside.inspect(ex) is not None
+    assert SHADOW_POLICY_NOTE not in ex.notes
+
+
+def test_the_same_verdict_from_other_rules_is_a_difference(beside: PolicyCheck) -> None:
+    ex = make_exchange("resources/read", params={"uri": "file:///notes/a.md"}, principal="alice")
+    decision = beside.inspect(ex)
+    assert decision is not None and decision.rule_ids == ("alice-notes",)
+    assert ex.notes[SHADOW_POLICY_NOTE]["verdict"] == "allow"
+    assert ex.notes[SHADOW_POLICY_NOTE]["rule_ids"] == ["notes-v2"]
+    refused_by_both = tool_call("send_email", {"to": "x"})  # default-deny in both: agreement
+    beside.inspect(refused_by_both)
+    assert SHADOW_POLICY_NOTE not in refused_by_both.notes
+
+
+def test_without_a_candidate_nothing_is_noted(check: PolicyCheck) -> None:
+    ex = tool_call("delete_note", {"note_id": 1})
+    check.inspect(ex)
+    assert SHADOW_POLICY_NOTE not in ex.notes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -134,3 +135,63 @@ def test_unchanged_reload_keeps_the_same_version(holder: PolicyHolder, listener:
     version = holder.policy.version
     assert holder.reload() is True
     assert holder.policy.version == version
+
+
+# -- a candidate set beside the one in force (serve --shadow-policy) ---------------------------------------
+@pytest.fixture
+def with_candidate(tmp_path: Path, listener: Listener) -> tuple[PolicyHolder, Listener, Path]:
+    write_policy(tmp_path / "enforced", V1)
+    candidate = write_policy(tmp_path / "candidate", V2)
+    candidate_listener = Listener()
+    holder = PolicyHolder(tmp_path / "enforced", listener, candidate=tmp_path / "candidate",
+                          candidate_listener=candidate_listener)
+    return holder, candidate_listener, candidate
+
+
+def test_a_candidate_is_loaded_beside_the_policy_and_never_in_force(
+        with_candidate: tuple[PolicyHolder, Listener, Path]) -> None:
+    holder, _, _ = with_candidate
+    assert holder.candidate is not None and allowed(holder.candidate, "tools/list")
+    assert allowed(holder, "ping") and not allowed(holder, "tools/list")
+
+
+def test_no_candidate_by_default(holder: PolicyHolder) -> None:
+    assert holder.candidate is None
+
+
+def test_a_broken_candidate_refuses_to_start_and_says_it_is_the_candidate(tmp_path: Path) -> None:
+    write_policy(tmp_path / "enforced", V1)
+    write_policy(tmp_path / "candidate", "rules: [{id: x}]\n")
+    with pytest.raises(PolicyError, match=r"^candidate policy: .*candidate"):
+        PolicyHolder(tmp_path / "enforced", candidate=tmp_path / "candidate")
+
+
+def test_a_broken_candidate_reload_keeps_the_old_candidate_and_reports_to_its_own_listener(
+        with_candidate: tuple[PolicyHolder, Listener, Path], listener: Listener) -> None:
+    holder, candidate_listener, path = with_candidate
+    assert holder.candidate is not None
+    old = holder.candidate.policy
+    path.write_text("rules: [not a rule\n")
+    touch_later(path)
+    assert holder.reload() is False
+    assert holder.candidate.policy is old
+    assert [c[0] for c in candidate_listener.calls] == [False]
+    assert [c[0] for c in listener.calls] == [True]  # the policy in force reloaded fine
+
+
+@pytest.mark.anyio
+async def test_watch_reloads_a_changed_candidate_alone(
+        with_candidate: tuple[PolicyHolder, Listener, Path], listener: Listener) -> None:
+    holder, candidate_listener, path = with_candidate
+    path.write_text(V1)
+    touch_later(path)
+    watcher = asyncio.create_task(holder.watch(0.01))
+    try:
+        for _ in range(500):
+            if candidate_listener.calls:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        watcher.cancel()
+    assert holder.candidate is not None and allowed(holder.candidate, "ping")
+    assert [c[0] for c in candidate_listener.calls] == [True] and listener.calls == []
