@@ -236,6 +236,14 @@ class PolicyReloadConfig(_Strict):
     interval_seconds: float = Field(default=1.0, ge=0.1, le=3600)
 
 
+class ApprovalsConfig(_Strict):
+    """Human approval of held calls (who may approve and for how long is policy: `settings.approval`)."""
+
+    # The key that seals the `requestState` of an in-band approval (every replica must share it): with
+    # none, modern-era agents wait for an out-of-band decision like every other agent.
+    state_key: SecretSource | None = None
+
+
 class Config(_Strict):
     listen: str = "127.0.0.1:8080"
     policy: Path = Field(default=DEFAULT_POLICY_DIR, validate_default=True)
@@ -252,6 +260,7 @@ class Config(_Strict):
     redis: RedisConfig | None = None  # a Redis store's password/TLS from secrets, and Sentinel
     admin: AdminConfig | None = None  # the admin API listener (off unless configured)
     containment: ContainmentConfig = ContainmentConfig()
+    approvals: ApprovalsConfig = ApprovalsConfig()
     pins: PinsConfig | None = None  # tool-definition pinning per upstream (strict | tofu | alert)
     tracing: TracingConfig = TracingConfig()  # OpenTelemetry spans of each message, over OTLP/HTTP (off by default)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -52,6 +52,7 @@ class Decision:
     error_data: JsonObject | None = field(default=None, compare=False)
     note: JsonObject | None = field(default=None, compare=False)  # a REWRITE's account of what it changed
     rewrites: tuple[JsonObject, ...] = ()  # the pipeline's list: every check that changed the message, and how
+    reply: JsonObject | None = field(default=None, compare=False)  # a blocked request answered with this result
     would_deny: JsonObject | None = field(default=None, compare=False)  # shadow: the refusal waived
 
     @property
@@ -70,13 +71,17 @@ ALLOW = Decision(Verdict.ALLOW)
 
 
 def deny(reason: str, *, code: ErrorCode = ErrorCode.POLICY_DENIED, rule_ids: tuple[str, ...] = (),
-         findings: tuple[Finding, ...] = (), check: str = "") -> Decision:
+         findings: tuple[Finding, ...] = (), check: str = "", error_data: JsonObject | None = None) -> Decision:
     """Shorthand for a deny decision."""
-    return Decision(Verdict.DENY, reason=reason, rule_ids=rule_ids, findings=findings, code=code, check=check)
+    return Decision(Verdict.DENY, reason=reason, rule_ids=rule_ids, findings=findings, code=code, check=check,
+                    error_data=error_data)
 
 
 def refusal_response(request_id: RequestId | None, decision: Decision) -> JsonObject:
-    """The JSON-RPC error an agent receives for a refused request: stable code, reason, rule ids."""
+    """The JSON-RPC error an agent receives for a refused request: stable code, reason, rule ids (or, for a
+    request the proxy answers itself, such as an approval asked in the agent's UI, that result)."""
+    if decision.reply is not None:
+        return {"jsonrpc": "2.0", "id": request_id, "result": decision.reply}
     data: JsonObject = {"check": decision.check or None, "rule_ids": list(decision.rule_ids)}
     if decision.error_data:
         data.update(decision.error_data)

@@ -22,6 +22,7 @@ class ErrorCode(IntEnum):
     LIMIT_EXCEEDED = -32052  # size, depth, batch or line limits
     QUARANTINED = -32053  # the principal, agent or session is contained
     RATE_LIMITED = -32054  # a rate limit refused the call; `data.retry_after_seconds` says when to retry
+    APPROVAL_NOT_GRANTED = -32055  # a held call was denied, expired undecided, or its approval was invalid
     UPSTREAM_UNAVAILABLE = -32060  # upstream down, refused or answered garbage
     UPSTREAM_TIMEOUT = -32061
     UNAUTHENTICATED = -32070

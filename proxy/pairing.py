@@ -111,6 +111,11 @@ class ServerRequests:
         if ex.trace_id is None and isinstance(pending.get("trace_id"), str):
             ex.trace_id = pending["trace_id"]
 
+    async def expect_input(self, ex: Exchange, name: str, method: str) -> None:
+        """An input request the proxy itself put to the agent (an in-band approval): its answer is paired."""
+        await self._store.rec_put(INPUT_REQUESTS, self._key(ex, _digest(name)),
+                                  {"method": method, "call_id": ex.call_id}, self.ttl_seconds)
+
     async def remember(self, ex: Exchange) -> None:
         """After a server → agent request (or an input-required result) was allowed, before it is forwarded."""
         if ex.direction is not Direction.TO_CLIENT:

@@ -164,7 +164,7 @@ class Pipeline:
                     rule_ids.extend(result.rule_ids)
                     return Decision(result.verdict, reason=result.reason, rule_ids=tuple(rule_ids),
                                     findings=tuple(findings), code=result.code, check=result.check or check.name,
-                                    error_data=result.error_data, rewrites=tuple(rewrites))
+                                    error_data=result.error_data, rewrites=tuple(rewrites), reply=result.reply)
                 waived = waived or would_deny
                 continue
             rule_ids.extend(result.rule_ids)

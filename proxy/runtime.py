@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proxy.approvals import ApprovalBook
+from proxy.approvals.state_token import StateSealer
 from proxy.audit import AuditError, Auditor, decision_event, system_event
 from proxy.audit.auditor import Outlet, Sink
 from proxy.audit.event import alert_event, new_call_id
@@ -26,7 +28,7 @@ from proxy.containment.webhook import ContainmentNotifier
 from proxy.decision import Decision
 from proxy.detections.engine import DetectionEngine
 from proxy.detections.model import Alert
-from proxy.errors import ErrorCode
+from proxy.errors import ConfigError, ErrorCode
 from proxy.evidence.collect import EvidenceCollector
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.evidence_hook import record as record_evidence
@@ -75,6 +77,7 @@ class Runtime:
     auto: AutoContainment = field(init=False)
     detections: DetectionEngine = field(init=False)
     pins: PinEnforcer | None = field(init=False, default=None)
+    approvals: ApprovalBook = field(init=False)
     metrics: Metrics = field(init=False)
     tracing: Tracing | None = field(init=False, default=None)  # spans of the messages (None: tracing off)
     closed: bool = field(init=False, default=False)
@@ -109,7 +112,9 @@ class Runtime:
         auditor.observers.append(runtime.metrics.observe)
         store.on_change(runtime.metrics.store_changed)
         runtime.pins = build_enforcer(config.pins, audit=auditor.emit, store=store) if config.pins else None
-        runtime.pipeline = Pipeline(build_registry(holder, store, runtime.catalog, runtime.pins), runtime)
+        runtime.approvals = ApprovalBook(store, auditor.emit)
+        runtime.pipeline = Pipeline(build_registry(holder, store, runtime.catalog, runtime.pins, runtime.approvals,
+                                                   runtime.pairing, approval_sealer(config)), runtime)
         runtime.pipeline.shadow = Shadow(holder)  # settings.shadow: refusals audited, not enforced
         runtime.collector = EvidenceCollector(runtime.evidence, store, runtime.replicas, runtime.snapshot_context)
         cc = config.containment
@@ -241,6 +246,17 @@ class Runtime:
         self.auditor.close()
         if self.tracing is not None:
             self.tracing.close()  # the last spans, bounded by tracing.close_timeout_seconds
+
+
+def approval_sealer(config: Config) -> StateSealer | None:
+    """The key that seals in-band approval states, if configured (ConfigError when unreadable or short)."""
+    source = config.approvals.state_key
+    if source is None:
+        return None
+    try:
+        return StateSealer(source.resolve("approvals.state_key"))
+    except ValueError as exc:
+        raise ConfigError(f"approvals.state_key: {exc}") from None
 
 
 def _sinks(config: Config, stdout_is_protocol: bool, replica_id: str) -> list[Outlet]:

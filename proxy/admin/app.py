@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from proxy.approvals import ApprovalBook
 from proxy.config import Config
 from proxy.containment.service import ContainmentService
 from proxy.evidence.recorder import EvidenceRecorder
@@ -33,6 +34,7 @@ from proxy.policy.holder import PolicyHolder
 from proxy.sessions import SessionInfo
 from proxy.state.model import Store
 
+from . import routes_approvals as ap
 from . import routes_overlays as ov
 from . import routes_quarantine as qr
 from . import routes_read as rd
@@ -61,6 +63,7 @@ class AdminDeps:
     config: Config | None = None  # the replica's configuration (incident bundles: policy, pins, audit files)
     replica_id: str = ""
     scrape: Scrape | None = None  # GET /metrics (Prometheus text)
+    approvals: ApprovalBook | None = None  # the queue of calls held for a human (shared by every replica)
 
 
 async def _openapi(plane: AdminPlane, request: Request) -> Response:
@@ -98,6 +101,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v1/rate-limits", ov.list_rate_limits, "Active rate limits", "observe"),
     Endpoint("DELETE", "/v1/rate-limits/{limit_id}", ov.remove_rate_limit, "Lift a rate limit", "recover",
              ov.RemoveBody),
+    Endpoint("GET", "/v1/approvals", ap.list_approvals, "Tool calls held for a human's approval, oldest first "
+             "(every replica's)", "approve"),
+    Endpoint("POST", "/v1/approvals/{approval_id}/approve", ap.approve, "Approve one held call (once; give the "
+             "arguments_sha256 you reviewed)", "approve", ap.DecisionBody),
+    Endpoint("POST", "/v1/approvals/{approval_id}/deny", ap.deny, "Deny one held call", "approve", ap.DecisionBody),
     Endpoint("GET", "/v1/policy", rd.policy_in_force, "The policy set in force: version and each file as loaded",
              "observe"),
     Endpoint("GET", "/v1/evidence", rd.list_evidence, "Evidence snapshots, newest first", "evidence"),

@@ -1,5 +1,5 @@
-"""Runbook commands for responders (`drawbridge quarantine|release|sessions|deny-tools|egress|rate-limit|status|
-evidence`).
+"""Runbook commands for responders (`drawbridge quarantine|release|sessions|deny-tools|egress|rate-limit|
+approvals|status|evidence`).
 
 A thin client of the admin API. Exit codes: 0 ok, 1 refused or failed, 2 usage. Errors are one line.
 `--json` prints the API's JSON; the default is a readable table. Server-supplied text is escaped
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from proxy.containment.durations import format_duration, parse_duration
 from .client import AdminClient, AdminError, AdminUsageError, resolve_target
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-KINDS, MODES = ("principal", "agent", "session"), ("block", "read-only", "no-egress", "monitor")
+KINDS, MODES = ("principal", "agent", "session"), ("block", "read-only", "no-egress", "approval", "monitor")
 Run = Callable[[argparse.Namespace, AdminClient, TextIO], int]
 
 
@@ -74,6 +75,8 @@ _R = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("tools", "TOOLS")
 _S = (("client_key", "SESSION / CLIENT KEY"), ("era", "ERA"), ("principal", "PRINCIPAL"), ("agent", "AGENT"),
       ("upstream", "UPSTREAM"), ("started", "STARTED"), ("last_used", "LAST USE"), ("calls", "CALLS"),
       ("bytes_in", "IN"), ("bytes_out", "OUT"))
+_A = (("id", "ID"), ("principal", "PRINCIPAL"), ("agent", "AGENT"), ("upstream", "UPSTREAM"), ("tool", "TOOL"),
+      ("args", "ARGUMENTS"), ("sha", "SHA256"), ("rule_id", "RULE"), ("left", "EXPIRES IN"))
 _V = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("actor", "BY"), ("ticket", "TICKET"),
       ("sessions", "SESSIONS"), ("exchanges", "EXCHANGES"))
 
@@ -167,6 +170,24 @@ def _rate_limit(ns: argparse.Namespace, client: AdminClient, out: TextIO) -> int
         data = client.post("/v1/rate-limits", {"principal": ns.principal, "agent": ns.agent, "upstream": ns.upstream,
                                                "tools": tools, "calls": ns.calls, "per": ns.per, **_timed(ns)})
         _section("RATE LIMITED", rows([data["rate_limit"]]), _R, out)
+    return EXIT_OK
+
+
+def _approvals(ns: argparse.Namespace, client: AdminClient, out: TextIO) -> int:
+    if ns.approval_action == "list":
+        rows = client.get("/v1/approvals")["approvals"]
+        out.write(f"HELD FOR APPROVAL: {'none' if not rows else len(rows)}\n")
+        if rows:
+            table([{**r, "args": json.dumps(r.get("arguments"), sort_keys=True)[:80],
+                    "sha": str(r.get("arguments_sha256"))[:12], "left": format_duration(r.get("expires_in") or 0)}
+                   for r in rows], _A, out)
+        return EXIT_OK
+    if not re.fullmatch(r"ap-[0-9a-f]{16}", ns.approval_id):
+        raise AdminUsageError(f"not an approval id: {ns.approval_id!r} (ap- and 16 hex digits)")
+    body = {"reason": ns.reason, "arguments_sha256": ns.arguments_sha256}
+    data = client.post(f"/v1/approvals/{ns.approval_id}/{ns.approval_action}", body)["approval"]
+    out.write(f"{_clean(data['status']).upper()} {_clean(data['id'])}: {_clean(data['tool'])} for "
+              f"{_clean(data['principal'])} (arguments sha256 {_clean(data['arguments_sha256'])[:12]}…)\n")
     return EXIT_OK
 
 
@@ -286,6 +307,15 @@ def add_admin_commands(sub: Any) -> None:
     rr = leaf(rl, "remove", _rate_limit, "lift a rate limit")
     rr.add_argument("entry_id")
     _action_args(rr, ttl=False)
+
+    ap = sub.add_parser("approvals", help="tool calls held for a human: list, approve, deny").add_subparsers(
+        dest="approval_action", metavar="list|approve|deny", required=True)
+    leaf(ap, "list", _approvals, "calls held for approval on every replica, oldest first")
+    for verb, help_ in (("approve", "let one held call run, once"), ("deny", "refuse one held call")):
+        a = leaf(ap, verb, _approvals, help_)
+        a.add_argument("approval_id", help="ap-… from approvals list")
+        a.add_argument("--reason", required=True, help="why (audited with your identity)")
+        a.add_argument("--arguments-sha256", help="the arguments hash you reviewed (refused if it differs)")
 
     leaf(sub, "status", _status, "what is quarantined or denied, by whom, until when")
     v = sub.add_parser("evidence", help="evidence sealed at containment").add_subparsers(

@@ -99,7 +99,7 @@ async def release_quarantine(plane: AdminPlane, request: Request) -> Response:
         return json_response({"released": view(current, now), "quarantine": None})
     if MODE_ORDER[body.to_mode] <= MODE_ORDER[current.mode]:
         raise ApiError(409, "not_a_step_down", f"--to-mode must be less strict than the current mode {current.mode} "
-                       "(block > read-only > no-egress > monitor)")
+                       "(block > read-only > no-egress > approval > monitor)")
     expires = body.expires(now) if body.ttl is not None else current.expires
     staged = Quarantine(body.kind, body.subject, body.to_mode, body.reason, actor, body.ticket, created=now,
                         expires=expires)

@@ -87,6 +87,7 @@ def decision_event(ex: Exchange, decision: Decision, policy_version: str) -> Jso
         "request_bytes": ex.raw_size if to_server else None,
         "result_bytes": None if to_server else ex.raw_size,
         "destinations": ex.notes.get("destinations", []),
+        "approval": ex.notes.get("approval"),
         "verdict": decision.verdict,
         "check": decision.check or None,
         "reason": decision.reason or None,

@@ -22,5 +22,6 @@ def build_admin(runtime: Runtime, config: Config) -> tuple[Starlette, str, int] 
     deps = AdminDeps(store=runtime.store, audit=runtime.auditor.emit, sessions=runtime.sessions,
                      evidence=runtime.evidence, containment=runtime.containment, tokens=frozenset(labels),
                      token_labels=labels, audit_paths=partial(audit_files, config), policy=runtime.holder,
-                     config=config, replica_id=runtime.replicas.replica_id, scrape=runtime.scrape())
+                     config=config, replica_id=runtime.replicas.replica_id, scrape=runtime.scrape(),
+                     approvals=runtime.approvals)
     return build_admin_app(deps), host, port

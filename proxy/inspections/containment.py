@@ -15,6 +15,7 @@ from proxy.decision import Decision, Finding, deny
 from proxy.errors import ErrorCode
 from proxy.exchange import Exchange
 from proxy.globs import cached_globs
+from proxy.inspections.approval import APPROVAL_MODE_NOTE
 from proxy.pipeline import Inspection
 from proxy.state.model import DenyOverlay, Quarantine, Store
 from proxy.types import Direction, MessageKind, Severity, Verdict
@@ -75,7 +76,10 @@ class ContainmentGate(Inspection):
                 ex.direction is Direction.TO_SERVER and ex.kind in (MessageKind.RESPONSE, MessageKind.ERROR)):
             return self._refuse(q, finding)  # no sampling / elicitation / roots either way while contained
         if tool is None:
-            return None  # read-only and no-egress restrict tool calls only
+            return None  # read-only, no-egress and approval restrict tool calls only
+        if q.mode == "approval":  # every tool call waits for a human (the approval check holds it)
+            ex.notes[APPROVAL_MODE_NOTE] = True
+            return Decision(Verdict.ALLOW, findings=(finding,), rule_ids=(QUARANTINE_RULE,), check=self.name)
         return self._restricted(ex, q, finding, tool)
 
     async def _restricted(self, ex: Exchange, q: Quarantine, finding: Finding, tool: str) -> Decision | None:

@@ -35,6 +35,7 @@ class PolicyDecision:
     allowed: bool
     rule_ids: tuple[str, ...]
     reason: str
+    approval: tuple[str, ...] = ()  # permitting rules that hold the call for a human's approval
 
 
 def _globs(patterns: tuple[str, ...] | None) -> re.Pattern[str] | None:
@@ -126,6 +127,7 @@ class Policy:
         compiled = [CompiledRule(r) for r in rules]
         self._forbids = [c for c in compiled if c.rule.effect == "forbid"]
         self._permits = [c for c in compiled if c.rule.effect == "permit"]
+        self.holds_for_approval = any(r.approval for r in rules)  # False: the approval check costs nothing
         self._cache: LRUCache[tuple[Any, ...], tuple[list[CompiledRule], list[CompiledRule]]] = LRUCache(8192)
 
     def _candidates(self, q: Query) -> tuple[list[CompiledRule], list[CompiledRule]]:
@@ -154,7 +156,8 @@ class Policy:
             ids = tuple(c.rule.id for c in hit_forbids)
             return PolicyDecision(False, ids, f"forbidden by policy rule {', '.join(ids)}")
         if hit_permits:
-            return PolicyDecision(True, tuple(c.rule.id for c in hit_permits), "")
+            return PolicyDecision(True, tuple(c.rule.id for c in hit_permits), "",
+                                  tuple(c.rule.id for c in hit_permits if c.rule.approval))
         what = f"{q.method} {q.name}" if q.name else q.method
         return PolicyDecision(False, (DEFAULT_DENY,),
                               f"{what} is not permitted by policy (no permit rule matches: {DEFAULT_DENY})")

@@ -58,11 +58,18 @@ class Rule(_Strict):
     names: Globs | None = None
     arguments: tuple[ArgumentCondition, ...] = ()
     severity: Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"] | None = None
+    approval: Literal["required"] | None = None  # permit only once a human approved this very call
 
     @field_validator("principals", "agents", "upstreams", "methods", "names", mode="before")
     @classmethod
     def _one_glob_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _approval_on_permits(self) -> Rule:
+        if self.approval is not None and self.effect != "permit":
+            raise ValueError("approval: required belongs on a permit rule (a forbid is never approved)")
+        return self
 
 
 class AutoContainmentRule(_Strict):
@@ -73,7 +80,7 @@ class AutoContainmentRule(_Strict):
     detections: Globs = ()  # alert detection ids, e.g. "result_exfiltration", "credential_*"
     min_severity: Literal["SEV-1", "SEV-2", "SEV-3", "SEV-4"] = "SEV-1"
     subject: Literal["session", "principal", "agent"] = "principal"
-    mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
+    mode: Literal["block", "read-only", "no-egress", "approval", "monitor"] = "block"
     ttl: str | None = Field(default=None, pattern=r"^(?:\d{1,6}[smhdw])+$")  # None: until released
 
     @field_validator("detectors", "detections", mode="before")
@@ -99,6 +106,20 @@ class RateLimitRule(_Strict):
     tools: Globs = ("*",)
 
 
+class ApprovalSettings(_Strict):
+    """Human approval of held calls: how long a call waits, who may decide, and whether a modern-era agent
+    that supports elicitation is asked in its own UI."""
+
+    timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    approvers: Globs = ("*",)  # admin actor labels allowed to approve or deny
+    in_band: bool = True  # 2026-07-28 clients with elicitation get `input_required` (needs approvals.state_key)
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _one_glob_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class Settings(_Strict):
     """Policy-wide switches. Each may be set by at most one file of a set."""
 
@@ -111,6 +132,7 @@ class Settings(_Strict):
     detections: DetectionSettings = Field(default_factory=DetectionSettings)
     rate_limits: tuple[RateLimitRule, ...] = ()
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)  # dry run: refusals audited, not enforced
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
 
     @field_validator("rate_limits")
     @classmethod
@@ -167,7 +189,7 @@ class CaseRequest(_Strict):
 class CaseQuarantine(_Strict):
     kind: Literal["principal", "agent", "session"]
     subject: str
-    mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
+    mode: Literal["block", "read-only", "no-egress", "approval", "monitor"] = "block"
 
 
 class CaseDenyTools(_Strict):
@@ -195,7 +217,7 @@ class CaseContained(_Strict):
     """Automated containment quarantined the case's own principal, agent or session."""
 
     kind: Literal["principal", "agent", "session"]
-    mode: Literal["block", "read-only", "no-egress", "monitor"] = "block"
+    mode: Literal["block", "read-only", "no-egress", "approval", "monitor"] = "block"
 
 
 class CaseExpectation(_Strict):

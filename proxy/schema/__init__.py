@@ -105,6 +105,7 @@ def _unchanged(inner: JsonSchemaValue) -> JsonSchemaValue:
 INPUT_FORMS: dict[str, Callable[[JsonSchemaValue], JsonSchemaValue]] = {
     "proxy.policy.model:Rule._one_glob_is_a_list": _also_string,
     "proxy.policy.model:AutoContainmentRule._one_glob_is_a_list": _also_string,
+    "proxy.policy.model:ApprovalSettings._one_glob_is_a_list": _also_string,
     "proxy.content.settings:ContentSettings._shorthand": _action_shorthand,
     "proxy.detections.settings:DetectionSettings._pairs": _unchanged,
 }

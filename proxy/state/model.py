@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 SubjectKind = Literal["principal", "agent", "session"]
-QuarantineMode = Literal["block", "read-only", "no-egress", "monitor"]
+QuarantineMode = Literal["block", "read-only", "no-egress", "approval", "monitor"]
 # Severity order of modes: a subject under several quarantines gets the strictest.
-MODE_ORDER: dict[str, int] = {"block": 0, "read-only": 1, "no-egress": 2, "monitor": 3}
+MODE_ORDER: dict[str, int] = {"block": 0, "read-only": 1, "no-egress": 2, "approval": 3, "monitor": 4}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from proxy.approvals import ApprovalRequest
 from proxy.audit import decision_event, system_event
 from proxy.config import AuditConfig, Config
 from proxy.containment.webhook import ContainmentNotifier
@@ -89,7 +90,13 @@ async def webhook_failure() -> dict[str, Any]:
 
 # Every event type, shaped as its call site writes it: schema examples, and OCSF mapping inputs.
 SHA = "ab" * 32
+HELD = ApprovalRequest(id="ap-0123456789abcdef", principal="alice", agent="claude", session_id="s-1",
+                       client_key="s-1", upstream="mail", tool="send_email", arguments_sha256=SHA,
+                       arguments='{"to": "x@example.com"}', policy_version="sha256:1", rule_id="mail-needs-a-human",
+                       created=1.8e9, expires=1.8e9 + 120)
 SAMPLES: dict[str, dict[str, Any]] = {
+    "approval": {"action": "refused", **HELD.audit_fields(), "actor": "oncall", "refusal": "arguments_mismatch",
+                 "offered_sha256": "cd" * 32},
     "policy_reload": {"ok": False, "policy_version": "sha256:1", "detail": "policy.yaml: bad rule"},
     "incident_export": {"actor": "oncall", "kind": "principal", "subject": "alice", "bundle_sha256": "a" * 64,
                         "events": 12, "evidence": 1, "exposures": 1},
