@@ -35,6 +35,11 @@ class Metrics:
             GCCollector(registry=r)
         self.decisions = Counter("drawbridge_decisions", "Messages decided, by final outcome",
                                  ("verdict", "check", "upstream", "method", "direction", "origin"), registry=r)
+        self.would_deny = Counter("drawbridge_shadow_would_deny", "Refusals shadow mode audited and let through",
+                                  ("check", "upstream"), registry=r)
+        self.candidate_differs = Counter("drawbridge_shadow_policy_differences", "Requests the candidate policy "
+                                         "(--shadow-policy) decided otherwise, by its verdict", ("verdict", "upstream"),
+                                         registry=r)
         self.findings = Counter("drawbridge_findings", "Content and policy findings reported in decisions",
                                 ("detector", "severity"), registry=r)
         self.hop = Histogram("drawbridge_hop_duration_seconds", "The proxy's own time to decide a message",
@@ -96,10 +101,15 @@ class Metrics:
     def _decision(self, event: dict[str, Any]) -> None:
         rpc = event.get("jsonrpc") or {}
         direction = labels.internal(event.get("direction"))
+        upstream = labels.upstream(event.get("upstream"), self.upstreams)
         self._child(self.decisions, (
-            labels.internal(event.get("verdict")), labels.internal(event.get("check")),
-            labels.upstream(event.get("upstream"), self.upstreams), labels.method(rpc.get("method")), direction,
-            labels.internal(event.get("origin")))).inc()
+            labels.internal(event.get("verdict")), labels.internal(event.get("check")), upstream,
+            labels.method(rpc.get("method")), direction, labels.internal(event.get("origin")))).inc()
+        if "would_deny" in event:
+            self._child(self.would_deny, (labels.internal(event["would_deny"].get("check")), upstream)).inc()
+        if "shadow_policy" in event:
+            self._child(self.candidate_differs, (labels.internal(event["shadow_policy"].get("verdict")),
+                                                 upstream)).inc()
         for finding in event.get("findings") or ():
             self._child(self.findings, (labels.internal(finding.get("detector")),
                                         _severity(finding.get("severity")))).inc()
