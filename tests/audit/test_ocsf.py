@@ -200,3 +200,15 @@ def test_the_readme_class_table_matches_the_mapping() -> None:
             class_uid = int(re.findall(r"\((\d+)\)", cells[1])[0])
             documented.update(dict.fromkeys(re.findall(r"`([a-z_]+)`", cells[0]), class_uid))
     assert documented == CLASS_OF
+
+
+def test_a_refusal_let_through_by_shadow_mode_is_allowed_and_detected() -> None:
+    waived = {"check": "policy", "reason": "forbidden by policy rule no-deletes", "rule_ids": ["no-deletes"],
+              "error_code": -32050}
+    event = decision_event(tool_call("delete_note", {"note_id": 1}), Decision(Verdict.ALLOW, would_deny=waived),
+                           "sha256:1")
+    out = mapped(event)
+    assert (out["action"], out["disposition"], out["disposition_id"], out["status"]) == (
+        "Allowed", "Detected", 15, "Success")
+    assert out["policy"] == {"name": "no-deletes", "version": "sha256:1", "is_applied": False}
+    assert out["message"] == "shadow: would deny tools/call: forbidden by policy rule no-deletes"
