@@ -230,6 +230,7 @@ class CaseExpectation(_Strict):
     check: str | None = None  # the check that decided
     listed: tuple[str, ...] | None = None  # a listing answer: the names the agent receives, in order
     contained: CaseContained | None = None
+    would_deny: str | None = None  # shadow mode (settings.shadow) let this check's refusal through
 
 
 class PolicyCase(_Strict):

@@ -171,6 +171,9 @@ def _compare(want: CaseExpectation, ex: Exchange, decision: Decision, events: li
         problems.append(f"error code {code}, expected {want.error_code}")
     if want.check is not None and decision.check != want.check:
         problems.append(f"check {decision.check or None!r}, expected {want.check!r}")
+    waived = (decision.would_deny or {}).get("check")
+    if want.would_deny is not None and waived != want.would_deny:
+        problems.append(f"would_deny {waived!r}, expected {want.would_deny!r}")
     if want.listed is not None:
         listed = _listed_names(ex, decision)
         if listed != list(want.listed):

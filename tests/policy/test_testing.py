@@ -249,3 +249,21 @@ def test_every_expectation_is_checked(pipeline_dir: Path) -> None:
     assert found[3] == ("listed ['search', 'fetch', 'export_secrets'], expected ['search']",)
     assert found[4][0].startswith("principal anonymous not quarantined (block)")
     assert found[5][0].startswith("verdict deny, expected allow (pairing: answer to no request")
+
+
+def test_a_case_can_expect_what_shadow_mode_let_through(tmp_path: Path) -> None:
+    write_policy(tmp_path, "settings: {shadow: {principals: [bob]}}\n" + POLICY)
+    assert problems(tmp_path, """\
+        cases:
+          - name: bob's refused call passes in shadow
+            request: {principal: bob, method: tools/call, name: delete_note}
+            expect: {verdict: allow, would_deny: policy}
+          - name: not the check that refused it
+            request: {principal: bob, method: tools/call, name: delete_note}
+            expect: {verdict: allow, would_deny: content}
+          - name: alice is enforced
+            request: {principal: alice, method: tools/call, name: delete_note}
+            expect: {verdict: allow, would_deny: policy}
+        """) == [(), ("would_deny 'policy', expected 'content'",),
+                 ("verdict deny, expected allow (policy: tools/call delete_note is not permitted by policy (no permit "
+                  "rule matches: default-deny))", "would_deny None, expected 'policy'")]
