@@ -227,6 +227,7 @@ class _Referenced:
 
     def check(self) -> None:
         policy = self._policy()
+        self._candidate()
         locks = self._pins()
         secrets = self._secrets()
         self._jwks()
@@ -264,6 +265,25 @@ class _Referenced:
         self.report.warnings.extend(f"{directory}: {w}" for w in loaded.warnings)
         rules = len(loaded.policy.rules)
         return f"policy {loaded.policy.version} ({rules} rule{'s' if rules != 1 else ''} in {directory})"
+
+    def _candidate(self) -> None:
+        """The candidate policy beside it (`shadow_policy`), loaded as serve loads it."""
+        from proxy.policy.loader import load_policy
+
+        directory = self.config.shadow_policy
+        if directory is None:
+            return
+        try:
+            loaded = load_policy(directory)
+        except ConfigError as exc:
+            lines = _policy_model_problems(directory)  # each model error on its line, typos with a suggestion
+            if lines:
+                self.report.problems.extend(lines)
+            else:
+                self.problem("shadow_policy", str(exc), directory)
+            return
+        self.report.checked.extend(loaded.files)
+        self.report.warnings.extend(f"{directory}: {w}" for w in loaded.warnings)
 
     def _pins(self) -> int:
         from proxy.pins import lockfile

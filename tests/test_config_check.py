@@ -328,3 +328,18 @@ def test_upstream_tls_files_are_loaded(capsys: pytest.CaptureFixture[str], tmp_p
     text = text.replace("ca.pem", "missing.pem")
     code, _, err = run(capsys, "config", "check", str(config_file(tmp_path, text)))
     assert code == 2 and "missing.pem" in err and err.count("\n") == 1
+
+
+def test_a_candidate_policy_is_loaded_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    candidate = tmp_path / "candidate"
+    good = write_policy(candidate, GOOD_POLICY)
+    path = config_file(tmp_path, f"shadow_policy: {candidate}\n")
+    code, _, err = run(capsys, "config", "check", str(path), "--json")
+    assert code == 0, err
+    good.write_text("rules:\n  - {id: a, effect: permit, methods: [x], nmaes: [y]}\n")
+    code, _, err = run(capsys, "config", "check", str(path))
+    assert code == 2
+    assert problems(err) == [f"{good}: rules.0: unknown key 'nmaes' (did you mean 'names'?)"]
+    (candidate / "policy.yaml").unlink()
+    code, _, err = run(capsys, "config", "check", str(path))
+    assert problems(err) == [f"{candidate}: no policy files (*.yaml)"]
