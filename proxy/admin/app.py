@@ -24,6 +24,9 @@ from starlette.routing import Route
 
 from proxy.approvals import ApprovalBook
 from proxy.config import Config
+from proxy.console.gate import ConsoleGate
+from proxy.console.pages import console_mount
+from proxy.console.sessions import ConsoleSessions
 from proxy.containment.service import ContainmentService
 from proxy.evidence.recorder import EvidenceRecorder
 from proxy.incident.bundle_api import BUNDLE_ENDPOINTS
@@ -40,6 +43,7 @@ from . import routes_quarantine as qr
 from . import routes_read as rd
 from .auth import BearerAuth
 from .openapi import build_openapi
+from .routes_alerts import ALERT_ENDPOINTS
 from .routes_base import AdminPlane, ApiError, Endpoint, Handler, error_response, json_response
 
 
@@ -114,6 +118,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *PIN_ENDPOINTS,
     *TIMELINE_ENDPOINTS,
     *BUNDLE_ENDPOINTS,
+    *ALERT_ENDPOINTS,
 )
 
 
@@ -148,6 +153,9 @@ def build_admin_app(deps: AdminDeps) -> Starlette:
         return json_response(document)
 
     routes = [_route(plane, ep, openapi if ep.handler is _openapi else ep.handler) for ep in ENDPOINTS]
+    # The responder console: its pages, and its cookie path (session + CSRF) in the auth middleware.
+    console = ConsoleSessions(deps.store, deps.tokens, deps.token_labels)
+    upstreams = [u.name for u in deps.config.upstreams] if deps.config is not None else []
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -155,8 +163,9 @@ def build_admin_app(deps: AdminDeps) -> Starlette:
         await plane.drain(grace_seconds=5.0)
 
     app = Starlette(
-        routes=routes, lifespan=lifespan,
-        middleware=[Middleware(BearerAuth, tokens=deps.tokens, labels=deps.token_labels)],
+        routes=[*routes, console_mount(console, deps.audit, upstreams)], lifespan=lifespan,
+        middleware=[Middleware(BearerAuth, tokens=deps.tokens, labels=deps.token_labels,
+                               console=ConsoleGate(console, deps.audit))],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
     )
     app.state.plane = plane

@@ -6,6 +6,7 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Collection, Mapping
+from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -64,11 +65,31 @@ def authenticate(authorization: str | None, tokens: Collection[str]) -> str | No
     return found
 
 
-class BearerAuth:
-    """ASGI middleware: every HTTP request needs a valid admin token (401 JSON otherwise)."""
+class ConsolePath(Protocol):
+    """Serves a request that carries no `Authorization` header (the console's cookie path)."""
 
-    def __init__(self, app: ASGIApp, tokens: Collection[str], labels: Mapping[str, str]) -> None:
-        self.app, self.tokens, self.labels = app, frozenset(tokens), dict(labels)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None: ...
+
+
+async def send_unauthorized(send: Send) -> None:
+    """The 401 JSON every API request without valid credentials gets."""
+    body = (b'{"error":{"code":"unauthorized","message":"missing or invalid admin token"}}')
+    await send({"type": "http.response.start", "status": 401, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"www-authenticate", b'Bearer realm="drawbridge-admin"')]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request needs a valid admin token (401 JSON otherwise).
+
+    With `console`, a request that has no `Authorization` header at all goes to it instead (login page,
+    session cookie, CSRF); one that has the header is judged by the token alone, as without it.
+    """
+
+    def __init__(self, app: ASGIApp, tokens: Collection[str], labels: Mapping[str, str],
+                 console: ConsolePath | None = None) -> None:
+        self.app, self.tokens, self.labels, self.console = app, frozenset(tokens), dict(labels), console
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -82,13 +103,12 @@ class BearerAuth:
             if name == b"authorization":
                 header = value.decode("latin-1")
                 break
+        if header is None and self.console is not None:
+            await self.console(scope, receive, send, self.app)
+            return
         digest = authenticate(header, self.tokens)
         if digest is None:
-            body = (b'{"error":{"code":"unauthorized","message":"missing or invalid admin token"}}')
-            await send({"type": "http.response.start", "status": 401, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="drawbridge-admin"')]})
-            await send({"type": "http.response.body", "body": body})
+            await send_unauthorized(send)
             return
         scope[ACTOR_KEY] = actor_for(digest, self.labels)
         await self.app(scope, receive, send)

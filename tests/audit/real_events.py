@@ -98,6 +98,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "approval": {"action": "refused", **HELD.audit_fields(), "actor": "oncall", "refusal": "arguments_mismatch",
                  "offered_sha256": "cd" * 32},
     "policy_reload": {"ok": False, "policy_version": "sha256:1", "detail": "policy.yaml: bad rule"},
+    "console_access": {"action": "csrf_refused", "actor": "oncall", "client_address": "127.0.0.1:51234",
+                       "method": "POST", "path": "/v1/quarantines"},
     "incident_export": {"actor": "oncall", "kind": "principal", "subject": "alice", "bundle_sha256": "a" * 64,
                         "events": 12, "evidence": 1, "exposures": 1},
     "proxy_started": {"listen": "127.0.0.1:8080", "upstreams": ["default"], "policy_version": "sha256:1",

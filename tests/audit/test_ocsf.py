@@ -33,7 +33,7 @@ CLASS_OF = {  # the class each native event type maps to (README, "OCSF mapping"
     "containment_revocation_failed": 7001, "containment_side_effect_failed": 6008, "evidence_snapshot_failed": 6008,
     "containment_webhook_failed": 6008, "pins_action_failed": 6008, "pin_change_pending": 3004,
     "pin_approved": 3004, "pin_rejected": 3004, "pin_pending_resolved": 3004, "audit_checkpoint": 1008,
-    "audit_gap": 1008, "incident_export": 0, "approval": 0,
+    "audit_gap": 1008, "incident_export": 0, "console_access": 0, "approval": 0,
 }
 
 
