@@ -13,7 +13,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.e2e.conftest import API_KEY, IDENTITY, OTHER_KEY
-from tests.support.drawbridge import DEFAULT_POLICY, Drawbridge, run_drawbridge
+from tests.support.drawbridge import DEFAULT_POLICY, Drawbridge, audit_events, run_drawbridge
+from tests.support.mcp_http import call_tool, error_code, open_session
 from tests.support.sdk import sdk_client
 from tests.support.waiting import eventually
 
@@ -142,3 +143,26 @@ def test_a_bad_candidate_is_refused_at_start(demo_server: str, tmp_path: Path) -
     with pytest.raises(RuntimeError, match=r"candidate policy: .*20-candidate\.yaml"), run_drawbridge(
             tmp_path, {"default": demo_server}, extra={"shadow_policy": str(candidate)}):
         pass
+
+
+def test_every_worker_evaluates_and_reloads_the_candidate(demo_server: str, tmp_path: Path) -> None:
+    """serve --workers 2: each worker holds the candidate, audits its differences and reloads it on change."""
+    policy = policy_copy(tmp_path / "policy")
+    candidate = policy_copy(tmp_path / "candidate")
+    (candidate / "20-candidate.yaml").write_text(CANDIDATE_RULES)
+    with run_drawbridge(tmp_path, {"default": demo_server}, policy=policy,
+                        extra={"identity": IDENTITY, "shadow_policy": str(candidate), "workers": 2}) as proxy:
+        files = [proxy.audit_path, proxy.audit_path.with_name(f"{proxy.audit_path.stem}.worker-1.jsonl")]
+        url = proxy.mcp_url()
+        session = open_session(url, ALICE)
+        assert all(error_code(call_tool(url, session, "delete_note", {"note_id": 9})) == -32050 for _ in range(16))
+        differing = [e for path in files for e in audit_events(path) if e["tool"] == "delete_note"]
+        assert len(differing) == 16 and all(e["shadow_policy"]["verdict"] == "allow" for e in differing)
+        assert len({e["replica_id"] for e in differing}) == 2  # both workers compared
+        (candidate / "20-candidate.yaml").write_text(CANDIDATE_RULES.replace("alice", "nobody"))
+        assert eventually(lambda: len({e["replica_id"] for path in files for e in audit_events(path, "policy_reload")
+                                       if e.get("candidate") and e["ok"]}) == 2)
+        assert error_code(call_tool(url, session, "delete_note", {"note_id": 9})) == -32050
+        last = max((e for path in files for e in audit_events(path) if e["tool"] == "delete_note"),
+                   key=lambda e: e["timestamp"])
+        assert "shadow_policy" not in last  # the reloaded candidate agrees now
