@@ -251,7 +251,7 @@ async function showTimeline() {
       el("td", { text: e.action ? `${e.actor || "-"} on ${e.kind_of_subject || "-"} ${e.subject || "-"}` : [e.principal, e.agent].filter(Boolean).join("/") }),
       el("td", { text: [e.action || e.detection || e.method, e.tool, e.mode && `mode ${e.mode}`, e.summary].filter(Boolean).join(" ") }),
       el("td", { text: e.verdict || "" }),
-      el("td", { text: e.findings.map((f) => `${f.severity} ${f.detector}`).join(", ") }))));
+      el("td", { text: [...new Set(e.findings.map((f) => `${f.severity} ${f.detector}`))].join(", ") }))));
     flash(`timeline: ${doc.events.length} events`, true);
   } catch (error) {
     flash(`timeline: ${error.message}`, false);
