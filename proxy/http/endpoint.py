@@ -21,6 +21,7 @@ from proxy.http.answers import AnswerInspector
 from proxy.http.asgi import ClientGone, Message, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
 from proxy.http.call import Call, Pending, answer_headers, detect_era
 from proxy.http.context import STORE_DOWN, Plane
+from proxy.http.held import decided_while_alive
 from proxy.http.routing import rewritten_headers
 from proxy.http.stream import relay_sse
 from proxy.inspections.modern_headers import HEADERS_NOTE, SCHEMA_NOTE
@@ -128,7 +129,11 @@ class McpEndpoint:
         if call.client_key is not None:
             self.plane.sessions.count(call.upstream, call.client_key, calls=len(messages), bytes_in=len(raw),
                                       stateless=call.session_id is None)
-        outcome = await self._decide(messages, raw, headers, call, scope.get("http_version"))
+        deciding = self._decide(messages, raw, headers, call, scope.get("http_version"))
+        if "text/event-stream" in headers.get("accept", ""):  # a slow decision (a held call) keeps it alive
+            outcome, send = await decided_while_alive(deciding, send)
+        else:
+            outcome = await deciding
         if isinstance(outcome, Answer):
             if outcome.body is None:
                 await send_bytes(send, 202, b"")

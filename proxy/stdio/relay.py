@@ -235,7 +235,10 @@ class Relay:
 
 
 def _refusal(request_id: RequestId | None, decision: Decision) -> JsonObject:
-    """The JSON-RPC error for a refused message; `data.rule_ids` names the deciding rules."""
+    """The JSON-RPC error for a refused message; `data.rule_ids` names the deciding rules (a request the proxy
+    answers itself, such as an approval asked in the agent's UI, gets that result instead)."""
+    if decision.reply is not None:
+        return {"jsonrpc": "2.0", "id": request_id, "result": decision.reply}
     data = decision.error_data
     if data is None and decision.rule_ids:
         data = {"rule_ids": list(decision.rule_ids)}

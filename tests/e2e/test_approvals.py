@@ -4,6 +4,7 @@ out of band (CLI or admin API, on any replica), and the call completes or fails 
 from __future__ import annotations
 
 import concurrent.futures
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from proxy.canonical import canonical_sha256
 from proxy.testing import write_policy
 from tests.e2e.conftest import AUTH, IDENTITY
 from tests.support.drawbridge import ADMIN_TOKEN, Drawbridge, run_drawbridge
+from tests.support.mcp_http import open_session
 from tests.support.redis_server import RedisServer
 from tests.support.sdk import sdk_client
 from tests.support.waiting import eventually
@@ -289,3 +291,20 @@ def test_in_shadow_a_call_that_would_be_held_goes_through_and_is_audited_as_woul
         call = next(e for e in proxy.events() if e["tool"] == "get_weather" and e["direction"] == "to_server")
         assert call["verdict"] == "allow" and call["would_deny"]["check"] == "approval"
         assert call["would_deny"]["rule_ids"] == ["weather-needs-a-human"]
+
+
+def test_an_sse_answer_keeps_the_connection_alive_while_the_call_is_held(proxy: Drawbridge) -> None:
+    session = open_session(proxy.mcp_url(), AUTH)
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_weather",
+                                                                         "arguments": {"city": "Mo i Rana"}}}
+    with httpx.stream("POST", proxy.mcp_url(), json=call, headers=session, timeout=30) as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")  # opened before any decision
+        chunks = answer.iter_bytes()
+        first = next(chunks)
+        assert first.startswith(b": drawbridge: waiting for a decision")
+        request = one_held(proxy)
+        assert decide(proxy, request["id"], "approve").status_code == 200
+        rest = b"".join(chunks).decode()
+    events = [line.removeprefix("data: ") for line in rest.splitlines() if line.startswith("data: ")]
+    answered = [json.loads(e) for e in events if e.startswith("{")]
+    assert [m["id"] for m in answered] == [7] and "Mo i Rana" in json.dumps(answered[0]["result"])
