@@ -1,5 +1,5 @@
-"""Fixtures for the console: the admin plane's (real store, sessions, evidence, containment), the demo MCP
-server, and headless Chromium from Debian driven by Playwright."""
+"""Fixtures for the console: the admin plane's (real store, sessions, evidence, containment), stores on both
+backends, the demo MCP server, and headless Chromium from Debian driven by Playwright."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from tests.admin.conftest import (  # noqa: F401  (fixtures)
     store,
 )
 from tests.e2e.conftest import demo_server  # noqa: F401  (fixture)
+from tests.state.conftest import backend, make_store, stores  # noqa: F401  (fixtures: a store on either backend)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
