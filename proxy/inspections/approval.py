@@ -72,6 +72,7 @@ class ApprovalCheck(Inspection):
         self._book = book
         self._pairing = pairing
         self._sealer = sealer
+        self.report_only = False  # policy tests: refuse with "would be held" at once instead of waiting
 
     def inspect(self, ex: Exchange) -> Any:
         rule = self._held_by(ex)
@@ -98,8 +99,8 @@ class ApprovalCheck(Inspection):
                                                                                      ex.agent)
 
     async def _hold(self, ex: Exchange, rule: str) -> Decision | None:
-        if self._shadowed(ex, rule):
-            return deny(f"would be held for a human's approval (policy rule {rule})",
+        if self.report_only or self._shadowed(ex, rule):
+            return deny(f"would be held for a human's approval (rule {rule})",
                         code=ErrorCode.APPROVAL_NOT_GRANTED, rule_ids=(rule,), check=self.name)
         settings = self._holder.policy.settings.approval
         in_band = self._sealer is not None and settings.in_band and _wants_elicitation(ex)

@@ -90,12 +90,16 @@ class _Events:
 async def _run_case(holder: PolicyHolder, scratch: Path, case: PolicyCase, file: Path) -> CaseResult:
     from proxy.admin.config import AdminConfig
     from proxy.config import Config
+    from proxy.inspections.approval import ApprovalCheck
     from proxy.runtime import Runtime
 
     events = _Events()
     config = Config(policy=holder.directory, store="sqlite::memory:",
                     admin=AdminConfig(evidence_dir=scratch / "evidence"))
     runtime = Runtime.build(config, sinks=[events], holder=holder)
+    for check in runtime.pipeline.inspections:  # a case reports a hold for approval instead of waiting for one
+        if isinstance(check, ApprovalCheck):
+            check.report_only = True
     await runtime.store.start()
     try:
         await _apply_state(runtime, case.state)
