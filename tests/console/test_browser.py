@@ -1,7 +1,7 @@
 """The console in headless Chromium against a real `drawbridge serve` with its admin listener, the demo MCP
 server upstream and the official SDK client as the agent: log in, see the live session, quarantine it and
 watch the agent's next call fail, read the alerts feed and the timeline, export the evidence bundle, approve
-a held call and watch it complete; an
+a held call and watch it complete, approve a changed tool definition after reading its diff; an
 anonymous visitor gets the login page, and a change without the CSRF token is refused and audited."""
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from proxy.console.web import CSP
 from tests.e2e.conftest import AUTH, IDENTITY
 from tests.e2e.test_approvals import approval_policy
 from tests.e2e.test_killswitch import QUARANTINED, refusal
+from tests.e2e.test_pins_e2e import RUGPULL_SERVER, listed
+from tests.support import rig
 from tests.support.drawbridge import ADMIN_TOKEN, Drawbridge, run_drawbridge
 from tests.support.sdk import sdk_client
+from tests.support.servers.rugpull_server import CLEAN, RUGPULL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 SECONDS = 120  # the most one browser test may take
@@ -158,3 +161,24 @@ async def test_a_responder_approves_a_held_call_in_the_browser(chromium: Any, de
         await page.locator("#approvals-empty").wait_for()
         [approved] = [e for e in proxy.events("approval") if e["action"] == "approved"]
         assert approved["actor"] == "env-token" and approved["reason"] == "checked with the user"
+
+
+async def test_a_reviewer_approves_a_changed_tool_definition_in_the_browser(chromium: Any, tmp_path: Path,
+                                                                            screenshots: Path) -> None:
+    with anyio.fail_after(SECONDS), rig.start_python_server(RUGPULL_SERVER, None, "--port", "{port}") as server, \
+            run_drawbridge(tmp_path, {"wx": server}, extra={"pins": {"upstreams": {"wx": {"mode": "tofu"}}}},
+                           admin=True) as proxy:
+        assert (await listed(proxy))["weather"] == CLEAN  # first sight: pinned as served
+        assert "weather" not in await listed(proxy)  # the rug pull: withheld, pending review
+        page = await logged_in(chromium, proxy)
+        await page.click('button[data-tab="pins"]')
+        card = page.locator("article.pin", has_text="weather on wx")
+        await card.wait_for()
+        assert "air quality" in await card.locator("pre.diff").inner_text()  # the semantic diff
+        await page.fill("#reason", "reviewed the new description")
+        await page.screenshot(path=screenshots / "tool-changes.png", full_page=True)
+        await card.locator("button.approve").click()
+        await page.locator("#pins-empty").wait_for()
+        assert (await listed(proxy))["weather"] == RUGPULL
+        [approved] = proxy.events("pin_approved")
+        assert approved["approver"] == "env-token" and approved["reason"] == "reviewed the new description"
