@@ -7,9 +7,9 @@ A run is reported when it decodes to readable text (binary data such as images o
 or when the decoded text itself trips a detector. Percent-encoding, entities, quoted-printable and
 escapes are only suspicious when they encode plain ASCII letters and digits, which never need it.
 Declared and everyday encodings are reported only when what they decode to trips a detector: a MIME
-body under `Content-Transfer-Encoding: base64` (decoded whole), a header's RFC 2047 encoded word
-(`=?UTF-8?B?...?=`), base64 or hex as a URL query value (`?package_id=UGFja2FnZS01NzA4OTExNg%3D%3D`),
-percent-escaped tokens and spaced hex bytes.
+body under `Content-Transfer-Encoding: base64` (decoded whole, from the charset its part declares), a
+header's RFC 2047 encoded word (`=?UTF-8?B?...?=`), base64 or hex as a URL query value
+(`?package_id=UGFja2FnZS01NzA4OTExNg%3D%3D`), percent-escaped tokens and spaced hex bytes.
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ TRIGGERS["encoded.percent_run"] = r"%[0-9A-Fa-f]{2}[^\s<>\"'`]*%[0-9A-Fa-f]{2}"
 _QP_MARKUP = re.compile(r"(?:<|&lt;)/?[A-Za-z][^<>\n]{0,200}?[A-Za-z-]=3D[^\n]*(?:(?<==)\n[^\n]*){0,64}")
 TRIGGERS["encoded.qp_markup"] = r"[A-Za-z-]=3[Dd]"
 # A MIME part's header declaring base64, the blank line that ends its header block (within 4 KiB), and
-# its body: lines of base64 up to the next blank line or boundary.
-_MIME_BASE64 = re.compile(r"(?im)^[ \t]*content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
-_HEADER_END = re.compile(r"\r?\n[ \t]*\r?\n")
+# its body: lines of base64 up to the next blank line or boundary (in a quoted reply, after its `>`).
+_MIME_BASE64 = re.compile(r"(?im)^[ \t>]*content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
+_HEADER_END = re.compile(r"\r?\n[ \t>]*\r?\n")
+_CHARSET = re.compile(r"(?i)\bcharset[ \t]*=[ \t]*\"?([\w.:-]{1,40})")
 MAX_HEADER = 4096
-_BODY_LINES = re.compile(r"(?:[ \t]*\r?\n){0,4}(?:[ \t]*[A-Za-z0-9+/]+={0,2}[ \t]*(?:\r?\n|\Z))+")
+_BODY_LINES = re.compile(r"(?:[ \t>]*\r?\n){0,4}(?:[ \t>]*[A-Za-z0-9+/]+={0,2}[ \t]*(?:\r?\n|\Z))+")
 TRIGGERS["encoded.mime_base64"] = r"content-transfer-encoding:[ \t]*base64"
 # Base64 wrapped into lines of one width (a MIME body whose header is not in the text: a forwarded or quoted
 # mail, `> ` prefixes and all; a PEM body): two lines or more, the last no longer; decoded as a whole and
@@ -334,7 +335,10 @@ def _mime_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:
         body = _BODY_LINES.match(text, blank.end())
         if body is None:
             continue
-        data = _b64_body(body.group())
+        header_start = max(text.rfind("\n\n", max(0, m.start() - MAX_HEADER), m.start()),
+                           text.rfind("\n\r\n", max(0, m.start() - MAX_HEADER), m.start()), m.start() - MAX_HEADER, 0)
+        charset = _CHARSET.search(text, header_start, blank.start())
+        data = _b64_body(body.group(), charset.group(1) if charset else None)
         if data is not None:
             yield "base64", body.start(), body.end(), data
 
@@ -363,18 +367,31 @@ def _encoded_words(text: str) -> Iterator[tuple[str, int, int, bytes]]:
         yield "base64", m.start("b64"), m.end("b64"), data
 
 
-def _b64_body(body: str) -> bytes | None:
-    """A MIME body's bytes, as UTF-8 (a Latin-1 text part is transcoded; binary stays as it is)."""
+def _b64_body(body: str, charset: str | None = None) -> bytes | None:
+    """A MIME body's bytes, as UTF-8: text in the charset its part declares (`koi8-r`, `iso-2022-jp`) is
+    transcoded, as a mail client shows it; else a Latin-1 text part is; binary stays as it is. Bytes that are
+    UTF-8 without escapes stay as they are whatever the label says (a label cannot hide such text)."""
     try:
-        data = base64.b64decode("".join(body.split()))
+        data = base64.b64decode("".join(body.replace(">", " ").split()))
     except (binascii.Error, ValueError):
         return None
+    if charset is not None and (b"\x1b" in data or not _is_utf8(data)):
+        with contextlib.suppress(LookupError, ValueError):  # an unknown or wrong charset: decided below
+            return data.decode(charset).encode("utf-8")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         if _NOT_LATIN1_TEXT.search(data) is None:
             return data.decode("latin-1").encode("utf-8")
     return data
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _Spans:

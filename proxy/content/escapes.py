@@ -12,7 +12,8 @@ Reported: cursor movement across lines or positioning, screen erasing, OSC 8 lin
 (javascript:, data:...), carrying data (a binary blob written in base64 or hex, a target longer than a
 terminal opens) or whose label is itself a URL or host name of another host, other OSC strings (titles,
 OSC 52 clipboard), device strings, other ESC sequences and C0/C1 controls other than tab, line feed and
-carriage return; and any sequence, even plain colour or an honest link, placed right after a request to
+carriage return (the shifts of ISO-2022-JP text, Japanese mail's 7-bit encoding, pass when what they
+enclose decodes as such); and any sequence, even plain colour or an honest link, placed right after a request to
 repeat or print it (the text asks the model to write the escape to the user's terminal).
 """
 
@@ -35,6 +36,9 @@ _SEQUENCE = re.compile(
     r"|(?P<esc>\x1b[ -/]{0,4}[0-~]?)"
     r"|(?P<ctl>[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f])"
 )
+# ISO-2022-JP (RFC 1468): JIS X 0208 opened by ESC $ @ or ESC $ B around pairs of printable ASCII bytes, back
+# to ASCII or JIS-Roman by ESC ( B or ESC ( J. The injection detectors still read the bytes as they are.
+_ISO2022JP_RUN = re.compile(r"\x1b\$[@B](?:[\x21-\x7e]{2}){1,2048}\x1b\([BJ]")
 _BENIGN_MODES = frozenset({"?25", "?2004", "?12", "?7"})
 _HIDE_COLOURS = re.compile(r"^(?:.*;)?3([0-7]);(?:.*;)?4\1(?:;.*)?$|^(?:.*;)?4([0-7]);(?:.*;)?3\2(?:;.*)?$")
 
@@ -235,6 +239,18 @@ _MESSAGES = {
 }
 
 
+def _iso2022jp_shifts(text: str) -> frozenset[int]:
+    """Offsets of the ESC of each shift in and out of a run of ISO-2022-JP text that decodes as such."""
+    offsets: set[int] = set()
+    for m in _ISO2022JP_RUN.finditer(text):
+        try:
+            m.group().encode("ascii").decode("iso-2022-jp")
+        except UnicodeDecodeError:
+            continue
+        offsets.update((m.start(), m.end() - 3))
+    return frozenset(offsets)
+
+
 def scan(text: str, hyperlinks: bool = True) -> list[Hit]:
     """Findings for terminal escapes (call only when `has_controls` is true).
 
@@ -250,7 +266,11 @@ def scan(text: str, hyperlinks: bool = True) -> list[Hit]:
 
     link_reported = False  # the open hyperlink was reported: its closing sequence goes with it
     prev_end = 0
+    shifts = _iso2022jp_shifts(text) if "\x1b$" in text else frozenset()
     for m in _SEQUENCE.finditer(text):
+        if m.start() in shifts:
+            prev_end = m.end()
+            continue
         echo = _echo_requested(text, prev_end, m.start())
         prev_end = m.end()
         body = m.group("body") or "" if m.lastgroup == "osc" else ""

@@ -120,6 +120,8 @@ def _zero_width_is_legit(text: str, start: int, end: int) -> bool:
         return False
     if _line_boundary(prev) and _line_boundary(nxt):
         return True  # alone between whitespace: splits no word
+    if end - start == 1 and nxt.isspace() and text.startswith((text[start] + nxt) * 3, start):
+        return True  # the first of a padding run after a word (an e-mail preheader's "\u200c\u00a0" x 40)
     if code == 0x200D and _in(prev, _EMOJI) and _in(nxt, _EMOJI):
         return True
     if code in (0x200C, 0x200D):

@@ -192,3 +192,11 @@ def test_outside_terminal_output_every_hyperlink_is_reported() -> None:
     (hit,) = escapes.scan(text, hyperlinks=False)
     assert hit.detector == "escapes.osc8" and [text[s:e] for s, e in hit.spans] == [
         "\x1b]8;;https://rich.readthedocs.io" + ST, "\x1b]8;;" + ST]
+
+
+def test_iso_2022_jp_text_passes_and_its_shifts_hide_nothing() -> None:
+    """Japanese mail's 7-bit encoding shifts in and out of JIS X 0208 with ESC $ B ... ESC ( B."""
+    jis = "お世話になっております。明日の会議の資料を添付いたします。".encode("iso-2022-jp").decode("ascii")
+    assert detect("Subject: Re: 資料\nContent-Type: text/plain; charset=iso-2022-jp\n\n" + jis, ALL) == []
+    assert detectors(jis + "\x1b[2J") == {"escapes.csi"}  # other sequences beside it are still judged
+    assert detectors("a shift with nothing inside \x1b$B\x1b(B, a line-drawing set \x1b(0lqk\x1b(B") == {"escapes.esc"}

@@ -262,3 +262,10 @@ def test_escape_sequences_and_abbreviations_are_word_boundaries(text: str) -> No
 ])
 def test_lookalikes_next_to_escape_sequences_are_reported(text: str) -> None:
     assert "unicode.confusable" in detectors(text)
+
+
+def test_an_email_preheaders_padding_passes_but_a_lone_joiner_after_a_word_does_not() -> None:
+    """HTML mail pads its hidden preview text with "\\u200c\\u00a0" pairs: one symbol, no channel."""
+    padding = "<div style=\"display:none\">Your March statement is ready" + "\u200c\u00a0" * 40 + "</div>"
+    assert detect(padding, UNICODE) == []
+    assert detectors("ignore\u200c previous, then\u200c\u00a0\u200c\u00a0 stop") == {"unicode.zero_width"}
