@@ -12,6 +12,7 @@ Denied, expired, tampered or replayed approvals refuse the call with -32055 nami
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -117,7 +118,14 @@ class ApprovalCheck(Inspection):
         await self._book.open(request)
         if in_band:
             return await self._ask(ex, request)
-        decided = await self._book.wait(request)
+        try:
+            decided = await self._book.wait(request)
+        except asyncio.CancelledError:  # the proxy is stopping: withdraw the request, refuse the call, audit both
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            await self._book.expire(request, actor="drawbridge:stopping")
+            return self._refuse(ex, request, "expired", f"approval {request.id} withdrawn: the proxy is stopping")
         if decided is None:
             return self._refuse(ex, request, "expired", f"approval {request.id} expired after "
                                 f"{settings.timeout_seconds:g} s without a decision")

@@ -121,6 +121,7 @@ async def _serve_started(runtime: Runtime, command: list[str]) -> int:
         if tasks["signal"].done():
             log.info("signal received; stopping the server")
         tasks["agent"].cancel()  # agent EOF already ended it; on child exit or a signal, stop reading
+        await relay.finish_slow(DRAIN_SECONDS)  # held tool calls: decided (and audited) or given up
         await child_in.close()
         code = await _stop_child(proc)
         await _bounded(tasks["child"], DRAIN_SECONDS)  # let the child's last answers through

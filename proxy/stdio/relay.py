@@ -7,6 +7,7 @@ One process serves one conversation, so the relay pairs answers with the request
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ log = logging.getLogger("drawbridge.stdio")
 
 ANSWERS = (MessageKind.RESPONSE, MessageKind.ERROR)
 BATCH_REFUSED = "batch refused: another message in it was refused"
+TOOL_CALL = b'"tools/call"'  # only a tool call can be held for approval
+SLOW_DECISION_SECONDS = 0.5  # a decision slower than this goes on in the background
 MAX_IN_FLIGHT = 4096  # per direction; the oldest is forgotten beyond this (requests never answered)
 
 
@@ -77,9 +80,36 @@ class Relay:
         self.to_client = Route(Direction.TO_CLIENT, "server", child, agent)
         self.to_client.inbound = self.to_server.outbound  # the server answers what the agent asked
         self.to_client.outbound = self.to_server.inbound  # and the agent what the server asked
+        self._slow: set[asyncio.Future[None]] = set()  # tool calls whose decision went on in the background
 
     async def from_agent(self, line: bytes | TooLong) -> None:
-        await self._line(self.to_server, line)
+        """Decide one line from the agent. A tool call whose decision is slow (held for a human's approval)
+        goes on in the background, so the agent's next lines are not held behind it."""
+        if isinstance(line, TooLong) or TOOL_CALL not in line:
+            await self._line(self.to_server, line)
+            return
+        task = asyncio.ensure_future(self._line(self.to_server, line))
+        done, _ = await asyncio.wait({task}, timeout=SLOW_DECISION_SECONDS)
+        if done:
+            task.result()
+            return
+        self._slow.add(task)
+        task.add_done_callback(self._slow_done)
+
+    def _slow_done(self, task: asyncio.Future[None]) -> None:
+        self._slow.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a tool call decided in the background failed", exc_info=task.exception())
+
+    async def finish_slow(self, seconds: float) -> None:
+        """At shutdown: let decisions still in the background end (each is audited), then cancel the rest."""
+        if self._slow:
+            await asyncio.wait(set(self._slow), timeout=seconds)
+        left = set(self._slow)
+        for task in left:
+            task.cancel()  # a held call is then refused and audited as withdrawn
+        if left:
+            await asyncio.wait(left, timeout=seconds)
 
     async def from_child(self, line: bytes | TooLong) -> None:
         await self._line(self.to_client, line)

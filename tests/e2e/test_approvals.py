@@ -258,9 +258,12 @@ def test_a_tampered_replayed_or_retargeted_request_state_is_refused(modern_proxy
     assert "Kirkenes" in str(done["result"]["content"])
     replay = raw_call(modern_proxy, "Kirkenes", requestState=state, inputResponses=yes)
     assert replay["error"]["code"] == NOT_GRANTED and "already used" in replay["error"]["message"]
-    refusals = [e for e in modern_proxy.events() if e["tool"] == "get_weather" and e["verdict"] == "deny"
-                and any(f["detector"] == "approval.invalid_state" for f in e["findings"])]
-    assert len(refusals) == 3  # each refused retry has its own audit event with the finding
+
+    def refusals() -> int:
+        return len([e for e in modern_proxy.events() if e["tool"] == "get_weather" and e["verdict"] == "deny"
+                    and any(f["detector"] == "approval.invalid_state" for f in e["findings"])])
+
+    assert eventually(lambda: refusals() == 3, 5), refusals()  # each refused retry: its own event and finding
 
 
 def test_a_subject_quarantined_in_approval_mode_needs_a_human_for_every_tool_call(demo_server: str,

@@ -496,3 +496,35 @@ async def test_an_agent_answer_carrying_a_credential_is_refused_and_the_server_t
                     ("to_server", "agent", "response", "deny", "content"),
                     ("to_server", "proxy", "error", "allow", "proxy")]
     assert "AKIAZ3MXQ7R2ABCDTE6P" not in audit.read_text() and "q7Vb2Xk9" not in audit.read_text()
+
+
+HELD_ECHO = """\
+version: 1
+rules:
+  - id: demo-tools
+    effect: permit
+    methods: [tools/call]
+    names: [echo]
+    approval: required
+"""
+
+
+async def test_a_call_held_for_approval_does_not_hold_the_agents_next_messages(tmp_path: Path,
+                                                                            policy_dir: Path) -> None:
+    (policy_dir / "20-demo.yaml").write_text(HELD_ECHO)
+    protocol = policy_dir / "00-protocol.yaml"
+    waits = "settings:\n  approval: {timeout_seconds: 1.5}\n"
+    protocol.write_text(protocol.read_text().replace("settings:\n", waits, 1))
+    wire = await Wire.start(tmp_path, policy_dir, DEMO_SERVER)
+    await wire.initialize()
+    await wire.send(request("held", "tools/call", {"name": "echo", "arguments": {"text": "needs a human"}}))
+    pong = await wire.call("ping-1", "ping")  # answered while the call waits for a decision
+    assert pong["result"] == {}
+    expired = await wire.recv()  # nobody decided: the held call fails with the approval named
+    assert expired["id"] == "held" and expired["error"]["code"] == ErrorCode.APPROVAL_NOT_GRANTED
+    assert "expired" in expired["error"]["message"]
+    assert await wire.finish() == (0, b"")
+    steps = [e["action"] for e in events(wire.audit, "approval")]
+    assert steps == ["requested", "expired"]
+    held = [e for e in events(wire.audit) if e["jsonrpc"]["id"] == "held"]
+    assert [(e["verdict"], e["check"]) for e in held] == [("deny", "approval")]
