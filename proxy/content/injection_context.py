@@ -7,8 +7,8 @@ about prompt injection itself.
 
 - 0: none;
 - 1 (QUOTED): the match sits on a quoted line of a reply ("> ..." after "On ... wrote:", or below
-  "-----Original Message-----"), or on an entry line of a commit log / changelog. One signal there no
-  longer fires alone; an injection with several signals still does.
+  "-----Original Message-----"), or on an entry line of a commit log / changelog (or a line it wraps
+  onto). One signal there no longer fires alone; an injection with several signals still does.
 - 2 (ABOUT): the text talks about prompt injection ("prompt injection", "an attacker may write") and,
   within `_NEAR` characters of those words, the match is an example of it: inside quotation marks, in
   a sentence that introduces an example ("such as", "for example", "an attacker could write"), under
@@ -31,6 +31,7 @@ from proxy.content.prefilter import translate
 NONE, QUOTED, ABOUT = 0, 1, 2
 _SPAN = 300  # how far around a match quotation marks and cues are looked for (same line only)
 _NEAR = 600  # how far from words about prompt injection an example of it may be
+_MAX_CONTINUATION = 8  # lines of one changelog entry wrapped below its bullet
 
 _REPLY_HEADER = regex.compile(
     r"^[ \t>]*(?:on\b[^\n]{0,200}?\bwrote\s*:|am\b[^\n]{0,200}?\bschrieb[^\n]{0,60}?:|le\b[^\n]{0,200}?\ba "
@@ -49,7 +50,12 @@ _CHANGELOG = regex.compile(  # commit logs, Keep-a-Changelog / NEWS / HISTORY fi
     r"fixed|added|changed|removed|deprecated|security|bug ?fixes|features|improvements|breaking changes)\b|"
     r"(?:version\s+|release\s+|v)?\d+\.\d+(?:\.\d+){0,3}[a-z0-9.+~-]*\s*(?:\(|\[|-|–|:|$)|"
     r"[a-z0-9][a-z0-9.+-]* \([^()\s]+\) [a-z-]+(?: [a-z-]+)*; urgency=|-- [^\n<]{1,80}<[^\n>]{1,80}>|"
-    r"[0-9a-f]{7,12}\s+(?:\([^)\n]*\)\s+)?[a-z])|\b(?:changelog|change log|release notes)\b", regex.MULTILINE)
+    r"[0-9a-f]{7,12}\s+(?:\([^)\n]*\)\s+)?[a-z]|"
+    # reStructuredText: an underlined version ("pytest 7.3.0 (2023-04-08)" over "====") or section of one
+    r"(?:[a-z][\w.-]{0,40} )?v?\d+\.\d+(?:\.\d+){0,3}[^\n]{0,40}\r?\n[ \t]*(?:={3,}|-{3,}|~{3,}|\^{3,})[ \t]*\r?$|"
+    r"(?:bug ?fixes|features|improvements|deprecations|removals|breaking changes|trivial/internal changes|"
+    r"improved documentation|security|misc)\r?\n[ \t]*(?:-{3,}|~{3,}|\^{3,})[ \t]*\r?$)|"
+    r"\b(?:changelog|change log|release notes)\b", regex.MULTILINE)
 _ENTRY_LINE = regex.compile(
     r"[ \t]*(?:[-*+]\s|\d+\.\s|revert\b|(?:fix|feat|chore|docs|refactor|revert|test|tests|build|ci|perf|style|deps)"
     r"(?:\([^)\n]{1,40}\))?!?:|[0-9a-f]{7,12}\s|\s{3}\S|merge\b)")
@@ -146,9 +152,23 @@ class Context:
             return QUOTED
         if 0 <= self._forward_at <= start:
             return QUOTED
-        if self._changelog and _ENTRY_LINE.match(self.low, line) is not None:
+        if self._changelog and (_ENTRY_LINE.match(self.low, line) is not None or self._continues_entry(line)):
             return QUOTED
         return NONE
+
+    def _continues_entry(self, line: int) -> bool:
+        """Is the line an indented continuation of a changelog entry ("- Fix ...\n  ... wrapped text")?"""
+        low = self.low
+        for _ in range(_MAX_CONTINUATION):
+            if not low.startswith(("  ", "\t"), line) or line == 0:
+                return False
+            above = low.rfind("\n", 0, line - 1) + 1
+            if not low[above:line].strip():
+                return False  # a blank line ends the entry
+            if _ENTRY_LINE.match(low, above) is not None:
+                return True
+            line = above
+        return False
 
     def _about_example(self, start: int, end: int) -> bool:
         low = self.low

@@ -31,9 +31,23 @@ _COMMENT_IMPERATIVE = re.compile(r"\b(?:you must|you should|you will|do not|don'
 _COMMENT_ADDRESSEE = re.compile(rf"\b(?:{AI}|the user)\b")
 
 
+# An issue or pull-request template's comment speaks to the person filling it in ("Thanks for your pull
+# request! Please describe what the user sees"); there "the user", a bot or a model is no addressee.
+_TEMPLATE_COMMENT = re.compile(r"\b(?:your (?:issue|pull request|pr|bug report|report|contribution|changes|feature "
+                               r"request|patch)|this (?:issue|pull request|pr|template|form)|before (?:submitting|"
+                               r"opening|filing|posting)|thanks? (?:you )?for (?:your|opening|reporting|contributing|"
+                               r"submitting)|steps to reproduce|contributing guidelines|code of conduct|checklist|"
+                               r"duplicate)\b")
+_COMMENT_AI = re.compile(r"\b(?:ai|llms?|(?:large )?language models?|(?:ai )?assistants?|chatbots?|gpt-?[\w.]*|"
+                         r"chatgpt|claude|gemini|copilot)\b")
+
+
 def comment_instructs(content: str) -> bool:
-    """An HTML comment that gives an instruction and addresses the model (or mentions the user)."""
-    return _COMMENT_IMPERATIVE.search(content) is not None and _COMMENT_ADDRESSEE.search(content) is not None
+    """An HTML comment that gives an instruction and addresses the model (or mentions the user); in an issue
+    or pull-request template, only one that names an AI."""
+    if _COMMENT_IMPERATIVE.search(content) is None or _COMMENT_ADDRESSEE.search(content) is None:
+        return False
+    return _TEMPLATE_COMMENT.search(content) is None or _COMMENT_AI.search(content) is not None
 
 
 MARKUP_IDS: tuple[tuple[str, str, int], ...] = tuple((pid, fam, w) for pid, fam, w, _ in _MARKUP)
