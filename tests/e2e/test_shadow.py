@@ -155,14 +155,20 @@ def test_every_worker_evaluates_and_reloads_the_candidate(demo_server: str, tmp_
         files = [proxy.audit_path, proxy.audit_path.with_name(f"{proxy.audit_path.stem}.worker-1.jsonl")]
         url = proxy.mcp_url()
         session = open_session(url, ALICE)
-        assert all(error_code(call_tool(url, session, "delete_note", {"note_id": 9})) == -32050 for _ in range(16))
-        differing = [e for path in files for e in audit_events(path) if e["tool"] == "delete_note"]
-        assert len(differing) == 16 and all(e["shadow_policy"]["verdict"] == "allow" for e in differing)
-        assert len({e["replica_id"] for e in differing}) == 2  # both workers compared
+
+        def refused_calls() -> list[dict[str, Any]]:
+            return [e for path in files for e in audit_events(path) if e["tool"] == "delete_note"]
+
+        def both_workers_refuse(after: set[str]) -> bool:
+            """One more call (a new connection each); have calls since `after` landed on both workers?"""
+            assert error_code(call_tool(url, session, "delete_note", {"note_id": 9})) == -32050
+            return len({e["replica_id"] for e in refused_calls() if e["event_id"] not in after}) == 2
+
+        assert eventually(lambda: both_workers_refuse(set()), 30)
+        assert all(e["shadow_policy"]["verdict"] == "allow" for e in refused_calls())
         (candidate / "20-candidate.yaml").write_text(CANDIDATE_RULES.replace("alice", "nobody"))
         assert eventually(lambda: len({e["replica_id"] for path in files for e in audit_events(path, "policy_reload")
                                        if e.get("candidate") and e["ok"]}) == 2)
-        assert error_code(call_tool(url, session, "delete_note", {"note_id": 9})) == -32050
-        last = max((e for path in files for e in audit_events(path) if e["tool"] == "delete_note"),
-                   key=lambda e: e["timestamp"])
-        assert "shadow_policy" not in last  # the reloaded candidate agrees now
+        before = {e["event_id"] for e in refused_calls()}
+        assert eventually(lambda: both_workers_refuse(before), 30)
+        assert not any("shadow_policy" in e for e in refused_calls() if e["event_id"] not in before)  # agrees now
