@@ -104,7 +104,9 @@ class ApprovalCheck(Inspection):
             return deny(f"would be held for a human's approval (rule {rule})",
                         code=ErrorCode.APPROVAL_NOT_GRANTED, rule_ids=(rule,), check=self.name)
         settings = self._holder.policy.settings.approval
-        in_band = self._sealer is not None and settings.in_band and _wants_elicitation(ex)
+        # In band trusts the agent's own client to show the question to a person: never for a contained subject.
+        in_band = (self._sealer is not None and settings.in_band and rule != QUARANTINE_APPROVAL_RULE
+                   and _wants_elicitation(ex))
         arguments_sha256 = canonical_sha256(ex.arguments)
         if in_band and is_ours(ex.params.get("requestState")):
             return await self._answered(ex, arguments_sha256)
@@ -155,25 +157,34 @@ class ApprovalCheck(Inspection):
         except InvalidState as exc:
             return self._invalid(ex, None, str(exc))
         request = await self._book.find(state.approval_id)
-        if state.principal != ex.principal or state.arguments_sha256 != arguments_sha256:
-            why = "another principal" if state.principal != ex.principal else "other arguments"
-            return self._invalid(ex, request, f"approval state is for {why}")
+        if request is None:
+            return self._invalid(ex, None, "approval already used, decided or expired")
+        if state.principal != ex.principal or request.principal != ex.principal:
+            return self._invalid(ex, request, "approval state is for another principal")
+        if state.arguments_sha256 != arguments_sha256 or request.arguments_sha256 != arguments_sha256:
+            return self._invalid(ex, request, "approval state is for other arguments")
+        if (request.tool, request.upstream) != (ex.tool_name, ex.upstream):
+            return self._invalid(ex, request, "approval state is for another tool or route")
         responses = ex.params.get("inputResponses")
         answer = responses.get(INPUT_KEY) if isinstance(responses, dict) else None
         actor = f"principal:{ex.principal}"
         done = await self._book.answer_in_band(state.approval_id, "approved" if _approved(answer) else "denied",
                                                actor=actor)
-        if done is None:
-            return self._invalid(ex, request, "approval already used, decided or expired")
+        note: JsonObject = {"channel": "elicitation"}
+        if done is None:  # a responder may have decided it out of band meanwhile: that decision counts, once
+            done = await self._book.use(state.approval_id)
+            if done is None:
+                return self._invalid(ex, request, "approval already used, decided or expired")
+            note = {}
         if done.status != "approved":
-            return self._refuse(ex, done, "denied", f"call declined in the agent's UI (approval {done.id})")
+            return self._refuse(ex, done, "denied", f"call declined (approval {done.id}, by {done.decided_by})")
         params = {k: v for k, v in ex.params.items() if k != "requestState"}
         if isinstance(responses, dict):
             kept = {k: v for k, v in responses.items() if k != INPUT_KEY}
             params.pop("inputResponses", None)
             if kept:
                 params["inputResponses"] = kept
-        ex.notes[APPROVAL_NOTE] = {"id": done.id, "status": "approved", "by": actor, "channel": "elicitation"}
+        ex.notes[APPROVAL_NOTE] = {"id": done.id, "status": "approved", "by": done.decided_by, **note}
         return Decision(Verdict.REWRITE, rule_ids=(done.rule_id,), check=self.name,
                         message={**ex.message, "params": params}, note={"approval": done.id})
 

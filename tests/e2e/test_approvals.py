@@ -46,7 +46,7 @@ rules:
   - id: weather-needs-a-human
     effect: permit
     methods: [tools/call]
-    names: [get_weather]
+    names: [get_weather, search_notes]
     approval: required
 """
 
@@ -231,10 +231,10 @@ def test_a_modern_client_with_elicitation_is_asked_in_its_own_ui_and_completes(m
     assert held(modern_proxy) == []
 
 
-def raw_call(proxy: Drawbridge, city: str, **extra: Any) -> dict[str, Any]:
+def raw_call(proxy: Drawbridge, city: str, tool: str = "get_weather", **extra: Any) -> dict[str, Any]:
     headers = {**AUTH, "accept": "application/json, text/event-stream", "mcp-protocol-version": MODERN,
-               "mcp-method": "tools/call", "mcp-name": "get_weather"}
-    params = {"name": "get_weather", "arguments": {"city": city}, **extra,
+               "mcp-method": "tools/call", "mcp-name": tool}
+    params = {"name": tool, "arguments": {"city": city}, **extra,
               "_meta": {"io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
                         "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
                         "io.modelcontextprotocol/protocolVersion": MODERN}}
@@ -254,16 +254,18 @@ def test_a_tampered_replayed_or_retargeted_request_state_is_refused(modern_proxy
     assert refused["error"]["code"] == NOT_GRANTED and "altered" in refused["error"]["message"]
     other = raw_call(modern_proxy, "Murmansk", requestState=state, inputResponses=yes)  # other arguments
     assert other["error"]["code"] == NOT_GRANTED and "other arguments" in other["error"]["message"]
+    retargeted = raw_call(modern_proxy, "Kirkenes", tool="search_notes", requestState=state, inputResponses=yes)
+    assert retargeted["error"]["code"] == NOT_GRANTED and "another tool" in retargeted["error"]["message"]
     done = raw_call(modern_proxy, "Kirkenes", requestState=state, inputResponses=yes)
     assert "Kirkenes" in str(done["result"]["content"])
     replay = raw_call(modern_proxy, "Kirkenes", requestState=state, inputResponses=yes)
     assert replay["error"]["code"] == NOT_GRANTED and "already used" in replay["error"]["message"]
 
     def refusals() -> int:
-        return len([e for e in modern_proxy.events() if e["tool"] == "get_weather" and e["verdict"] == "deny"
+        return len([e for e in modern_proxy.events() if e["verdict"] == "deny"
                     and any(f["detector"] == "approval.invalid_state" for f in e["findings"])])
 
-    assert eventually(lambda: refusals() == 3, 5), refusals()  # each refused retry: its own event and finding
+    assert eventually(lambda: refusals() == 4, 5), refusals()  # each refused retry: its own event and finding
 
 
 def test_a_subject_quarantined_in_approval_mode_needs_a_human_for_every_tool_call(demo_server: str,
@@ -311,3 +313,24 @@ def test_an_sse_answer_keeps_the_connection_alive_while_the_call_is_held(proxy: 
     events = [line.removeprefix("data: ") for line in rest.splitlines() if line.startswith("data: ")]
     answered = [json.loads(e) for e in events if e.startswith("{")]
     assert [m["id"] for m in answered] == [7] and "Mo i Rana" in json.dumps(answered[0]["result"])
+
+
+def test_a_question_put_in_band_may_be_answered_by_a_responder_instead(modern_proxy: Drawbridge) -> None:
+    first = raw_call(modern_proxy, "Vardø")["result"]
+    request = one_held(modern_proxy)
+    assert decide(modern_proxy, request["id"], "approve").status_code == 200
+    done = raw_call(modern_proxy, "Vardø", requestState=first["requestState"], inputResponses={})
+    assert "Vardø" in str(done["result"]["content"])
+    call = [e for e in modern_proxy.events() if e["tool"] == "get_weather" and e["direction"] == "to_server"][-1]
+    assert call["approval"] == {"id": request["id"], "status": "approved", "by": RESPONDER}
+
+
+def test_a_contained_subject_is_never_asked_in_band(modern_proxy: Drawbridge) -> None:
+    assert modern_proxy.cli("quarantine", "principal", "alice", "--mode", "approval", "--reason", "r").returncode == 0
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(raw_call, modern_proxy, "Oslo", "search_notes")
+        request = one_held(modern_proxy)  # held for a responder, not answered input_required
+        assert request["rule_id"] == "containment-approval"
+        assert decide(modern_proxy, request["id"], "deny").status_code == 200
+        answer = pending.result(timeout=30)
+    assert answer["error"]["code"] == NOT_GRANTED and "denied" in answer["error"]["message"]
