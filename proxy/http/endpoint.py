@@ -260,9 +260,20 @@ class McpEndpoint:
         headers = answer_headers(response.headers)
         limits = self.runtime.config.limits
         if content_type == b"text/event-stream":
+            sent = 0
+
+            async def counted(message: Message) -> None:  # the session's bytes out, event by event
+                nonlocal sent
+                sent += len(message.get("body", b""))
+                await send(message)
+
             await send({"type": "http.response.start", "status": response.status, "headers": headers})
-            await relay_sse(response, send, inspector, limits.max_sse_event_bytes, idle)
-            await send({"type": "http.response.body", "body": b""})
+            try:
+                await relay_sse(response, counted, inspector, limits.max_sse_event_bytes, idle)
+                await send({"type": "http.response.body", "body": b""})
+            finally:
+                if call.client_key is not None and sent:
+                    self.plane.sessions.count(call.upstream, call.client_key, bytes_out=sent)
             return
         try:
             raw = await response.read(limits.max_body_bytes, self.upstream.timeout)

@@ -14,6 +14,7 @@ from mcp.shared.exceptions import MCPError
 from tests.e2e.conftest import AUTH, IDENTITY
 from tests.support.drawbridge import Drawbridge, run_drawbridge
 from tests.support.sdk import sdk_client
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 QUARANTINED = -32053
@@ -182,5 +183,11 @@ def test_sessions_list_shows_live_sessions_with_their_counters(contained: Drawbr
     assert listed.returncode == 0, listed.stderr
     rows = {row["session_id"]: row for row in json.loads(listed.stdout)["sessions"]}
     assert rows[session]["agent"] == "agent-a" and rows[session]["calls"] >= 2 and rows[session]["bytes_in"] > 0
+
+    def bytes_out() -> int:
+        listed = json.loads(contained.cli("sessions", "list", "--principal", "alice", "--json").stdout)
+        return int(next(r["bytes_out"] for r in listed["sessions"] if r["session_id"] == session))
+
+    assert eventually(lambda: bytes_out() > 0, 5)  # answers streamed as SSE count too
     ok(contained.cli("sessions", "kill", session, "--reason", "IR"))
     assert session not in contained.cli("sessions", "list").stdout
