@@ -12,6 +12,9 @@ from proxy.types import Direction, Era, JsonObject, MessageKind, Origin, Request
 NAME_KEYS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri",
              "resources/subscribe": "uri", "resources/unsubscribe": "uri"}
 ARGUMENT_METHODS = frozenset({"tools/call", "prompts/get"})
+# A note a transport may set: an async callable a check awaits before it waits long for a decision (a hold
+# for approval), so the transport can keep the agent's connection alive meanwhile.
+SLOW_DECISION_NOTE = "slow_decision"
 
 
 def client_host(address: str | None) -> str | None:

@@ -16,12 +16,12 @@ from typing import Any
 
 from proxy.decision import Decision, refusal_response
 from proxy.errors import ErrorCode, MessageError
-from proxy.exchange import Exchange, client_host
+from proxy.exchange import SLOW_DECISION_NOTE, Exchange, client_host
 from proxy.http.answers import AnswerInspector
 from proxy.http.asgi import ClientGone, Message, Receive, Scope, Send, header_map, read_body, send_bytes, send_json
 from proxy.http.call import Call, Pending, answer_headers, detect_era
 from proxy.http.context import STORE_DOWN, Plane
-from proxy.http.held import decided_while_alive
+from proxy.http.held import KeepAlive
 from proxy.http.routing import rewritten_headers
 from proxy.http.stream import relay_sse
 from proxy.inspections.modern_headers import HEADERS_NOTE, SCHEMA_NOTE
@@ -129,11 +129,10 @@ class McpEndpoint:
         if call.client_key is not None:
             self.plane.sessions.count(call.upstream, call.client_key, calls=len(messages), bytes_in=len(raw),
                                       stateless=call.session_id is None)
-        deciding = self._decide(messages, raw, headers, call, scope.get("http_version"))
-        if "text/event-stream" in headers.get("accept", ""):  # a slow decision (a held call) keeps it alive
-            outcome, send = await decided_while_alive(deciding, send)
-        else:
-            outcome = await deciding
+        keepalive = KeepAlive(send) if "text/event-stream" in headers.get("accept", "") else None
+        outcome = await self._decide(messages, raw, headers, call, scope.get("http_version"), keepalive)
+        if keepalive is not None:
+            send = keepalive.done()  # a held call's answer goes into the kept-alive SSE stream
         if isinstance(outcome, Answer):
             if outcome.body is None:
                 await send_bytes(send, 202, b"")
@@ -168,13 +167,16 @@ class McpEndpoint:
         return True
 
     async def _decide(self, messages: list[JsonObject], raw: bytes, headers: dict[str, str], call: Call,
-                      http_version: str | None = None) -> Forward | Answer:
+                      http_version: str | None = None, keepalive: KeepAlive | None = None) -> Forward | Answer:
         """Run every message through the pipeline: what to forward, or what to answer the agent directly.
 
         A batch is all or nothing: if one message is refused, the others are refused (and audited) too.
         """
         pipeline, tracing = self.runtime.pipeline, self.runtime.tracing
         exchanges = [self._exchange(message, len(raw), headers, call) for message in messages]
+        if keepalive is not None:
+            for ex in exchanges:
+                ex.notes[SLOW_DECISION_NOTE] = keepalive
         if tracing is not None:
             call.traces = tracing.received(exchanges, headers, http_version)
         decisions = [await pipeline.decide(ex) for ex in exchanges]

@@ -1,8 +1,9 @@
 """Keep an agent's connection alive while its request waits for a decision (a human's approval).
 
-A decision normally takes microseconds. When it takes longer than `KEEPALIVE_AFTER_SECONDS` and the agent
-accepts `text/event-stream`, the answer becomes an SSE stream at once and carries a comment every
-`KEEPALIVE_EVERY_SECONDS`, so load balancers and clients do not give up on a silent connection. Whatever
+A decision normally takes microseconds. When a check is about to wait long (it calls the exchange's
+`proxy.exchange.SLOW_DECISION_NOTE`) and the agent accepts `text/event-stream`, the answer becomes an SSE stream at once
+and carries a comment every `KEEPALIVE_EVERY_SECONDS`, so load balancers and clients do not give up on a
+silent connection. Whatever
 the endpoint sends afterwards is written into that stream: an SSE answer's events as they come, a JSON
 answer (or refusal) as one `message` event. This module only moves bytes; it decides nothing.
 """
@@ -10,16 +11,13 @@ answer (or refusal) as one `message` event. This module only moves bytes; it dec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
+import contextlib
 
 from proxy.http.asgi import Message, Send
 from proxy.sse import encode_event
 
-KEEPALIVE_AFTER_SECONDS = 1.0
 KEEPALIVE_EVERY_SECONDS = 5.0
 COMMENT = b": drawbridge: waiting for a decision\n\n"
-T = TypeVar("T")
 
 
 class HeldResponse:
@@ -59,21 +57,35 @@ class HeldResponse:
         self.finished = not more
 
 
-async def decided_while_alive(decision: Awaitable[T], send: Send) -> tuple[T, Send]:
-    """Await `decision`; if it is slow, start an SSE answer and keep it alive until it comes. Returns the
-    decision and the `send` the rest of the response must use."""
-    task = asyncio.ensure_future(decision)
-    done, _ = await asyncio.wait({task}, timeout=KEEPALIVE_AFTER_SECONDS)
-    if done:
-        return task.result(), send
-    held = HeldResponse(send)
-    try:
-        await held.open()
-        while not (await asyncio.wait({task}, timeout=KEEPALIVE_EVERY_SECONDS))[0]:
-            await held.beat()
-    except OSError:  # the agent left: the decision still completes (and is audited); its answer goes nowhere
-        pass
-    except asyncio.CancelledError:  # the proxy is stopping: the decision goes with it
-        task.cancel()
-        raise
-    return await task, held
+class KeepAlive:
+    """Given to the exchanges of a POST whose agent accepts SSE (`ex.notes[SLOW_DECISION_NOTE]`): a check that
+    is about to wait long (a hold for approval) calls it, and the answer becomes a kept-alive SSE stream.
+    Costs nothing until called."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._held: HeldResponse | None = None
+        self._beats: asyncio.Task[None] | None = None
+
+    async def __call__(self) -> None:
+        if self._held is not None:
+            return
+        self._held = HeldResponse(self._send)
+        try:
+            await self._held.open()
+        except OSError:  # the agent left; the decision still completes and is audited
+            return
+        self._beats = asyncio.create_task(self._beat(self._held))
+
+    @staticmethod
+    async def _beat(held: HeldResponse) -> None:
+        with contextlib.suppress(OSError):
+            while not held.finished:
+                await asyncio.sleep(KEEPALIVE_EVERY_SECONDS)
+                await held.beat()
+
+    def done(self) -> Send:
+        """The decision is made: the `send` the rest of the response must use."""
+        if self._beats is not None:
+            self._beats.cancel()
+        return self._held if self._held is not None else self._send

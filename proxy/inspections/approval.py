@@ -22,7 +22,7 @@ from proxy.approvals.state_token import ApprovalState, InvalidState, StateSealer
 from proxy.canonical import canonical_sha256
 from proxy.decision import Decision, Finding, deny
 from proxy.errors import ErrorCode
-from proxy.exchange import Exchange
+from proxy.exchange import SLOW_DECISION_NOTE, Exchange
 from proxy.pairing import ServerRequests
 from proxy.pipeline import Inspection
 from proxy.policy import PolicyHolder, Query
@@ -120,6 +120,9 @@ class ApprovalCheck(Inspection):
         await self._book.open(request)
         if in_band:
             return await self._ask(ex, request)
+        slow = ex.notes.get(SLOW_DECISION_NOTE)
+        if slow is not None:  # the transport keeps the agent's connection alive while a person decides
+            await slow()
         try:
             decided = await self._book.wait(request)
         except asyncio.CancelledError:  # the proxy is stopping: withdraw the request, refuse the call, audit both

@@ -241,6 +241,8 @@ def raw_call(proxy: Drawbridge, city: str, tool: str = "get_weather", **extra: A
     answer = httpx.post(proxy.mcp_url(), headers=headers, timeout=15,
                         json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
     assert answer.status_code == 200, answer.text
+    if answer.headers["content-type"].startswith("text/event-stream"):  # held: answered in a kept-alive stream
+        return dict(json.loads(next(line[6:] for line in answer.text.splitlines() if line.startswith("data: {"))))
     return dict(answer.json())
 
 
