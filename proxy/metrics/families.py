@@ -53,6 +53,8 @@ class Metrics:
                               ("detection", "severity"), registry=r)
         self.containment = Counter("drawbridge_containment_actions", "Containment actions taken (any replica's "
                                    "request, counted where it was made)", ("action",), registry=r)
+        self.approvals = Counter("drawbridge_approvals", "Steps of calls held for a human's approval (requested, "
+                                 "approved, denied, expired, refused)", ("action",), registry=r)
         self.reloads = Counter("drawbridge_policy_reloads", "Policy reloads, by result", ("result",), registry=r)
         self.events = Counter("drawbridge_audit_events", "Audit events emitted, by type", ("event_type",),
                               registry=r)
@@ -95,6 +97,8 @@ class Metrics:
             self._child(self.alerts, (labels.internal(event.get("detection")), _severity(event.get("severity")))).inc()
         elif kind == "containment_action":
             self._child(self.containment, (labels.internal(event.get("action")),)).inc()
+        elif kind == "approval":
+            self._child(self.approvals, (labels.internal(event.get("action")),)).inc()
         elif kind == "policy_reload":
             self._child(self.reloads, ("ok" if event.get("ok") else "refused",)).inc()
 
