@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxy.content import (
+    ascii_art,
     ciphers,
     encoded,
     escapes,
@@ -66,6 +67,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += respelled.scan(text, view, rescan, fired, depth, low if disguised else None)
             hits += ciphers.scan(text, view, rescan, fired, depth)
             hits += scrambled.scan(text, view, rescan, fired, depth)
+            hits += ascii_art.scan(text, fired)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
     return hits

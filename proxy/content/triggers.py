@@ -14,6 +14,7 @@ automaton multiplies with the others' and the pass becomes several times slower 
 from __future__ import annotations
 
 from proxy.content import (
+    ascii_art,
     ciphers,
     encoded,
     escapes,
@@ -35,7 +36,8 @@ ON_FOLDED: dict[str, str] = {**{p.id: p.regex.pattern for p in PATTERNS}, MARKUP
                              **rot13.TRIGGERS}
 NON_LATIN: dict[str, str] = {injection_agentic.NON_LATIN_ID: injection_agentic.NON_LATIN_SOURCE}
 GATES: dict[str, str] = {**encoded.TRIGGERS, **legacy_codecs.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS,
-                         **secrets.TRIGGERS, **respelled.TRIGGERS, **ciphers.TRIGGERS, **scrambled.TRIGGERS}
+                         **secrets.TRIGGERS, **respelled.TRIGGERS, **ciphers.TRIGGERS, **scrambled.TRIGGERS,
+                         **ascii_art.TRIGGERS}
 EVERYTHING = frozenset(ON_FOLDED) | frozenset(GATES) | frozenset(NON_LATIN) | {injection_agentic.ANCHOR_ID}
 EXACT = {name: 16 for name in GATES}  # gates are small: keep their bounded repeats, they make them selective
 ASCII_PASS = Prefilter({**ON_FOLDED, **GATES}, flags="smi", exact_repeats=EXACT)

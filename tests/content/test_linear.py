@@ -53,6 +53,8 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "ascii85-openers": lambda n: "<~" * (n // 2),
     "substitution-keys": lambda n: "a -> b, c -> d, e -> f, g -> h, i -> j, k -> l, m -> n, o -> p, q -> r, s -> t\n"
                                    * (n // 81),
+    "banner-lines": lambda n: ("#  _|/ " * 30 + "\n") * (n // 211),
+    "one-banner-line": lambda n: "#|_ " * (n // 4),
 }
 
 
