@@ -23,7 +23,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,6 +31,9 @@ from proxy.admin.config import SecretRef
 from proxy.config import Config, SecretSource
 from proxy.errors import ConfigError
 from proxy.yamlfile import read_yaml
+
+if TYPE_CHECKING:
+    from proxy.policy.loader import LoadedPolicy
 
 EXIT_OK, EXIT_INVALID = 0, 2
 Loc = tuple[int | str, ...]
@@ -247,43 +250,45 @@ class _Referenced:
         self.report.summary = f"{self.file}: " + ", ".join(parts)
 
     def _policy(self) -> str:
-        from proxy.policy.loader import load_policy
         from proxy.policy.testing import load_policy_tests
 
         directory = self.config.policy
+        loaded = self._load_policy("policy", directory)
+        if loaded is None:
+            return f"policy {directory} invalid"
         try:
-            loaded = load_policy(directory)
             tests = load_policy_tests(directory)
         except ConfigError as exc:
-            lines = _policy_model_problems(directory)  # each model error on its line, typos with a suggestion
-            if lines:
-                self.report.problems.extend(lines)
-            else:
-                self.problem("policy", str(exc), directory)
+            self._policy_problem("policy", directory, exc)
             return f"policy {directory} invalid"
-        self.report.checked.extend([*loaded.files, *(path for path, _ in tests)])
-        self.report.warnings.extend(f"{directory}: {w}" for w in loaded.warnings)
+        self.report.checked.extend(path for path, _ in tests)
         rules = len(loaded.policy.rules)
         return f"policy {loaded.policy.version} ({rules} rule{'s' if rules != 1 else ''} in {directory})"
 
     def _candidate(self) -> None:
         """The candidate policy beside it (`shadow_policy`), loaded as serve loads it."""
+        if self.config.shadow_policy is not None:
+            self._load_policy("shadow_policy", self.config.shadow_policy)
+
+    def _load_policy(self, key: str, directory: Path) -> LoadedPolicy | None:
+        """A policy directory as serve loads it: its files read, its warnings kept; None when invalid."""
         from proxy.policy.loader import load_policy
 
-        directory = self.config.shadow_policy
-        if directory is None:
-            return
         try:
             loaded = load_policy(directory)
         except ConfigError as exc:
-            lines = _policy_model_problems(directory)  # each model error on its line, typos with a suggestion
-            if lines:
-                self.report.problems.extend(lines)
-            else:
-                self.problem("shadow_policy", str(exc), directory)
-            return
+            self._policy_problem(key, directory, exc)
+            return None
         self.report.checked.extend(loaded.files)
         self.report.warnings.extend(f"{directory}: {w}" for w in loaded.warnings)
+        return loaded
+
+    def _policy_problem(self, key: str, directory: Path, exc: ConfigError) -> None:
+        lines = _policy_model_problems(directory)  # each model error on its line, typos with a suggestion
+        if lines:
+            self.report.problems.extend(lines)
+        else:
+            self.problem(key, str(exc), directory)
 
     def _pins(self) -> int:
         from proxy.pins import lockfile

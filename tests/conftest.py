@@ -1,15 +1,17 @@
-"""Fixtures shared by every test package: the anyio backend and real redis-server processes."""
+"""Fixtures shared by every test package: the anyio backend, an in-memory store and real redis-server processes."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from proxy.state.factory import open_store
+from proxy.state.model import Store
 from tests.support.redis_server import RedisServer
 
 NO_REDIS = "redis-server is not installed (apt-get install redis-server; .ci/run installs it)"
@@ -69,3 +71,14 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def memory_store() -> AsyncIterator[Store]:
+    """A started in-memory SQLite store (no poller: every write goes through this instance)."""
+    store = open_store("sqlite::memory:", poll_interval=0)
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.close()

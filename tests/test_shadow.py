@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -19,7 +18,6 @@ from proxy.inspections.registry import build_registry
 from proxy.pipeline import Inspection, Pipeline
 from proxy.policy import PolicyHolder
 from proxy.shadow import Shadow, waivable
-from proxy.state.factory import open_store
 from proxy.state.model import Quarantine, RateLimit, Store
 from proxy.testing import RecordingAudit, make_exchange, policy_holder, request_message, tool_call
 from proxy.types import Direction, JsonObject, Verdict
@@ -65,13 +63,8 @@ class Guarded:
 
 
 @pytest.fixture
-async def guarded(tmp_path: Path) -> AsyncIterator[Guarded]:
-    store = open_store("sqlite::memory:", poll_interval=0)
-    await store.start()
-    try:
-        yield Guarded(policy_holder(tmp_path, POLICY), store)
-    finally:
-        await store.close()
+def guarded(tmp_path: Path, memory_store: Store) -> Guarded:
+    return Guarded(policy_holder(tmp_path, POLICY), memory_store)
 
 
 async def test_a_shadowed_principals_refused_call_passes_and_says_what_would_have_refused_it(

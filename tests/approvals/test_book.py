@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from proxy.approvals import ApprovalBook, ApprovalRefused, ApprovalRequest
-from proxy.state.sqlite import SQLiteStore
+from proxy.state.model import Store
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[SQLiteStore]:
-    store = SQLiteStore(":memory:", poll_interval=0)
-    await store.start()
-    yield store
-    await store.close()
+def store(memory_store: Store) -> Store:
+    return memory_store
 
 
 def request(seconds: float = 30, approval_id: str = "ap-00000000000000aa") -> ApprovalRequest:
@@ -37,7 +33,7 @@ def actions(events: list[dict[str, Any]]) -> list[str]:
     return [e["action"] for e in events]
 
 
-async def test_a_decision_wakes_the_waiting_call_and_is_used_once(store: SQLiteStore) -> None:
+async def test_a_decision_wakes_the_waiting_call_and_is_used_once(store: Store) -> None:
     events: list[dict[str, Any]] = []
     book = ApprovalBook(store, events.append)
     held = request()
@@ -54,7 +50,7 @@ async def test_a_decision_wakes_the_waiting_call_and_is_used_once(store: SQLiteS
     assert events[1]["actor"] == "oncall-bob" and events[1]["arguments_sha256"] == held.arguments_sha256
 
 
-async def test_refused_decisions_name_why_and_leave_the_request_pending(store: SQLiteStore) -> None:
+async def test_refused_decisions_name_why_and_leave_the_request_pending(store: Store) -> None:
     events: list[dict[str, Any]] = []
     book = ApprovalBook(store, events.append)
     held = request()
@@ -79,7 +75,7 @@ async def test_refused_decisions_name_why_and_leave_the_request_pending(store: S
         "not_an_approver", "arguments_mismatch", "already_decided"]
 
 
-async def test_an_undecided_request_expires_and_cannot_be_approved_late(store: SQLiteStore) -> None:
+async def test_an_undecided_request_expires_and_cannot_be_approved_late(store: Store) -> None:
     events: list[dict[str, Any]] = []
     book = ApprovalBook(store, events.append)
     held = request(seconds=0.3)
@@ -92,7 +88,7 @@ async def test_an_undecided_request_expires_and_cannot_be_approved_late(store: S
 
 
 async def test_an_expired_request_is_not_listed_and_refused_even_before_the_holder_withdraws_it(
-        store: SQLiteStore) -> None:
+        store: Store) -> None:
     events: list[dict[str, Any]] = []
     book = ApprovalBook(store, events.append)
     stale = replace(request(), expires=time.time() - 1)
@@ -103,7 +99,7 @@ async def test_an_expired_request_is_not_listed_and_refused_even_before_the_hold
     assert (late.value.status, late.value.code) == (409, "expired")
 
 
-async def test_an_answer_in_the_agents_ui_is_taken_once(store: SQLiteStore) -> None:
+async def test_an_answer_in_the_agents_ui_is_taken_once(store: Store) -> None:
     events: list[dict[str, Any]] = []
     book = ApprovalBook(store, events.append)
     held = request()

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import gzip
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from itertools import count
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 from proxy.detections.engine import DetectionEngine
 from proxy.detections.model import Alert, Observation
 from proxy.detections.settings import DetectionSettings
-from proxy.state.factory import open_store
 from proxy.state.model import Store
 from proxy.types import Severity
 
@@ -29,11 +27,8 @@ _ids = count(1)
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    store = open_store("sqlite::memory:", poll_interval=0)
-    await store.start()
-    yield store
-    await store.close()
+def store(memory_store: Store) -> Store:
+    return memory_store
 
 
 class Run:
