@@ -161,8 +161,8 @@ class Pipeline:
             if result.blocks:
                 would_deny = None if self.shadow is None else self.shadow.waive(ex, result, result.check or check.name)
                 if would_deny is None:
-                    rule_ids.extend(result.rule_ids)
-                    return Decision(result.verdict, reason=result.reason, rule_ids=tuple(rule_ids),
+                    rule_ids.extend(result.rule_ids)  # a rule may be named twice (policy, then the check it asked for)
+                    return Decision(result.verdict, reason=result.reason, rule_ids=tuple(dict.fromkeys(rule_ids)),
                                     findings=tuple(findings), code=result.code, check=result.check or check.name,
                                     error_data=result.error_data, rewrites=tuple(rewrites), reply=result.reply)
                 waived = waived or would_deny

@@ -136,7 +136,7 @@ class ApprovalCheck(Inspection):
                                 f"{settings.timeout_seconds:g} s without a decision")
         if decided.status != "approved":
             return self._refuse(ex, decided, "denied", f"call denied by {decided.decided_by} (approval {decided.id})")
-        return self._granted(ex, decided, (rule,))
+        return self._granted(ex, decided)
 
     async def _ask(self, ex: Exchange, request: ApprovalRequest) -> Decision:
         """Answer `input_required` with the sealed state (the call is not forwarded; the agent retries)."""
@@ -188,12 +188,13 @@ class ApprovalCheck(Inspection):
             if kept:
                 params["inputResponses"] = kept
         ex.notes[APPROVAL_NOTE] = {"id": done.id, "status": "approved", "by": done.decided_by, **note}
-        return Decision(Verdict.REWRITE, rule_ids=(done.rule_id,), check=self.name,
-                        message={**ex.message, "params": params}, note={"approval": done.id})
+        return Decision(Verdict.REWRITE, check=self.name, message={**ex.message, "params": params},
+                        note={"approval": done.id})
 
-    def _granted(self, ex: Exchange, request: ApprovalRequest, rule_ids: tuple[str, ...]) -> Decision:
+    def _granted(self, ex: Exchange, request: ApprovalRequest) -> Decision:
+        """Let the call through (the rule that held it is already on the decision, from policy or containment)."""
         ex.notes[APPROVAL_NOTE] = {"id": request.id, "status": "approved", "by": request.decided_by}
-        return Decision(Verdict.ALLOW, rule_ids=rule_ids, check=self.name)
+        return Decision(Verdict.ALLOW, check=self.name)
 
     def _refuse(self, ex: Exchange, request: ApprovalRequest, status: str, reason: str) -> Decision:
         ex.notes[APPROVAL_NOTE] = {"id": request.id, "status": status, "by": request.decided_by}

@@ -119,6 +119,7 @@ def test_a_held_call_waits_is_approved_with_the_cli_and_completes(proxy: Drawbri
     call = next(e for e in proxy.events() if e["tool"] == "get_weather" and e["direction"] == "to_server")
     assert call["verdict"] == "allow" and call["approval"]["id"] == request["id"]
     assert call["approval"]["status"] == "approved"
+    assert sorted(call["rule_ids"]) == ["permit-all-to-server", "weather-needs-a-human"]  # each named once
     assert held(proxy) == []
 
 
@@ -134,6 +135,7 @@ def test_a_denied_call_fails_with_a_clear_error_and_a_replayed_decision_is_refus
     assert again.status_code in (404, 409)  # used: a decision cannot be replayed for another call
     call = next(e for e in proxy.events() if e["tool"] == "get_weather" and e["direction"] == "to_server")
     assert call["verdict"] == "deny" and call["check"] == "approval" and call["error_code"] == NOT_GRANTED
+    assert sorted(call["rule_ids"]) == ["permit-all-to-server", "weather-needs-a-human"]
 
 
 def test_an_approval_for_other_arguments_is_refused_and_audited(proxy: Drawbridge) -> None:
