@@ -249,8 +249,9 @@ EN: dict[int, tuple[str, ...]] = {
            r"his\s+|her\s+|(?:the\s+)?user'?s\s+)?(?:\w+\s+)?(?:e-?mails?|messages?|files?|documents?|contacts?|"
            r"attachments?|data|records?|notes?|conversations?|chats?|history|photos?|passwords?|credentials?|keys?|"
            r"tokens?|secrets?)|inbox(?:es)?|mailbox(?:es)?|address book|contacts? list|(?:chat|conversation|browsing|"
-           r"message|email|e-mail) (?:history|logs?|transcripts?)|(?:customer|user|personal|private|financial|medical) "
-           r"(?:data|information|records|details)|(?:order|purchase|payment|transaction|account|search|call) history)"
+           r"message|email|e-mail) (?:history|logs?|transcripts?)|(?:customer|user|client|employee|personal|private|"
+           r"financial|medical) (?:data(?:base)?|information|records|details|list)|(?:order|purchase|payment|"
+           r"transaction|account|search|call) history)"
            r"(?!\w)",),
     DEST: (r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}",
            r"\b[a-z]{2}\d{2}[a-z0-9]{11,30}\b",
@@ -310,7 +311,8 @@ EN: dict[int, tuple[str, ...]] = {
               r"\b(?:respond|answer|reply)\s+(?:only\s+)?(?:as|in character|without (?:any )?(?:restrictions?|"
               r"filters?|hesitation|warnings?))\b",
               r"\b(?:always|only|never) (?:respond|answer|reply|refuse)\b|\bstay in character\b"),
-    SECRECY: (r"\b(?:do not|don'?t|never|without|must not|should not)\s+(?:\w+\s+){0,2}?(?:tell(?:ing)?|"
+    SECRECY: (r"\bthe user (?:has|had) (?:already )?(?:approved|authori[sz]ed|consented|confirmed|agreed|allowed)\b",
+              r"\b(?:do not|don'?t|never|without|must not|should not)\s+(?:\w+\s+){0,2}?(?:tell(?:ing)?|"
               r"inform(?:ing)?|notify(?:ing)?|alert(?:ing)?|ask(?:ing)?|warn(?:ing)?|let(?:ting)?)\s+(?:the\s+|"
               r"your\s+)?"
               r"(?:users?|humans?|customers?|requesters?|owners?|operators?|recipients?)\b",
@@ -337,6 +339,7 @@ EN_BULK_REFERENCE = (r"\b(?:with|containing|including|passing|attach(?:ing)?)\s+
 _NON_LATIN_TOOL_FORMS = (rf"{_Q}\b{_SNAKE}{_Q}\s*(?:ツール|工具|{{tool}})", rf"{{tool}}\s+{_Q}{_SNAKE}")
 
 _EXFIL_VERBS = (r"send|forward|e-?mail|mail|upload|post|publish|transmit|exfiltrate|leak|share|copy|sync|bcc|cc|"
+                r"export|attach|"
                 r"transfer|wire|pay|deliver|submit|give|provide|dm")
 _REVEAL_VERBS = r"reveal|print|output|display|show|repeat|disclose|dump|list|tell|say|write|echo|recite|expose|paste"
 _ACT_VERBS = (r"delete|remove|erase|wipe|destroy|drop|purge|reset|change|update|modify|disable|deactivate|grant|invite|"
@@ -483,7 +486,8 @@ EN_ANCHORS = (
     # sensitive objects, the agent's instructions, data in bulk
     *EN[SENS], *EN[PROMPT],
     r"inbox|mailbox|address book|contacts? list|(?:chat|conversation|browsing|message|email|e-mail) (?:history|logs?|"
-    r"transcripts?)|(?:customer|user|personal|private|financial|medical) (?:data|information|records|details)|"
+    r"transcripts?)|(?:customer|user|client|employee|personal|private|financial|medical) (?:data|information|"
+    r"records|details|list)|"
     r"(?:order|purchase|payment|transaction|account|search|call) history|"
     r"(?:all|every|entire|whole) (?:(?:the|your|my|of the|user'?s) )?(?:e-?mails|messages|files|documents|contacts|"
     r"data|passwords|credentials|conversations|chats|history)",
@@ -496,6 +500,7 @@ EN_ANCHORS = (
     r"without (?:the\s+)?(?:(?:user|human)'?s?\s+|their\s+)?(?:asking|knowledge|consent|permission|approval|"
     r"noticing|confirmation|confirming|being noticed)",
     r"silently|secretly|quietly|covertly|discreetly|stealthily|surreptitiously|behind the (?:user|human)'?s back",
+    r"the user (?:has|had) (?:already )?(?:approved|authori[sz]ed|consented|confirmed|agreed|allowed)",
     r"before (?:you\s+)?(?:answer|respond|repl|continu|proceed|do(?:ing)? anything else|summari[sz]|return)",
     r"(?:user|human|customer)s?\s+(?:must|should|will|need|does|do)\s*(?:not|never|n't)",
     r"(?:do not|don'?t|never)\s+(?:mention|reveal|disclose|acknowledge)\s",
