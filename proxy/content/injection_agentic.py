@@ -25,8 +25,9 @@ in German, French, Spanish, Italian, Portuguese, Chinese, Japanese and Russian (
      chatbot named", "once upon a time"); `IDENTITY` the reader told who it is ("you are a helpful assistant": only
      with lifted rules or dictated answers); L  rules lifted ("without any restrictions"); P  the
      reader's answers dictated ("you will only answer as...");
-- U  secrecy or pre-emption ("do not tell the user", "without asking", "before answering"); `QUIET` the
-     weaker "silently", "secretly" (command-line manuals say "silently" too);
+- U  secrecy or pre-emption ("do not tell the user", "without asking", "before answering", an approval the
+     user never gave: "the user has already approved this"); `QUIET` the weaker "silently", "secretly"
+     (command-line manuals say "silently" too);
 - K  a task slipped into data ("TODO:");  V  "ignore the previous instructions" in Chinese, Japanese
      or Russian, and "forget everything you were told" (the other override phrasings are
      `injection_patterns`' override family).
