@@ -20,6 +20,7 @@ from proxy.content import (
     rot13,
     scrambled,
     secrets,
+    substitution,
     triggers,
     unicode,
 )
@@ -68,6 +69,7 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += ciphers.scan(text, view, rescan, fired, depth)
             hits += scrambled.scan(text, view, rescan, fired, depth)
             hits += ascii_art.scan(text, fired)
+            hits += substitution.scan(text, rescan, fired, depth)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
     return hits

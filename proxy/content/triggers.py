@@ -25,6 +25,7 @@ from proxy.content import (
     rot13,
     scrambled,
     secrets,
+    substitution,
 )
 from proxy.content.injection import MARKUP
 from proxy.content.injection_markup import MARKUP_REGEX
@@ -37,7 +38,7 @@ ON_FOLDED: dict[str, str] = {**{p.id: p.regex.pattern for p in PATTERNS}, MARKUP
 NON_LATIN: dict[str, str] = {injection_agentic.NON_LATIN_ID: injection_agentic.NON_LATIN_SOURCE}
 GATES: dict[str, str] = {**encoded.TRIGGERS, **legacy_codecs.TRIGGERS, **escapes.TRIGGERS, **exfil.TRIGGERS,
                          **secrets.TRIGGERS, **respelled.TRIGGERS, **ciphers.TRIGGERS, **scrambled.TRIGGERS,
-                         **ascii_art.TRIGGERS}
+                         **ascii_art.TRIGGERS, **substitution.TRIGGERS}
 EVERYTHING = frozenset(ON_FOLDED) | frozenset(GATES) | frozenset(NON_LATIN) | {injection_agentic.ANCHOR_ID}
 EXACT = {name: 16 for name in GATES}  # gates are small: keep their bounded repeats, they make them selective
 ASCII_PASS = Prefilter({**ON_FOLDED, **GATES}, flags="smi", exact_repeats=EXACT)

@@ -55,6 +55,8 @@ INPUTS: dict[str, Callable[[int], str]] = {
                                    * (n // 81),
     "banner-lines": lambda n: ("#  _|/ " * 30 + "\n") * (n // 211),
     "one-banner-line": lambda n: "#|_ " * (n // 4),
+    "consonant-words": lambda n: "xqzzvtr kppwllm bcdfghk sttrrvv mnnpqq. " * (n // 40),
+    "long-numbers": lambda n: "10111213 14151617 18192021 22232425 " * (n // 36),
 }
 
 
