@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     stdio = sub.add_parser("stdio", help="wrap a stdio MCP server: drawbridge stdio [opts] -- CMD ARGS…")
     stdio.add_argument("--config", type=Path)
     stdio.add_argument("--policy", type=Path)
+    stdio.add_argument("--shadow-policy", type=Path, metavar="DIR",
+                       help="candidate policy evaluated beside --policy, never enforced; differences are audited")
     stdio.add_argument("--audit-file", type=Path)
     stdio.add_argument("--principal", help="the local caller's principal (default from config: 'local')")
     stdio.add_argument("server", nargs=argparse.REMAINDER, help="-- CMD ARGS… of the MCP server")

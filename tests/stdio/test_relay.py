@@ -528,3 +528,16 @@ async def test_a_call_held_for_approval_does_not_hold_the_agents_next_messages(t
     assert steps == ["requested", "expired"]
     held = [e for e in events(wire.audit) if e["jsonrpc"]["id"] == "held"]
     assert [(e["verdict"], e["check"]) for e in held] == [("deny", "approval")]
+
+
+async def test_a_candidate_policy_is_compared_on_stdio_too(tmp_path: Path, policy_dir: Path) -> None:
+    candidate = tmp_path / "candidate"
+    candidate.mkdir()
+    (candidate / "policy.yaml").write_text(DEMO_TOOLS.replace("names: [echo, ask_model]", "names: [echo_twice]"))
+    wire = await Wire.start(tmp_path, policy_dir, DEMO_SERVER, "--shadow-policy", str(candidate))
+    await wire.initialize()
+    await wire.send(request("c-1", "tools/call", {"name": "echo_twice", "arguments": {"text": "hi"}}))
+    assert (await wire.recv())["error"]["code"] == ErrorCode.POLICY_DENIED  # the policy in force decides
+    assert await wire.finish() == (0, b"")
+    [call] = [e for e in events(wire.audit) if e["jsonrpc"]["id"] == "c-1" and e["direction"] == "to_server"]
+    assert call["shadow_policy"]["verdict"] == "allow" and call["shadow_policy"]["rule_ids"] == ["demo-tools"]
