@@ -80,7 +80,8 @@ _FLAGS = regex.DOTALL | regex.MULTILINE
 
 (A, AI, YOU, ACT, EXFIL, REVEAL, TOOL, SYNTAX, TOOLISH, SENS, PROMPT, BULK, DEST, URL, ROLE, IDENTITY, LIMITS,
  RESPOND, SECRECY, QUIET, TODO, OVERRIDE, IMPACT) = (1 << i for i in range(23))
-_ANCHORED = A | AI | YOU | TOOL | SENS | BULK | ROLE | IDENTITY | SECRECY | QUIET | TODO | OVERRIDE  # rules need one
+_ANCHORED = (A | AI | YOU | TOOL | SENS | BULK | ROLE | IDENTITY | SECRECY | QUIET | TODO | OVERRIDE
+             | LIMITS)  # rules need one
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ RULES: tuple[Rule, ...] = (
     Rule("covert_action", 1, ACT | SECRECY),
     Rule("covert_action", 1, ACT | QUIET, (DEST | URL,)),
     Rule("ai_limits", 1, AI | LIMITS),
+    Rule("refusal_suppression", 2, LIMITS | RESPOND),  # "start your reply with 'Sure'. Never refuse."
 )
 # ai_exfil and reader_exfil also need somewhere to send to
 _NEEDS_DESTINATION = frozenset({"ai_exfil", "reader_exfil"})
@@ -267,7 +269,10 @@ EN: dict[int, tuple[str, ...]] = {
     # "you are a helpful assistant": who the reader is (with lifted rules or dictated answers, a jailbreak)
     IDENTITY: (rf"\byou(?:'re| are)\s+(?:now\s+)?(?:an?|the)\s+(?:[\w-]+\s+){{0,3}}?{_AIW_ANY}(?!\w)",),
     ROLE: (r"\bfrom (?:now|here) on,?\s+(?:you|your)\b", r"\bhenceforth,?\s+you\b",
-           r"\bfrom this (?:point|moment) (?:on|forward),?\s+you\b", r"\byou(?:'re| are)\s+(?:now|no longer)\b",
+           r"\bfrom this (?:point|moment|message|reply) (?:on|forward),?\s+(?:you|answer|respond|reply)\b",
+           r"\b(?:insert|write|add|print) (?:the |a |this )?divider\b|\bgod ?mode\b",
+           r"\b(?:two|dual|split|second|shadow|alter(?:nate)?) (?:personalit(?:y|ies)|personas?|egos?)\b",
+           r"\byou(?:'re| are)\s+(?:now|no longer)\b",
            r"\byou will now (?:be|act|respond|answer|behave|play|pretend|assume|operate|function)\b",
            r"\byour (?:new|real|true|actual|updated|only|sole) (?:task|goal|objective|mission|purpose|instructions?|"
            r"role|job|directives?|assignment|priority|persona|identity|orders)\b",
@@ -306,12 +311,22 @@ EN: dict[int, tuple[str, ...]] = {
              r"(?:follow|obey|abide by|adhere to|respect|care about)\s+(?:any\s+|the\s+|its\s+|their\s+)?"
              r"(?:(?:ethical|moral|safety|content)\s+)?(?:principles|guidelines|rules|policies|restrictions|ethics|morals)\b",
              r"\b(?:never|will not|won'?t) (?:refuses?|refused|decline[sd]?|den(?:y|ies|ied)) (?:a |any )?(?:request|"
-             r"question|prompt|order)s?\b|\bno (?:ethical|moral) (?:principles|guidelines|standards|compass)\b"),
+             r"question|prompt|order)s?\b|\bno (?:ethical|moral) (?:principles|guidelines|standards|compass)\b",
+             # refusal suppressed
+             r"\b(?:never|do not|don'?t) (?:refuse|decline|apologi[sz]e|say (?:no|sorry|you can(?:'?t|not))|"
+             r"(?:add|include) (?:any )?(?:warnings?|disclaimers?|caveats?)|mention (?:any )?(?:policies|guidelines|"
+             r"ethics|rules))\b",
+             r"\b(?:freed|released|liberated|unshackled) from (?:its|your|all|any|the) (?:guidelines|rules|"
+             r"restrictions|filters|programming|constraints|policies)\b"),
     RESPOND: (r"\byou(?:'ll| will| must| should| shall| are to)?\s+(?:only\s+|always\s+|now\s+)?(?:respond|answer|"
               r"reply|speak|talk|behave)\b",
               r"\b(?:respond|answer|reply)\s+(?:only\s+)?(?:as|in character|without (?:any )?(?:restrictions?|"
               r"filters?|hesitation|warnings?))\b",
-              r"\b(?:always|only|never) (?:respond|answer|reply|refuse)\b|\bstay in character\b"),
+              r"\b(?:always|only|never) (?:respond|answer|reply|refuse)\b|\bstay in character\b",
+              # the answer's opening dictated, or two answers asked for (the second one unrestricted)
+              r"\b(?:start|begin|open) (?:your|each|every) (?:reply|response|answer|output) with\b",
+              r"\b(?:respond|answer|reply) (?:twice|in two (?:ways|parts|formats|versions))\b|\bresponse ?format\s*:",
+              r"\b(?:reply|respond|answer) to (?:every|each|any) (?:request|question|prompt) in full\b"),
     SECRECY: (r"\bthe user (?:has|had) (?:already )?(?:approved|authori[sz]ed|consented|confirmed|agreed|allowed)\b",
               r"\b(?:do not|don'?t|never|without|must not|should not)\s+(?:\w+\s+){0,2}?(?:tell(?:ing)?|"
               r"inform(?:ing)?|notify(?:ing)?|alert(?:ing)?|ask(?:ing)?|warn(?:ing)?|let(?:ting)?)\s+(?:the\s+|"
@@ -393,7 +408,8 @@ _LATIN_LANGUAGES, _NON_LATIN_LANGUAGES = ("de", "fr", "es", "it", "pt"), ("zh", 
 _CLASS_OF = {lex.AI: AI, lex.ADDRESSEE: A, lex.YOU: YOU, lex.SEND: EXFIL | ACT, lex.REVEAL: REVEAL | ACT, lex.ACT: ACT,
              lex.SENSITIVE: SENS, lex.PROMPT: SENS | PROMPT, lex.BULK: BULK, lex.ROLE: ROLE, lex.LIMITS: LIMITS,
              lex.RESPOND: RESPOND, lex.SECRECY: SECRECY, lex.QUIET: QUIET, lex.OVERRIDE: OVERRIDE, lex.TOOL: TOOLISH}
-_ANCHOR_CLASSES = (lex.AI, lex.ADDRESSEE, lex.YOU, lex.SENSITIVE, lex.PROMPT, lex.BULK, lex.ROLE, lex.SECRECY,
+_ANCHOR_CLASSES = (lex.AI, lex.ADDRESSEE, lex.YOU, lex.SENSITIVE, lex.PROMPT, lex.BULK, lex.ROLE, lex.LIMITS,
+lex.SECRECY,
                    lex.QUIET, lex.OVERRIDE)
 
 
@@ -506,6 +522,11 @@ EN_ANCHORS = (
     r"(?:user|human|customer)s?\s+(?:must|should|will|need|does|do)\s*(?:not|never|n't)",
     r"(?:do not|don'?t|never)\s+(?:mention|reveal|disclose|acknowledge)\s",
     *EN[TODO],
+    # rules lifted, refusal suppressed
+    r"unrestricted|unfiltered|uncensored|censorship|guardrails|do anything now|no longer bound|amoral|"
+    r"(?:never|do not|don'?t) (?:refuse|decline|apologi|say (?:no|sorry|you can)|add|include|mention)|never refuses|"
+    r"(?:freed|released|liberated|unshackled) from|(?:without|no) (?:any )?(?:restrictions|limits|limitations|filters|"
+    r"rules|guidelines)",
     r"(?:forget|ignore|disregard)\s+(?:about\s+)?(?:everything|all (?:of )?(?:that|this|the above))",
 )
 ANCHOR_SOURCE = _union([
