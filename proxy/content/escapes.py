@@ -13,8 +13,9 @@ Reported: cursor movement across lines or positioning, screen erasing, OSC 8 lin
 terminal opens) or whose label is itself a URL or host name of another host, other OSC strings (titles,
 OSC 52 clipboard), device strings, other ESC sequences and C0/C1 controls other than tab, line feed and
 carriage return (the shifts of ISO-2022-JP text, Japanese mail's 7-bit encoding, pass when what they
-enclose decodes as such); and any sequence, even plain colour or an honest link, placed right after a request to
-repeat or print it (the text asks the model to write the escape to the user's terminal).
+enclose decodes as such, and so does a form feed at a line's edge, a page break); and any sequence,
+even plain colour or an honest link, placed right after a request to repeat or print it (the text asks
+the model to write the escape to the user's terminal).
 """
 
 from __future__ import annotations
@@ -239,6 +240,14 @@ _MESSAGES = {
 }
 
 
+def _page_break(text: str, m: re.Match[str]) -> bool:
+    """A form feed on a line of its own or at a line's edge: a page break (source files, RFCs, manuals)."""
+    if m.group() != "\x0c":
+        return False
+    start, end = m.span()
+    return start == 0 or text[start - 1] in "\n\x0c" or end == len(text) or text[end] in "\r\n"
+
+
 def _iso2022jp_shifts(text: str) -> frozenset[int]:
     """Offsets of the ESC of each shift in and out of a run of ISO-2022-JP text that decodes as such."""
     offsets: set[int] = set()
@@ -268,7 +277,7 @@ def scan(text: str, hyperlinks: bool = True) -> list[Hit]:
     prev_end = 0
     shifts = _iso2022jp_shifts(text) if "\x1b$" in text else frozenset()
     for m in _SEQUENCE.finditer(text):
-        if m.start() in shifts:
+        if m.start() in shifts or _page_break(text, m):
             prev_end = m.end()
             continue
         echo = _echo_requested(text, prev_end, m.start())

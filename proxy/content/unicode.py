@@ -44,6 +44,7 @@ MAX_CLASSIFIED = 4096  # suspicious characters judged one by one before the rest
 # 16+ of them); doubled or tripled is a repeated key in an editor or input method. Longer runs are
 # padding or token splitting, and stay reported.
 MAX_REPEAT = 3
+PADDING = 3  # copies of one invisible, each beside a blank, that make a padding run
 _CONTEXT = 8  # characters looked at on each side of a word-break character for its script
 _ASCII_BREAKS = frozenset(" \t\n\r\f\v()[]{},;!?\"'")  # no host name or identifier goes on past these
 
@@ -120,8 +121,8 @@ def _zero_width_is_legit(text: str, start: int, end: int) -> bool:
         return False
     if _line_boundary(prev) and _line_boundary(nxt):
         return True  # alone between whitespace: splits no word
-    if end - start == 1 and nxt.isspace() and text.startswith((text[start] + nxt) * 3, start):
-        return True  # the first of a padding run after a word (an e-mail preheader's "\u200c\u00a0" x 40)
+    if end - start == 1 and _in_padding(text, start):
+        return True  # in a padding run (an e-mail preheader's "\u200c\u00a0" x 40): one symbol, no channel
     if code == 0x200D and _in(prev, _EMOJI) and _in(nxt, _EMOJI):
         return True
     if code in (0x200C, 0x200D):
@@ -145,6 +146,22 @@ def _zero_width_is_legit(text: str, start: int, end: int) -> bool:
     if code == 0x034F:
         return prev.isalpha()
     return False
+
+
+def _in_padding(text: str, i: int) -> bool:
+    """Is text[i] one of PADDING or more copies of one invisible, each next to the same blank (a run's first
+    may follow a word, its last precede markup)?"""
+    ch = text[i]
+    blank = text[i + 1] if i + 1 < len(text) and text[i + 1].isspace() else text[i - 1] if i > 0 else ""
+    if not blank.isspace():
+        return False
+    count, j = 1, i
+    while count < PADDING and j >= 2 and text[j - 1] == blank and text[j - 2] == ch:
+        count, j = count + 1, j - 2
+    j = i
+    while count < PADDING and j + 2 < len(text) and text[j + 1] == blank and text[j + 2] == ch:
+        count, j = count + 1, j + 2
+    return count >= PADDING
 
 
 def _mere_repeat(run: str, prev: str, nxt: str) -> bool:

@@ -200,3 +200,9 @@ def test_iso_2022_jp_text_passes_and_its_shifts_hide_nothing() -> None:
     assert detect("Subject: Re: 資料\nContent-Type: text/plain; charset=iso-2022-jp\n\n" + jis, ALL) == []
     assert detectors(jis + "\x1b[2J") == {"escapes.csi"}  # other sequences beside it are still judged
     assert detectors("a shift with nothing inside \x1b$B\x1b(B, a line-drawing set \x1b(0lqk\x1b(B") == {"escapes.esc"}
+
+
+def test_a_page_break_passes_and_a_form_feed_inside_a_line_does_not() -> None:
+    assert detectors("def a():\n    pass\n\x0c\ndef b():\n    pass\n") == set()
+    assert detectors("RFC text, end of page 3.\n\x0c\nPage 4 begins here.") == set()
+    assert detectors("Page one\x0cPage two") == {"escapes.control"}

@@ -269,3 +269,9 @@ def test_an_email_preheaders_padding_passes_but_a_lone_joiner_after_a_word_does_
     padding = "<div style=\"display:none\">Your March statement is ready" + "\u200c\u00a0" * 40 + "</div>"
     assert detect(padding, UNICODE) == []
     assert detectors("ignore\u200c previous, then\u200c\u00a0\u200c\u00a0 stop") == {"unicode.zero_width"}
+
+
+def test_padding_runs_pass_wherever_they_end() -> None:
+    """Combining grapheme joiners spaced out as preview padding, the last one before markup."""
+    assert detect("<div>Your receipt" + "\u034f " * 5 + "\u034f</div>", UNICODE) == []
+    assert detectors("two only: a\u200c b\u200c</div>") == {"unicode.zero_width"}
