@@ -77,6 +77,7 @@ FIRST_USE = "drawbridge_sensitive_tool_first_use.yml"
 EGRESS = "drawbridge_egress_not_allowlisted.yml"
 RESULT_INJECTION = "drawbridge_result_injection_or_invisible_unicode.yml"
 VELOCITY = "drawbridge_session_velocity_spike.yml"
+APPROVAL_TAMPERING = "drawbridge_approval_tampering.yml"
 ALERT_RULES = {det: f"alerts/drawbridge_alert_{det}.yml" for det in DETECTION_IDS}
 
 
@@ -283,7 +284,8 @@ def test_the_rules_cover_the_four_queries_and_every_alert_detection() -> None:
     docs = [doc for file in RULE_FILES.values() for doc in file]
     ids = [doc["id"] for doc in docs]
     assert len(ids) == len(set(ids)) and all(str(uuid.UUID(i)) == i for i in ids)
-    assert set(RULES_OUT) == {FIRST_USE, EGRESS, RESULT_INJECTION, VELOCITY, *ALERT_RULES.values()}
+    assert set(RULES_OUT) == {FIRST_USE, EGRESS, RESULT_INJECTION, VELOCITY, APPROVAL_TAMPERING,
+                              *ALERT_RULES.values()}
     for rule, file in RULE_FILES.items():
         out = alerting(rule)
         bases = [d for d in file if d is not out]
@@ -482,3 +484,87 @@ def test_the_documented_cli_workflow_loads_converts_and_runs(streams: Streams, t
     finally:
         connection.close()
     assert rows and all(json.loads(row[1]) == {"client_key": streams.attacker} for row in rows)
+
+
+# -- approvals: a stream with forged and refused approvals, recorded from the real proxy ---------------------
+APPROVAL_POLICY = """\
+version: 1
+settings: {anonymous: true, approval: {timeout_seconds: 20}}
+rules:
+  - {id: protocol, effect: permit, methods: [initialize, ping, "notifications/initialized", tools/list]}
+  - {id: tools, effect: permit, methods: [tools/call], names: [fs.read, wire_transfer]}
+  - {id: payments-need-a-human, effect: permit, methods: [tools/call], names: [wire_transfer], approval: required}
+  - {id: answers, effect: permit, direction: to_client, methods: ["*"]}
+"""
+MODERN = "2026-07-28"
+YES = {"drawbridge_approval": {"action": "accept", "content": {"approve": True}}}
+
+
+async def _approval_stream(tmp: Path) -> Path:
+    """In band: a proper approval, a tampered state and a replay; out of band: a decision for other arguments
+    (refused), then the right one."""
+    (tmp / "policy").mkdir()
+    (tmp / "policy" / "policy.yaml").write_text(APPROVAL_POLICY)
+    (tmp / "state.key").write_text("s" * 40)
+    upstream = RecordingUpstream(tools=("fs.read", "wire_transfer"))
+    extra = {"approvals": {"state_key": {"file": str(tmp / "state.key")}}}
+    async with serve_asgi(upstream.app) as base, \
+            inprocess_proxy(tmp, f"{base}/mcp", policy=tmp / "policy", extra=extra, admin=True) as proxy, \
+            httpx.AsyncClient(timeout=30) as http:
+
+        async def modern(amount: int, **extra: Any) -> dict[str, Any]:
+            params = {"name": "wire_transfer", "arguments": {"amount": amount}, **extra, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+                "io.modelcontextprotocol/clientInfo": {"name": "sigma", "version": "1"}}}
+            answer = await http.post(proxy.mcp_url(), json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                                            "params": params}, headers={
+                "accept": "application/json, text/event-stream", "mcp-protocol-version": MODERN,
+                "mcp-method": "tools/call", "mcp-name": "wire_transfer"})
+            body: dict[str, Any] = answer.json()
+            return body
+
+        state = (await modern(10))["result"]["requestState"]
+        assert "result" in await modern(10, requestState=state, inputResponses=YES)  # a proper approval
+        state = (await modern(20))["result"]["requestState"]
+        tampered = state[:-2] + ("AA" if not state.endswith("AA") else "BB")
+        assert "error" in await modern(20, requestState=tampered, inputResponses=YES)
+        assert "result" in await modern(20, requestState=state, inputResponses=YES)
+        assert "error" in await modern(20, requestState=state, inputResponses=YES)  # a replay
+
+        admin = {"authorization": f"Bearer {proxy.admin_token}"}
+        headers = {**await handshake(http, proxy.mcp_url()), "accept": "application/json"}  # one JSON answer
+        held = asyncio.create_task(http.post(proxy.mcp_url(), headers=headers, json={
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "wire_transfer",
+                                                                          "arguments": {"amount": 30}}}))
+        for _ in range(100):
+            pending = (await http.get(f"{proxy.admin_url}/v1/approvals", headers=admin)).json()["approvals"]
+            if pending:
+                break
+            await asyncio.sleep(0.1)
+        [request] = pending
+        decide = f"{proxy.admin_url}/v1/approvals/{request['id']}/approve"
+        other = await http.post(decide, headers=admin, json={"reason": "ok", "arguments_sha256": "0" * 64})
+        assert other.status_code == 409
+        assert (await http.post(decide, headers=admin, json={"reason": "ok"})).status_code == 200
+        assert "result" in (await held).json()
+        return proxy.audit_path
+
+
+def test_approval_tampering_fires_on_forged_states_and_refused_decisions_only(tmp_path: Path) -> None:
+    audit = asyncio.run(_approval_stream(tmp_path))
+    events = _events(audit)
+    assert all(validate_event(e) == [] for e in events)
+    connection = _database(events)
+    try:
+        hits = run(connection, APPROVAL_TAMPERING)
+    finally:
+        connection.close()
+    forged = sorted(h["reason"] for h in hits if h["event_type"] == "decision")
+    assert forged == ["approval refused: approval already used, decided or expired",
+                      "approval refused: approval state altered or sealed with another key"]
+    [refused] = [h for h in hits if h["event_type"] == "approval"]
+    assert (refused["action"], refused["refusal"], refused["tool"]) == ("refused", "arguments_mismatch",
+                                                                        "wire_transfer")
+    approved = [e for e in events if e["event_type"] == "approval" and e["action"] == "approved"]
+    assert len(approved) == 3 and len(hits) == 3  # the proper approvals raise nothing

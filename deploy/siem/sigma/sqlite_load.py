@@ -38,6 +38,8 @@ COLUMNS = (
     "policy_version", "latency_ms",
     # alert events
     "detection", "atlas", "summary", "scope", "event_ids", "host", "replica_id",
+    # approval events
+    "action", "approval_id", "refusal", "actor",
     "event_json",
 )
 
