@@ -123,5 +123,7 @@ def select(events: list[Mapping[str, Any]], scope: Scope) -> tuple[list[Mapping[
     containment = [e for e in events if str(e.get("event_type", "")).startswith("containment_")
                    and covered.containment(e)]
     reloads = [e for e in events if e.get("event_type") == "policy_reload"] if chosen or containment else []
-    keep = {id(e) for e in (*chosen, *containment, *reloads)}
+    approvals = [e for e in events if e.get("event_type") == "approval" and (
+        e.get("principal") in principals or e.get("agent") in agents or e.get("session_id") in sessions)]
+    keep = {id(e) for e in (*chosen, *containment, *reloads, *approvals)}
     return [e for e in events if id(e) in keep], covered, creds

@@ -126,6 +126,9 @@ def _marks(entry: Mapping[str, Any], style: str) -> str:
 
 
 def _who(e: Mapping[str, Any]) -> str:
+    if e["kind"] == "approval":  # who decided, for whose call
+        caller = "/".join(str(x) for x in (e.get("principal"), e.get("agent")) if x) or "-"
+        return f"{e.get('actor') or '-'} for {caller}"
     if e["kind"] == "containment" or e.get("action"):
         return f"{e.get('actor') or '-'} on {e.get('kind_of_subject') or '-'} {e.get('subject') or '-'}"
     if e.get("origin") == "proxy":
@@ -138,6 +141,8 @@ def _what(e: Mapping[str, Any]) -> str:
         return f"{e.get('detection')} {e.get('severity')} {e.get('atlas')}: {e.get('summary') or ''}"
     if e["event_type"] == "policy_reload":
         return f"policy_reload {e.get('summary')}"
+    if e["event_type"] == "approval":
+        return f"approval {e.get('summary')} ({e.get('tool')} args {e.get('arguments') or '-'})"
     if e.get("action"):
         extra = [f"mode {e['mode']}" if e.get("mode") else "", f"ticket {e['ticket']}" if e.get("ticket") else ""]
         return " ".join([str(e["action"]), *(x for x in extra if x)])
@@ -184,6 +189,8 @@ def _phase(e: Mapping[str, Any], after_first: bool) -> str:
     etype = e["event_type"]
     if etype == "policy_reload":
         return ERADICATION if after_first else PREPARATION
+    if etype == "approval":  # a human in the loop: part of recovery once an incident began
+        return RECOVERY if after_first else ACTIVITY
     if etype.startswith("containment_"):
         return RECOVERY if _action(e) in RECOVERING else CONTAINMENT
     if _detects(e) or _malicious(e):
@@ -203,6 +210,8 @@ def _kind(e: Mapping[str, Any]) -> str:
         return "alert"
     if etype == "containment_action" or etype == "containment_tokens_revoked":
         return "containment"
+    if etype == "approval":
+        return "approval"
     return "other"
 
 
@@ -233,6 +242,9 @@ def _entry(e: Mapping[str, Any], phase: str) -> dict[str, Any]:
 
 
 def _summary(e: Mapping[str, Any]) -> Any:
+    if e["event_type"] == "approval":
+        why = e.get("refusal") or e.get("reason")
+        return f"{e.get('action')} {e.get('approval_id')}" + (f": {why}" if why else "")
     if e["event_type"] == "policy_reload":
         return f"{'applied' if e.get('ok') else 'refused'} {e.get('policy_version')}: {e.get('detail')}"
     return e.get("summary") or e.get("reason") if e["event_type"] != "decision" else None

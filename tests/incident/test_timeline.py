@@ -330,3 +330,48 @@ def test_config_without_a_file_sink_is_a_usage_error(tmp_path: Path, capsys: pyt
     assert audit_files(load_config(path)) == []
     assert main(["incident", "timeline", "--principal", "alice", "--config", str(path)]) == 2
     assert "names no audit file sink" in capsys.readouterr().err
+
+
+# -- a human in the loop --------------------------------------------------------------------------------
+APPROVAL_POLICY = """\
+version: 1
+settings: {approval: {timeout_seconds: 20}}
+rules:
+  - {id: everything, effect: permit, methods: ["*"]}
+  - {id: answers, effect: permit, direction: to_client, methods: ["*"]}
+  - {id: payments-need-a-human, effect: permit, methods: [tools/call], names: [wire_transfer], approval: required}
+"""
+
+
+async def _approved_call(tmp: Path) -> Config:
+    (tmp / "policy").mkdir()
+    (tmp / "policy" / "policy.yaml").write_text(APPROVAL_POLICY)
+    upstream = RecordingUpstream()
+    async with serve_asgi(upstream.app) as base, httpx.AsyncClient(timeout=30) as http, \
+            inprocess_proxy(tmp, f"{base}/mcp", policy=tmp / "policy", admin=True,
+                            extra={"identity": IDENTITY}) as proxy, proxy.admin() as admin:
+        alice = {**await handshake(http, proxy.mcp_url(), AUTH), "accept": "application/json"}
+        held = asyncio.create_task(http.post(proxy.mcp_url(), json=_call(1, "wire_transfer", amount=5),
+                                             headers=alice))
+        for _ in range(100):
+            pending = (await admin.get("/v1/approvals")).json()["approvals"]
+            if pending:
+                break
+            await asyncio.sleep(0.1)
+        decided = await admin.post(f"/v1/approvals/{pending[0]['id']}/approve", json={"reason": "called alice"})
+        assert decided.status_code == 200, decided.text
+        assert "result" in (await held).json()
+        return proxy.config
+
+
+def test_a_held_call_and_its_approval_are_on_the_subjects_timeline(tmp_path: Path) -> None:
+    config = asyncio.run(_approved_call(tmp_path))
+    built = build_timeline(read_events(audit_files(config)), Scope.pick(principal="alice"))
+    steps = [e for e in built.entries if e["kind"] == "approval"]
+    assert [e["summary"].split()[0] for e in steps] == ["requested", "approved"]
+    assert steps[1]["summary"].endswith(": called alice") and steps[1]["tool"] == "wire_transfer"
+    assert all(e["phase"] == "activity" for e in steps)  # no incident: part of the day's work
+    line = next(x for x in built.text().splitlines() if "approval approved" in x)
+    assert f"{steps[1]['actor']} for alice/agent-a" in line
+    other = build_timeline(read_events(audit_files(config)), Scope.pick(principal="mallory"))
+    assert [e for e in other.entries if e["kind"] == "approval"] == []
