@@ -48,7 +48,7 @@ from proxy.shadow import Shadow
 from proxy.state.factory import open_store
 from proxy.state.model import Store
 from proxy.tracing import build_tracing
-from proxy.types import Direction, MessageKind, Verdict
+from proxy.types import Direction, MessageKind, Transport, Verdict
 
 if TYPE_CHECKING:
     from proxy.tracing.spans import Tracing
@@ -180,6 +180,9 @@ class Runtime:
         if not decision.blocks:
             self._learn(ex)
         self.detections.observe(ex, decision, event["event_id"])
+        if decision.findings and ex.client_key is not None and ex.transport is Transport.HTTP:
+            self.sessions.note_findings(ex.upstream, ex.client_key,
+                                        [(f.severity.label, f.detector) for f in decision.findings])
         return decision
 
     def _trace(self, ex: Exchange, decision: Decision, policy_version: str) -> None:

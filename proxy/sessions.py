@@ -51,6 +51,7 @@ class SessionInfo:
     calls: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    last_findings: str | None = None  # the latest decision's findings ("SEV-2 injection.override, …"), any replica
 
     @property
     def session_id(self) -> str | None:
@@ -92,6 +93,10 @@ class _Pending:
     bytes_in: int = 0
     bytes_out: int = 0
     stateless: bool = False
+    findings: str | None = None
+
+
+MAX_FINDINGS_SHOWN = 3
 
 
 class SessionDirectory:
@@ -148,6 +153,14 @@ class SessionDirectory:
         pending.bytes_in += bytes_in
         pending.bytes_out += bytes_out
 
+    def note_findings(self, upstream: str, client_key: str, findings: list[tuple[str, str]]) -> None:
+        """Remember a decision's findings (severity, detector) as the conversation's latest (next flush)."""
+        pending = self._pending.get((upstream, client_key))
+        if pending is None:
+            pending = self._pending[(upstream, client_key)] = _Pending()
+        shown = dict.fromkeys(f"{severity} {detector}"[:80] for severity, detector in findings)
+        pending.findings = ", ".join(list(shown)[:MAX_FINDINGS_SHOWN])
+
     async def end(self, upstream: str, client_key: str) -> SessionInfo | None:
         """Remove a binding (atomically: one caller on one replica gets it) and tell every replica."""
         self._forget(upstream, client_key)
@@ -181,7 +194,7 @@ class SessionDirectory:
             return
         pending, self._pending = self._pending, {}
         now = time.time()
-        updates = [(store_key(up, key), {"last_used": now},
+        updates = [(store_key(up, key), {"last_used": now, **({"last_findings": p.findings} if p.findings else {})},
                     {"calls": p.calls, "bytes_in": p.bytes_in, "bytes_out": p.bytes_out})
                    for (up, key), p in pending.items()]
         try:
@@ -189,6 +202,8 @@ class SessionDirectory:
         except StoreUnavailable:
             for (up, key), p in pending.items():  # keep them for the next try
                 self.count(up, key, calls=p.calls, bytes_in=p.bytes_in, bytes_out=p.bytes_out, stateless=p.stateless)
+                if p.findings and self._pending[(up, key)].findings is None:
+                    self._pending[(up, key)].findings = p.findings
             raise
         for (up, key), ok in zip(pending, done, strict=True):
             if not ok:

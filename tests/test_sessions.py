@@ -1,5 +1,6 @@
 """Conversation bindings in the store: every replica checks the same owner, unknown ids stay unknown,
-ends are atomic and broadcast, idle bindings expire, stateless clients are listed by their key."""
+ends are atomic and broadcast, idle bindings expire, stateless clients are listed by their key, and the
+latest findings are shared."""
 
 from __future__ import annotations
 
@@ -53,6 +54,21 @@ async def test_counters_are_added_up_and_flushed_once(pair: list[SessionDirector
     await b.flush()
     [row] = await a.list()
     assert (row.calls, row.bytes_in, row.bytes_out) == (3, 100, 900) and row.last_used >= row.created
+
+
+async def test_the_latest_findings_of_a_conversation_are_shared_whichever_replica_decided(
+        pair: list[SessionDirectory]) -> None:
+    a, b = pair
+    await a.bind("up", "s-1", "alice", None, Era.HANDSHAKE, None, None)
+    b.note_findings("up", "s-1", [("SEV-2", "injection.override"), ("SEV-2", "injection.override"),
+                                  ("SEV-3", "unicode.zero_width"), ("SEV-4", "a"), ("SEV-4", "b")])
+    await b.flush()
+    [row] = await a.list()
+    assert row.last_findings == "SEV-2 injection.override, SEV-3 unicode.zero_width, SEV-4 a"  # at most 3
+    a.count("up", "s-1", calls=1)  # a decision without findings keeps the last ones shown
+    await a.flush()
+    assert [r.last_findings for r in await b.list()] == ["SEV-2 injection.override, SEV-3 unicode.zero_width, SEV-4 a"]
+    assert (await a.list())[0].view()["last_findings"].startswith("SEV-2")
 
 
 async def test_end_is_atomic_and_evicts_every_replicas_cache(pair: list[SessionDirectory]) -> None:

@@ -74,7 +74,7 @@ _R = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("tools", "TOOLS")
       ("ticket", "TICKET"), ("until", "UNTIL"), ("reason", "REASON"))
 _S = (("client_key", "SESSION / CLIENT KEY"), ("era", "ERA"), ("principal", "PRINCIPAL"), ("agent", "AGENT"),
       ("upstream", "UPSTREAM"), ("started", "STARTED"), ("last_used", "LAST USE"), ("calls", "CALLS"),
-      ("bytes_in", "IN"), ("bytes_out", "OUT"))
+      ("bytes_in", "IN"), ("bytes_out", "OUT"), ("last_findings", "LAST FINDINGS"))
 _A = (("id", "ID"), ("principal", "PRINCIPAL"), ("agent", "AGENT"), ("upstream", "UPSTREAM"), ("tool", "TOOL"),
       ("args", "ARGUMENTS"), ("sha", "SHA256"), ("rule_id", "RULE"), ("left", "EXPIRES IN"))
 _V = (("id", "ID"), ("kind", "KIND"), ("subject", "SUBJECT"), ("actor", "BY"), ("ticket", "TICKET"),

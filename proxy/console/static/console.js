@@ -90,6 +90,7 @@ const sevClass = (sev) => `sev sev-${String(sev || "none").toLowerCase()}`;
 function sessionKey(s) { return `${s.upstream}:${s.client_key}`; }
 
 function lastFindings(s) {
+  if (s.last_findings) return s.last_findings;  // the latest decision's findings, from whichever replica decided it
   const hits = state.feed.filter((item) =>
     (item.session_id && item.session_id === s.session_id) || (item.client_key && item.client_key === s.client_key));
   return hits.slice(0, 3).map((item) => `${item.severity} ${item.detection}`).join(", ");
