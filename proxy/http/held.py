@@ -1,11 +1,11 @@
 """Keep an agent's connection alive while its request waits for a decision (a human's approval).
 
-A decision normally takes microseconds. When a check is about to wait long (it calls the exchange's
-`proxy.exchange.SLOW_DECISION_NOTE`) and the agent accepts `text/event-stream`, the answer becomes an SSE stream at once
-and carries a comment every `KEEPALIVE_EVERY_SECONDS`, so load balancers and clients do not give up on a
-silent connection. Whatever
-the endpoint sends afterwards is written into that stream: an SSE answer's events as they come, a JSON
-answer (or refusal) as one `message` event. This module only moves bytes; it decides nothing.
+A decision normally takes microseconds. When a check is about to wait long (it awaits the exchange's
+`proxy.exchange.SLOW_DECISION_NOTE`) and the agent accepts `text/event-stream`, the answer becomes an SSE
+stream at once and carries a comment every `KEEPALIVE_EVERY_SECONDS`, so load balancers and clients do not
+give up on a silent connection. Whatever the endpoint sends afterwards is written into that stream: an SSE
+answer's events as they come, a JSON answer (or refusal) as one `message` event. This module only moves
+bytes; it decides nothing.
 """
 
 from __future__ import annotations
