@@ -4,10 +4,10 @@ answer's events pass as they come, and the keep-alive comments come first."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
+from proxy.http.asgi import Message
 from proxy.http.held import COMMENT, HeldResponse, KeepAlive
 
 pytestmark = pytest.mark.anyio
@@ -15,9 +15,9 @@ pytestmark = pytest.mark.anyio
 
 class Wire:
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[Message] = []
 
-    async def __call__(self, message: dict[str, Any]) -> None:
+    async def __call__(self, message: Message) -> None:
         self.sent.append(message)
 
     def body(self) -> bytes:
@@ -53,7 +53,7 @@ async def test_an_sse_answer_passes_event_by_event() -> None:
 async def test_keepalive_costs_nothing_until_a_check_says_it_will_wait() -> None:
     wire = Wire()
     keepalive = KeepAlive(wire)
-    assert keepalive.done() is wire and wire.sent == []  # a fast decision: the endpoint's own send, untouched
+    assert keepalive.done() == wire and wire.sent == []  # a fast decision: the endpoint's own send, untouched
     slow = KeepAlive(wire)
     await slow()
     await slow()  # opened once
