@@ -81,8 +81,15 @@ _TOKEN_BREAK = frozenset(" \t\r\n\f\v<>\"'`")
 _TOKEN_END = re.compile(r"[\s<>\"'`]")
 MAX_TOKEN = 1 << 16
 TRIGGERS["encoded.percent_run"] = r"%[0-9A-Fa-f]{2}[^\s<>\"'`]*%[0-9A-Fa-f]{2}"
-# Markup whose attribute assignments are written `=3D`: quoted-printable by construction (HTML mail).
+# An RFC 2231 extended MIME parameter (`filename*0*=utf-8''%6D%61...`): percent-encoding declared by its `*`.
+_RFC2231_VALUE = re.compile(r"[\w.-]{1,40}\*(?:\d{1,3}\*)?=(?:[\w.-]{0,40}'[\w-]{0,20}')?\Z")
+# Markup whose attribute assignments are written `=3D`: quoted-printable by construction (HTML mail). Everyday
+# (HTML mail is sent so), reported only when its markup is active content, which mail clients never run (a
+# script, an event handler, a `javascript:` URL), or tags written as entities, or when what it decodes to
+# trips a detector.
 _QP_MARKUP = re.compile(r"(?:<|&lt;)/?[A-Za-z][^<>\n]{0,200}?[A-Za-z-]=3D[^\n]*(?:(?<==)\n[^\n]*){0,64}")
+_ACTIVE_MARKUP = re.compile(rb"(?i)<\s*/?\s*(?:script|iframe|object|embed)\b|\bon[a-z]{3,20}\s*=|"
+                            rb"(?:java|vb)script\s*(?::|&#0*58;?|&colon;)|\bexpression\s*\(")
 TRIGGERS["encoded.qp_markup"] = r"[A-Za-z-]=3[Dd]"
 # A MIME part's header declaring base64, the blank line that ends its header block (within 4 KiB), and
 # its body: lines of base64 up to the next blank line or boundary (in a quoted reply, after its `>`).
@@ -143,8 +150,15 @@ def _specials(text: str, fired: Container[str]) -> Iterator[tuple[str, int, int,
         if f"encoded.{kind}" not in fired:
             continue
         for m in sequence.finditer(text):
+            if kind == "url" and _RFC2231_VALUE.search(text, max(0, m.start() - 80), m.start()):
+                continue  # a MIME parameter's declared percent-encoding: everyday (`_percent_tokens`)
             if len(alnum.findall(m.group())) >= minimum:
                 yield kind, m.start(), m.end(), _decode_special(kind, m.group())
+
+
+def _not_mail_markup(text: str, decoding: tuple[str, int, int, bytes]) -> bool:
+    """Quoted-printable markup that no HTML mail is made of: active content, or tags written as entities."""
+    return text.startswith("&lt;", decoding[1]) or _ACTIVE_MARKUP.search(decoding[3]) is not None
 
 
 def _qp_markup(text: str) -> Iterator[tuple[str, int, int, bytes]]:
@@ -283,12 +297,14 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
         within = _Spans(sorted((start, end) for _, start, end, _ in bodies))
         bodies += [b for b in _wrapped_bodies(text) if not within.covers(b[1]) and not within.covers(b[2] - 1)]
     declared = _Spans(sorted((start, end) for _, start, end, _ in bodies))
-    plain = _chain(_specials(text, fired), _qp_markup(text) if "encoded.qp_markup" in fired else iter(()),
+    qp_markup = list(_qp_markup(text)) if "encoded.qp_markup" in fired else []
+    plain = _chain(_specials(text, fired), (d for d in qp_markup if _not_mail_markup(text, d)),
                    (d for d in _short_tokens(view) if not declared.covers(d[1])) if "encoded.short" in fired
                    else iter(()),
                    (d for s, e in runs if not declared.covers(s) for d in _run_decodings(text, s, e)),
                    unicode_codecs.candidates(view), legacy_codecs.candidates(text, fired))
     everyday = _chain(_percent_tokens(text) if "encoded.percent_run" in fired else iter(()),
+                      (d for d in qp_markup if not _not_mail_markup(text, d)),
                       _spaced_hex(text) if "encoded.spaced_hex" in fired else iter(()), iter(bodies))
     for candidates, needs_finding in ((plain, False), (everyday, True)):
         for kind, start, end, data in candidates:
