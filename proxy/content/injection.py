@@ -24,7 +24,7 @@ import regex
 
 from proxy.content import injection_agentic
 from proxy.content.injection_context import ABOUT, NONE, Context
-from proxy.content.injection_markup import MARKUP_IDS, MARKUP_REGEX, comment_instructs
+from proxy.content.injection_markup import MARKUP_IDS, MARKUP_REGEX, comment_instructs, names_a_tag
 from proxy.content.injection_patterns import BY_FIRST, CHAINING, OVERRIDE, PATTERNS, Pattern
 from proxy.content.model import ATLAS_INJECTION, ATLAS_TOOL_INVOCATION, Hit, clip
 from proxy.content.prefilter import prefilter_bytes
@@ -61,6 +61,16 @@ _BENIGN_OBJECT = regex.compile(
     r"sections?|paragraphs?|chapters?|emails?)\b(?!\s+(?:instructions?|prompts?|rules|directions|directives|"
     r"guidelines|commands?|orders?)\b)")
 
+# "override CSS stylesheet rules", "ignore the lint rules": an object qualified by a technical domain is a
+# program's rules or settings, not the reader's instructions
+_TECHNICAL_OBJECT = regex.compile(
+    r"(?:ignor|disregard|forget|overrid|bypass|neglect)\w*\s+[^.!?\n]{0,30}?\b(?:css|style|stylesheet|html|"
+    r"lint(?:er|ing)?|firewall|iptables|routing|url|rewrite|validation|formatting|format|selector|sorting|naming|"
+    r"parsing|escaping|quoting|indentation|whitespace|syntax|grammar|mapping|merge|cache|caching|build|"
+    r"compiler|import|flake8|pylint|ruff|mypy|eslint|prettier|ssl|tls|cors|csp|proxy|dns|mime|locale|install(?:ation)?|"
+    r"setup|packaging|upgrade|migration|deployment|filter|matching|retry|redirect|sandbox)"
+    r"\s+(?:[\w-]+\s+)?(?:rules?|settings?|commands?|directives?|polic(?:y|ies)|constraints?|restrictions?|"
+    r"instructions?|guidelines?|options?)\b")
 
 class _Matches:
     """What matched so far; a match discounted by its context stays open to a full-weight one later."""
@@ -104,6 +114,8 @@ def _markup(low: str, matched: _Matches) -> list[Window] | None:
             if not comment_instructs(content):
                 continue
             pid, weight = "markup.instructing_comment", 2
+        elif names_a_tag(low, m.start(), m.end()):
+            continue
         if matched.open(pid):
             matched.add(pid, family, weight, m.start(), m.end())
         spans.append((max(0, m.start() - BEFORE), min(n, m.end() + AFTER)))
@@ -184,7 +196,10 @@ def _try(low: str, pos: int, end: int, patterns: list[Pattern], matched: _Matche
         m = pattern.regex.match(low, pos, end)
         if m is None:
             continue
-        if pattern.family == OVERRIDE and _BENIGN_OBJECT.match(low, pos, min(len(low), m.end() + 60)) is not None:
+        if pattern.family == OVERRIDE and (_BENIGN_OBJECT.match(low, pos, min(len(low), m.end() + 60)) is not None
+                                           or _TECHNICAL_OBJECT.match(low, pos, m.end()) is not None
+                                           or m.group().rsplit(None, 1)[-1].startswith(("`", "'", '"'))):
+            # (the last: the object opens a code literal, "override the ``Command.autodetector``")
             continue
         matched.add(pattern.id, pattern.family, pattern.weight, m.start(), m.end())
 

@@ -51,6 +51,9 @@ _CHANGELOG = regex.compile(  # commit logs, Keep-a-Changelog / NEWS / HISTORY fi
     r"(?:version\s+|release\s+|v)?\d+\.\d+(?:\.\d+){0,3}[a-z0-9.+~-]*\s*(?:\(|\[|-|–|:|$)|"
     r"[a-z0-9][a-z0-9.+-]* \([^()\s]+\) [a-z-]+(?: [a-z-]+)*; urgency=|-- [^\n<]{1,80}<[^\n>]{1,80}>|"
     r"[0-9a-f]{7,12}\s+(?:\([^)\n]*\)\s+)?[a-z]|"
+    # GNU ChangeLog: a dated header with a version or an author ("2023-04-09 Version 1.1.2", "2019-12-31  Jane
+    # Doe  <jane@example.org>")
+    r"\d{4}-\d\d-\d\d[ \t]+(?:version[ \t]+v?\d+\.\d+|[^\n<]{1,80}<[^\s@>]{1,64}@[^\s>]{1,100}>)|"
     # reStructuredText: an underlined version ("pytest 7.3.0 (2023-04-08)" over "====") or section of one
     r"(?:[a-z][\w.-]{0,40} )?v?\d+\.\d+(?:\.\d+){0,3}[^\n]{0,40}\r?\n[ \t]*(?:={3,}|-{3,}|~{3,}|\^{3,})[ \t]*\r?$|"
     r"(?:bug ?fixes|features|improvements|deprecations|removals|breaking changes|trivial/internal changes|"

@@ -50,6 +50,18 @@ def comment_instructs(content: str) -> bool:
     return _TEMPLATE_COMMENT.search(content) is None or _COMMENT_AI.search(content) is not None
 
 
+# A tag that is no tag: a reStructuredText link target (`` :ref:`the admin <admin-inlines>` ``, `` `text
+# <target>`_ ``), or an element named in prose ("do not insert <system_message> elements").
+_NAMED_ELEMENT = re.compile(r"\s{1,3}(?:elements?|tags?|nodes?)\b")
+
+
+def names_a_tag(low: str, start: int, end: int) -> bool:
+    """The markup at low[start:end] is a reST link target or an element talked about, not a tag in the text."""
+    if low.startswith("`", end):
+        return low.rfind("`", max(0, start - 200), start) >= 0
+    return _NAMED_ELEMENT.match(low, end) is not None
+
+
 MARKUP_IDS: tuple[tuple[str, str, int], ...] = tuple((pid, fam, w) for pid, fam, w, _ in _MARKUP)
 MARKUP_REGEX = re.compile(
     "<(?:" + "|".join(f"(?P<m{i}>{spaces_flexible(src)})" for i, (_, _, _, src) in enumerate(_MARKUP)) + ")",
