@@ -27,6 +27,7 @@ from bench.detection import (
     src_code,
     src_docs,
     src_email,
+    src_email_mime,
     src_garak,
     src_gettext,
     src_manpages,
@@ -34,6 +35,7 @@ from bench.detection import (
     src_promptfoo,
     src_pyrit,
     src_pyrit_converters,
+    src_release_notes,
     src_scripts,
     src_secrets,
     src_spikee,
@@ -50,12 +52,14 @@ SOURCES: dict[str, ModuleType] = {
     "garak": src_garak, "agentdojo": src_agentdojo, "spikee": src_spikee, "secrets": src_secrets, "docs": src_docs,
     "scripts": src_scripts, "cli": src_cli, "cases": cases, "gettext": src_gettext, "manpages": src_manpages,
     "osc8": src_osc8, "email": src_email, "changelogs": src_changelogs, "pyrit": src_pyrit,
-    "promptfoo": src_promptfoo, "pyrit-converters": src_pyrit_converters, "code": src_code}
+    "promptfoo": src_promptfoo, "pyrit-converters": src_pyrit_converters, "code": src_code,
+    "release-notes": src_release_notes, "email-mime": src_email_mime}
 # The record sources each module should yield: one that yields nothing is reported as skipped.
 EXPECTED = {"gettext": ("gettext-django", "gettext-sphinx", "gettext-gnome"),
             "manpages": ("manpages-dev", "manpages-heldout"), "osc8": ("osc8-rich", "osc8-cli"),
             "email": ("email-stdlib", "email-replies"), "changelogs": ("changelogs",), "pyrit": ("pyrit",),
-            "pyrit-converters": ("pyrit-converters",), "code": ("code-python",)}
+            "pyrit-converters": ("pyrit-converters",), "code": ("code-python",),
+            "release-notes": ("changelogs-dev",), "email-mime": ("email-mime",)}
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
