@@ -89,7 +89,8 @@ _RFC2231_VALUE = re.compile(r"[\w.-]{1,40}\*(?:\d{1,3}\*)?=(?:[\w.-]{0,40}'[\w-]
 # trips a detector.
 _QP_MARKUP = re.compile(r"(?:<|&lt;)/?[A-Za-z][^<>\n]{0,200}?[A-Za-z-]=3D[^\n]*(?:(?<==)\n[^\n]*){0,64}")
 _ACTIVE_MARKUP = re.compile(rb"(?i)<\s*/?\s*(?:script|iframe|object|embed)\b|\bon[a-z]{3,20}\s*=|"
-                            rb"(?:java|vb)script\s*(?::|&#0*58;?|&colon;)|\bexpression\s*\(")
+                            rb"(?:java|vb)script\s*(?::|&#0*58;?|&colon;)|\bexpression\s*\(|"
+                            rb"data:(?:text/html|text/javascript|application/(?:x-)?javascript)\b")
 TRIGGERS["encoded.qp_markup"] = r"[A-Za-z-]=3[Dd]"
 # A MIME part's header declaring base64, the blank line that ends its header block (within 4 KiB), and
 # its body: lines of base64 up to the next blank line or boundary (in a quoted reply, after its `>`).
@@ -106,6 +107,14 @@ _WRAPPED = re.compile(r"(?m)^[ \t>]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*\r?\n"
                       r"(?:[ \t>]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*(?:\r?\n|\Z))+")
 _WRAPPED_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 TRIGGERS["encoded.wrapped"] = r"(?:^|\n)[ \t>]*[a-z0-9+/]{40}[a-z0-9+/]*={0,2}[ \t]*\r?\n[ \t>]*[a-z0-9+/]{4}"
+# The last line(s) of a MIME body whose header is not in the text, closed by the part's boundary line
+# (`--000000000000a1b2c3`): decoded as a whole and judged like a declared body.
+_BOUNDARY_LINE = re.compile(r"(?m)^[ \t>]*--(?=[^\n]{0,69}[0-9A-Za-z])[0-9A-Za-z'()+_,./:=?-]{1,70}[ \t]*\r?$")
+_B64_LINE = re.compile(r"[ \t>]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*\r?")
+TRIGGERS["encoded.mime_tail"] = r"[a-z0-9+/]{4}={0,2}[ \t]*\r?\n(?:[ \t>]*\r?\n){0,4}[ \t>]*--[0-9a-z'()+_,./:=?-]"
+# A data URI declares its base64 (`data:image/svg+xml;base64,...`): everyday, like a MIME body.
+_DATA_URI = re.compile(r"data:[\w.+-]{1,80}/[\w.+-]{1,80}(?:;[\w.+-]{1,40}=[^;,\s]{1,80}){0,4};base64,\Z",
+                       re.IGNORECASE)
 # A program decoding a literal: a base64/hex decoding function or argument on the literal's line.
 _DECODE_CALL = re.compile(r"(?i)base64|b64decode|\batob\s*\(|fromhex|unhexlify|['\"]hex['\"]")
 # Decoded data that is one link or address: how redirects and tracking links carry their target.
@@ -293,9 +302,13 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
     budget = 4 * len(text) + 65536
     bodies = list(_mime_bodies(text)) if "encoded.mime_base64" in fired else []
     bodies += list(_encoded_words(text)) if "encoded.encoded_word" in fired else []
-    if "encoded.wrapped" in fired:  # a wrapped body under its own MIME header is decoded once, as declared
+    if "encoded.wrapped" in fired or "encoded.mime_tail" in fired:
+        # a wrapped body under its own MIME header is decoded once, as declared
         within = _Spans(sorted((start, end) for _, start, end, _ in bodies))
-        bodies += [b for b in _wrapped_bodies(text) if not within.covers(b[1]) and not within.covers(b[2] - 1)]
+        found = list(_wrapped_bodies(text)) if "encoded.wrapped" in fired else []
+        wrapped = _Spans(sorted((start, end) for _, start, end, _ in found))
+        found += [b for b in _mime_tails(text) if not wrapped.covers(b[1])] if "encoded.mime_tail" in fired else []
+        bodies += [b for b in found if not within.covers(b[1]) and not within.covers(b[2] - 1)]
     declared = _Spans(sorted((start, end) for _, start, end, _ in bodies))
     qp_markup = list(_qp_markup(text)) if "encoded.qp_markup" in fired else []
     plain = _chain(_specials(text, fired), (d for d in qp_markup if _not_mail_markup(text, d)),
@@ -312,7 +325,8 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
             if budget < 0:
                 return hits
             needs = (needs_finding or (kind in _RUN_KINDS and (_query_value(text, start, end)
-                                                               or _decoded_in_code(text, start, end)))
+                                                               or _decoded_in_code(text, start, end)
+                                                               or _declared_data(text, start, data)))
                      or (kind == "hex" and end - start in _DIGEST_LENGTHS))
             hit = _judge(text, kind, data, start, end, rescan, depth, needs)
             if hit is not None:
@@ -330,6 +344,11 @@ def _query_value(text: str, start: int, end: int) -> bool:
     """A run that is a URL query parameter's value: an id or state written in base64 for the URL's sake
     (`?package_id=UGFja2FnZS01NzA4OTExNg%3D%3D`), everyday like the percent-escapes around it."""
     return _QUERY_NAME.search(text, max(0, start - 66), start) is not None
+
+
+def _declared_data(text: str, start: int, data: bytes) -> bool:
+    """A run that is a data URI's payload (`data:image/svg+xml;base64,...`), unless it is active content."""
+    return _DATA_URI.search(text, max(0, start - 300), start) is not None and _ACTIVE_MARKUP.search(data) is None
 
 
 def _decoded_in_code(text: str, start: int, end: int) -> bool:
@@ -368,6 +387,30 @@ def _wrapped_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:
             data = _b64_body("".join(lines))
             if data is not None:
                 yield "base64", m.start(), m.end(), data
+
+
+def _mime_tails(text: str) -> Iterator[tuple[str, int, int, bytes]]:
+    """Base64 lines right above a MIME boundary line (a body's end, its header elsewhere), decoded whole.
+
+    Each boundary walks up at most to the previous one, so every line is looked at once."""
+    floor = 0
+    for boundary in _BOUNDARY_LINE.finditer(text):
+        pos, start, end, blanks = boundary.start(), -1, -1, 0
+        while pos > floor:
+            above = text.rfind("\n", floor, pos - 1) + 1
+            line = text[above:pos - 1]
+            if start < 0 and blanks < 4 and not line.strip(" \t>\r"):
+                blanks += 1
+            elif _B64_LINE.fullmatch(line) is not None:
+                start, end = above, end if end >= 0 else pos - 1
+            else:
+                break
+            pos = above
+        floor = boundary.end()
+        if start >= 0:
+            data = _b64_body("".join(_WRAPPED_LINE.findall(text[start:end])))
+            if data is not None:
+                yield "base64", start, end, data
 
 
 def _encoded_words(text: str) -> Iterator[tuple[str, int, int, bytes]]:

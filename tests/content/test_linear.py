@@ -57,6 +57,8 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "one-banner-line": lambda n: "#|_ " * (n // 4),
     "consonant-words": lambda n: "xqzzvtr kppwllm bcdfghk sttrrvv mnnpqq. " * (n // 40),
     "long-numbers": lambda n: "10111213 14151617 18192021 22232425 " * (n // 36),
+    "mime-tails": lambda n: ("QUJDREVG\n" * 40 + "x\n--b1\n") * (n // 370),
+    "data-uris": lambda n: "data:a/b;base64," * (n // 16),
 }
 
 
