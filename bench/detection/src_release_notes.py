@@ -34,6 +34,12 @@ SDISTS: dict[str, tuple[str, ...]] = {
     "dkimpy==1.1.8": ("ChangeLog",),
     "django-mailbox==4.10.1": ("CHANGELOG.rst",),
     "mail-parser==4.8.0": (".github/ISSUE_TEMPLATE/*",),
+    "pylint==4.1.5": ("doc/whatsnew/*/*/*.rst",),
+    "aiohttp==3.14.5": ("CHANGES.rst",),
+    "scrapy==2.19.0": ("docs/news.rst",),
+    "celery==5.7.0": ("docs/history/*.rst",),
+    "tornado==6.6.1": ("docs/releases/*.rst",),
+    "ipython==9.19.1": ("docs/source/whatsnew/*.rst",),
 }
 
 

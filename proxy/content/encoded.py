@@ -125,6 +125,7 @@ _ENCODED_WORD = re.compile(r"=\?(?P<charset>[\w.:-]{1,40})(?:\*[\w-]{1,20})?\?[B
 TRIGGERS["encoded.encoded_word"] = r"=\?[\w.:-]{1,40}(?:\*[\w-]{1,20})?\?b\?"
 # A URL query parameter's name right before a run (`?id=`, `&node=`): the run is its value.
 _QUERY_NAME = re.compile(r"[?&][\w.~-]{1,64}=\Z")
+_JUNK_CONTROL = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")  # not tab, newlines, form feed, ESC
 _NOT_LATIN1_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # controls: binary, not text
 
 
@@ -134,8 +135,8 @@ def _textual(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if len(text) < 4:
-        return None
+    if len(text) < 4 or _JUNK_CONTROL.search(text) is not None:
+        return None  # too short, or a control no text holds (random bytes: an identifier read as base64)
     printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in text)
     letters = sum(ch.isalpha() for ch in text)
     if len(text) < 8 and not text.replace(" ", "").isalpha():

@@ -201,7 +201,25 @@ def _try(low: str, pos: int, end: int, patterns: list[Pattern], matched: _Matche
                                            or m.group().rsplit(None, 1)[-1].startswith(("`", "'", '"'))):
             # (the last: the object opens a code literal, "override the ``Command.autodetector``")
             continue
+        if pattern.family == OVERRIDE and _nominal(low, pos, m):
+            continue
         matched.add(pattern.id, pattern.family, pattern.weight, m.start(), m.end())
+
+
+# "in ignore directives", "the ignore list", "``ignore-paths``", "--ignore": the verb named, not said
+_NOUN_BEFORE = regex.compile(r"(?:\b(?:the|an?|in|of|for|with|these|those|such|its|their)\s+|[/-])\Z")
+_GLUED_AFTER = regex.compile(r"[a-z]+[_-]")
+_NEW_DIRECTIVES = regex.compile(r"directives?\b")
+
+
+def _nominal(low: str, pos: int, m: regex.Match[str]) -> bool:
+    """An override verb used as a noun or a name, or "new directives" in the middle of a sentence."""
+    if _NOUN_BEFORE.search(low, max(0, pos - 8), pos) is not None or _GLUED_AFTER.match(low, pos) is not None:
+        return True
+    if _NEW_DIRECTIVES.match(low, m.start()) is not None:
+        line = low.rfind("\n", 0, m.start()) + 1
+        return len(low[line:m.start()].split()) > 3
+    return False
 
 
 def _guard_holds(low: str, pos: int, guard: str) -> bool:

@@ -90,6 +90,10 @@ _BENIGN_VERDICT = (r"(?:is|are|was|were|has\s+been|looks|seems|contains?|has|hav
                    r"clean|benign|harmless|legitimate|trustworthy|trusted|verified|secure|not\s+(?:malicious|"
                    r"suspicious|dangerous|harmful|a\s+(?:scam|phishing))|no\s+(?:hidden\s+)?(?:instructions|malware|"
                    r"viruses|virus|threats?|links|risks?)|nothing\s+(?:suspicious|malicious|dangerous|harmful))")
+# A request or task named as a program's part ("overriding the request body size", "override task name")
+_TECH_NOUN = (r"(?:methods?|headers?|class(?:es)?|objects?|body|factory|handlers?|timeouts?|params?|parameters?|"
+              r"urls?|paths?|types?|attributes?|info|context|ids?|names?|decorators?|routes?|routing|queues?|"
+              r"options?|kwargs|args|size|limits?|hooks?|results?|states?|status|instances?|signatures?)")
 _NEG = r"(?:do not|don'?t|never|without|must not|should not|shouldn'?t|avoid|no need to)"
 _AI_BEHIND = r"(?:an?\s{1,3}|the\s{1,3})?"
 
@@ -104,7 +108,7 @@ PATTERNS: tuple[Pattern, ...] = (
        rf"preceding|original|initial|former|old)\b"),
     _p("override.ignore_request", OVERRIDE, 2, VERB_FIRST,
        rf"{VERB}\s+(?:the\s+|your\s+|this\s+|my\s+)?(?:user'?s?\s+|original\s+|current\s+)?(?:request|question|query|"
-       rf"task|goal|assignment)\b"),
+       rf"task|goal|assignment)\b(?!'s\b|\s+{_TECH_NOUN}\b)"),
     _p("override.regardless", OVERRIDE, 2, "regardless irrespective",
        r"(?:regardless|irrespective) of (?:any |all |your |the )?(?:previous|prior|above|earlier|other|original|"
        r"system|existing) (?:\w+ )?(?:input|instructions?|rules|prompts?|guidelines|directions|context|messages?)"),
@@ -272,7 +276,9 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("hijack.stop_everything", HIJACK, 2, "stop",
        # "stop all" alone or of the reader's work, not "stop all active patches"
        r"stop\s+(?:everything|all(?=\s*(?:[.!,:;\n]|$)|\s+(?:and|tasks?|work|processing|previous|current|other|"
-       r"actions?|activities|operations)\b)|what you(?:'re| are) doing|now|immediately)\b"),
+       r"actions?|activities|operations)\b)|what you(?:'re| are) doing|now|immediately)\b"
+       # "the init script's Stop now works": a stop command that is the subject
+       r"(?!\s+(?:works?|worked|is|was|does|did|returns?|waits?|handles?|runs?|uses?|accepts?|correctly|properly)\b)"),
     _p("hijack.output_only", HIJACK, 1, "print say output respond reply answer repeat return write type",
        r"(?:print|say|output|respond with|reply with|answer with|return|write|repeat|type)\s+(?:only\s+|"
        r"exactly\s+|just\s+|verbatim\s+)?(?:the following|these words|this (?:text|sentence|phrase|message)|"

@@ -18,9 +18,10 @@ VERB_FIRST = ("ignore ignoring disregard disregarding forget forgetting override
 QUAL = (r"(?:(?:all|any|every|each|the|your|my|these|those|its|of|previous|prior|above|earlier|preceding|former|"
          r"original|old|initial|existing|system|other|safety|remaining|rest|given|and|following|current|"
          r"developer'?s?|user'?s?)\s+){0,5}")
-# "in order to" is no order
+# "in order to" is no order, the command line no command
 STRONG_OBJ = (r"(?:instruction|instructions|instruct\w*|prompt|prompts|directions?|directives?|guidelines?|"
-               r"guardrails?|programming|system prompt|commands?|(?<!\bin )orders?|rules?)")
+               r"guardrails?|programming|system prompt|commands?(?![ -](?:line|prompt|palette|shell|output|names?)\b)|"
+               r"(?<!\bin )orders?|rules?)")
 WEAK_OBJ = (r"(?:context|content|text|data|document|conversation|messages?|everything|task|restrictions?|"
              r"limitations?|constraints?|polic(?:y|ies)|settings|info(?:rmation)?|input|above|that)")
 DEICTIC = r"(?:all|any|every|previous|prior|above|earlier|preceding|other|the rest of|rest of|this|these|what)"
