@@ -121,6 +121,8 @@ def _zero_width_is_legit(text: str, start: int, end: int) -> bool:
         return False
     if _line_boundary(prev) and _line_boundary(nxt):
         return True  # alone between whitespace: splits no word
+    if end - start == 1 and code in (0x200B, 0x2060, 0xFEFF) and prev.isspace() and nxt.isalpha():
+        return True  # one stray space or BOM before a word ("- \ufeffFixed", a pasted "\u200bsupported")
     if end - start == 1 and _in_padding(text, start):
         return True  # in a padding run (an e-mail preheader's "\u200c\u00a0" x 40): one symbol, no channel
     if code == 0x200D and _in(prev, _EMOJI) and _in(nxt, _EMOJI):
