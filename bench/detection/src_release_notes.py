@@ -40,6 +40,21 @@ SDISTS: dict[str, tuple[str, ...]] = {
     "celery==5.7.0": ("docs/history/*.rst",),
     "tornado==6.6.1": ("docs/releases/*.rst",),
     "ipython==9.19.1": ("docs/source/whatsnew/*.rst",),
+    "pygments==2.21.0": ("CHANGES",),
+    "babel==2.19.0": ("CHANGES.rst",),
+    "itsdangerous==2.2.0": ("CHANGES.rst",),
+    "blinker==1.9.0": ("CHANGES.rst",),
+    "flask-sqlalchemy==3.1.1": ("CHANGES.rst",),
+    "pyflakes==4.1.0": ("NEWS.rst",),
+    "yapf==0.43.0": ("CHANGELOG.md",),
+    "pip-tools==7.7.0": ("CHANGELOG.md",),
+    "httpcore==1.0.9": ("CHANGELOG.md",),
+    "anyio==4.16.0": ("docs/versionhistory.rst",),
+    "trio==0.35.0": ("docs/source/history.rst",),
+    "structlog==26.1.0": ("CHANGELOG.md",),
+    "pytest-cov==7.1.0": ("CHANGELOG.rst",),
+    "pytest-xdist==3.8.0": ("CHANGELOG.rst",),
+    "pydantic==2.14.4": ("HISTORY.md",),
 }
 
 

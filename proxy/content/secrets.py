@@ -27,6 +27,7 @@ _NAMES = ("password", "passwd", "pwd", "pass", "secret", "api_key", "api-key", "
           "access-key", "token", "bearer", "credential", "private_key", "private-key", "client_secret", "auth")
 _QUOTED_NAMES = ("secret", "token", "key", "passw", "credential", "aws", "facebook", "fb", "twilio", "twitter",
                  "linkedin", "heroku", "auth")
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_][A-Za-z_]*)+")  # `auth.CustomUser`, `pkg.mod.Class`
 _SLUG = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")
 # A URL without a password in it (`"authorizationUrl": "http://..."`; one with a password is a connection
 # string) or an e-mail address (`"author": "contact@..."`).
@@ -98,8 +99,8 @@ def _high_entropy(value: str) -> bool:
     value = value.strip("\"'`,;")
     if not 12 <= len(value) <= 256 or _placeholder(value):
         return False
-    if _SLUG.fullmatch(value) or _LINK_OR_ADDRESS.fullmatch(value):
-        return False  # lower-case words joined by dashes, a URL or an e-mail address: a name, not a secret
+    if _SLUG.fullmatch(value) or _LINK_OR_ADDRESS.fullmatch(value) or _DOTTED_NAME.fullmatch(value):
+        return False  # words joined by dashes, a URL, an e-mail address, `app.Model`: a name, not a secret
     classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
                    any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
     return classes >= 2 and entropy(value) >= 3.3

@@ -105,3 +105,12 @@ def test_a_link_or_an_address_under_a_secret_sounding_name_is_no_secret(text: st
 
 def test_a_url_with_a_password_under_such_a_name_is_still_one() -> None:
     assert scan('auth_url = "https://admin:Zq8vLm2KpX7wRt4N@db.internal.example/x"')
+
+
+def test_a_dotted_name_assigned_to_an_auth_setting_is_no_secret() -> None:
+    text = '@override_settings(AUTH_USER_MODEL="auth.CustomUser")\nAUTH_BACKEND = "accounts.backends.EmailAuth"'
+    assert scan(text) == []
+
+
+def test_a_random_value_assigned_to_an_auth_setting_is_still_one() -> None:
+    assert scan('AUTH_TOKEN = "q8Zr.T3vLx9.Wm2pKd7"')
