@@ -59,6 +59,11 @@ _CHANGELOG = regex.compile(  # commit logs, Keep-a-Changelog / NEWS / HISTORY fi
     r"(?:bug ?fixes|features|improvements|deprecations|removals|breaking changes|trivial/internal changes|"
     r"improved documentation|security|misc)\r?\n[ \t]*(?:-{3,}|~{3,}|\^{3,})[ \t]*\r?$)|"
     r"\b(?:changelog|change log|release notes)\b", regex.MULTILINE)
+# A piece of a changelog without its version headings: entries that cite issues or pull requests, two or more
+# (`(#4123)`, `:issue:`4321``, `gh-123`, `bpo-4567`, `Closes: #987`, `(LP: #1888583)`); RE2, linear.
+_REFERENCE = (r"(?:\(#\d{1,6}\)|\[#\d{1,6}\]|\(gh-\d{1,6}\)|"
+              r":(?:issue|pr|gh|bug|user|commit|ghissue|ghpull|cve):`[^`\n]{1,60}`|\bbpo-\d{3,6}|\(lp: ?#\d{3,9}\)|\bcloses:? #\d{1,7}|\bfixes #\d{1,7})")
+_REFERENCED_ENTRIES = re2.compile(rf"(?sm)^[ \t]*(?:[-*+]|\d+\.)[ \t].*?{_REFERENCE}.*?{_REFERENCE}".encode())
 _ENTRY_LINE = regex.compile(
     r"[ \t]*(?:[-*+]\s|\d+\.\s|revert\b|(?:fix|feat|chore|docs|refactor|revert|test|tests|build|ci|perf|style|deps)"
     r"(?:\([^)\n]{1,40}\))?!?:|[0-9a-f]{7,12}\s|\s{3}\S|merge\b)")
@@ -121,7 +126,8 @@ class Context:
 
     @cached_property
     def _changelog(self) -> bool:
-        return _SEARCH_CHANGELOG(self.low, self._data) is not None
+        return (_SEARCH_CHANGELOG(self.low, self._data) is not None
+                or _REFERENCED_ENTRIES.search(self._data) is not None)
 
     @cached_property
     def _about(self) -> bool:

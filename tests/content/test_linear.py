@@ -59,6 +59,7 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "long-numbers": lambda n: "10111213 14151617 18192021 22232425 " * (n // 36),
     "mime-tails": lambda n: ("QUJDREVG\n" * 40 + "x\n--b1\n") * (n // 370),
     "data-uris": lambda n: "data:a/b;base64," * (n // 16),
+    "referenced-entries": lambda n: "- fix (#1\n" * (n // 10),
 }
 
 
