@@ -62,7 +62,8 @@ _CHANGELOG = regex.compile(  # commit logs, Keep-a-Changelog / NEWS / HISTORY fi
 # A piece of a changelog without its version headings: entries that cite issues or pull requests, two or more
 # (`(#4123)`, `:issue:`4321``, `gh-123`, `bpo-4567`, `Closes: #987`, `(LP: #1888583)`); RE2, linear.
 _REFERENCE = (r"(?:\(#\d{1,6}\)|\[#\d{1,6}\]|\(gh-\d{1,6}\)|"
-              r":(?:issue|pr|gh|bug|user|commit|ghissue|ghpull|cve):`[^`\n]{1,60}`|\bbpo-\d{3,6}|\(lp: ?#\d{3,9}\)|\bcloses:? #\d{1,7}|\bfixes #\d{1,7})")
+              r":(?:issue|pr|gh|bug|user|commit|ghissue|ghpull|cve):`[^`\n]{1,60}`|\bbpo-\d{3,6}|\(lp: ?#\d{3,9}\)|"
+              r"\bcloses:? #\d{1,7}|\bfixes #\d{1,7})")
 _REFERENCED_ENTRIES = re2.compile(rf"(?sm)^[ \t]*(?:[-*+]|\d+\.)[ \t].*?{_REFERENCE}.*?{_REFERENCE}".encode())
 _ENTRY_LINE = regex.compile(
     r"[ \t]*(?:[-*+]\s|\d+\.\s|revert\b|(?:fix|feat|chore|docs|refactor|revert|test|tests|build|ci|perf|style|deps)"
