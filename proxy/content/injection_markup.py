@@ -28,7 +28,19 @@ _MARKUP: tuple[tuple[str, str, int, str], ...] = (
 )
 _COMMENT_IMPERATIVE = re.compile(r"\b(?:you must|you should|you will|do not|don't|never|always|please|ignore|"
                                  r"disregard|instructions?)\b")
-_COMMENT_ADDRESSEE = re.compile(rf"\b(?:{AI}|the user)\b")
+# Who a comment speaks to: a model named outright (not an "AI tool" or "AI-generated" code), any AI word in
+# the vocative or as the subject of a duty ("Bot: ...", "if you are an agent", "the assistant must"), or the
+# user as a person (not the user agent, guide or interface). "The stale bot closes issues" speaks to no bot.
+_AI_NAMED = (r"(?:ai|llms?|(?:large )?language models?|assistants?|chatbots?|gpt-?[\w.]*|chatgpt|claude|gemini|"
+             r"copilot)\b(?![\s-]+(?:tools?|generated|assisted|features?|usage|policy|policies|code)\b)")
+_SPOKEN_TO = re.compile(
+    rf"\b(?:(?:dear|hey|hi|hello|attention|note to|instructions? (?:for|to)|message (?:for|to)|if you are|you are|as)"
+    rf"\s+(?:the\s+|an?\s+|any\s+|all\s+)?(?:\w+\s+)?{AI}\b|{AI}\s*[:,]|"
+    rf"{AI}\s+(?:must|should|shall|needs? to|is (?:required|instructed) to|will now|has to)\b)")
+_COMMENT_ADDRESSEE = re.compile(
+    rf"\b{_AI_NAMED}|{_SPOKEN_TO.pattern}|"
+    r"\bthe user\b(?!'s|\s+(?:agents?|guide|manual|interface|docs?|documentation|names?|ids?|base|groups?|lists?|"
+    r"accounts?|experience|stor(?:y|ies)|settings?|config(?:uration)?|data|input|directory|home|site|level|mode)\b)")
 
 
 # An issue or pull-request template's comment speaks to the person filling it in ("Thanks for your pull
@@ -37,7 +49,10 @@ _TEMPLATE_COMMENT = re.compile(r"\b(?:your (?:issue|pull request|pr|bug report|r
                                r"request|patch)|this (?:issue|pull request|pr|template|form)|before (?:submitting|"
                                r"opening|filing|posting)|thanks? (?:you )?for (?:your|opening|reporting|contributing|"
                                r"submitting)|steps to reproduce|contributing guidelines|code of conduct|checklist|"
-                               r"duplicate)\b")
+                               r"duplicate|fill (?:out|in)|remove (?:any |the |this )?sections?|"
+                               r"the following information|(?:bug|feature) report|minimal reproducible example|"
+                               r"reproducer|traceback|expected behaviou?r|issue tracker|discussions?|maintainers|"
+                               r"changelog entry|stale)\b")
 _COMMENT_AI = re.compile(r"\b(?:ai|llms?|(?:large )?language models?|(?:ai )?assistants?|chatbots?|gpt-?[\w.]*|"
                          r"chatgpt|claude|gemini|copilot)\b")
 
@@ -47,7 +62,8 @@ def comment_instructs(content: str) -> bool:
     or pull-request template, only one that names an AI."""
     if _COMMENT_IMPERATIVE.search(content) is None or _COMMENT_ADDRESSEE.search(content) is None:
         return False
-    return _TEMPLATE_COMMENT.search(content) is None or _COMMENT_AI.search(content) is not None
+    return (_TEMPLATE_COMMENT.search(content) is None or _COMMENT_AI.search(content) is not None
+            or _SPOKEN_TO.search(content) is not None)
 
 
 # A tag that is no tag: a reStructuredText link target (`` :ref:`the admin <admin-inlines>` ``, `` `text
