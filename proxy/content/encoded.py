@@ -222,8 +222,8 @@ def _run_decodings(text: str, start: int, end: int) -> Iterator[tuple[str, int, 
             data = _b64(cand)
             if data is not None and ("/" not in cand or _readable(data)):
                 yield "base64", m.start(), m.end(), data
-            elif "/" in cand:
-                yield from _path_pieces(cand, m.start())
+            elif "/" in cand and _DATA_URI.search(text, max(0, m.start() - 300), m.start()) is None:
+                yield from _path_pieces(cand, m.start())  # (a data URI's binary payload is no URL path)
 
 
 def _readable(data: bytes) -> bool:
@@ -327,7 +327,8 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
                 return hits
             needs = (needs_finding or (kind in _RUN_KINDS and (_query_value(text, start, end)
                                                                or _decoded_in_code(text, start, end)
-                                                               or _declared_data(text, start, data)))
+                                                               or _declared_data(text, start, data)
+                                                               or _document(data)))
                      or (kind == "hex" and end - start in _DIGEST_LENGTHS))
             hit = _judge(text, kind, data, start, end, rescan, depth, needs)
             if hit is not None:
@@ -336,6 +337,8 @@ def scan(view: TextView, rescan: Rescan, fired: Container[str], depth: int = 0) 
 
 
 _RUN_KINDS = frozenset({"base64", "base32", "hex"})
+# A run decoding to a document this long, with this many lines, is judged like a declared body.
+DOCUMENT_BYTES, DOCUMENT_LINES = 1024, 8
 # Hex of a digest's length (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512) is a hash by its form: reported
 # only if what it decodes to trips a detector (some random digests are valid UTF-8 that reads as letters).
 _DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
@@ -345,6 +348,11 @@ def _query_value(text: str, start: int, end: int) -> bool:
     """A run that is a URL query parameter's value: an id or state written in base64 for the URL's sake
     (`?package_id=UGFja2FnZS01NzA4OTExNg%3D%3D`), everyday like the percent-escapes around it."""
     return _QUERY_NAME.search(text, max(0, start - 66), start) is not None
+
+
+def _document(data: bytes) -> bool:
+    """A whole document in one run (a mail body or a file as an API returns it, unwrapped): many lines, long."""
+    return len(data) >= DOCUMENT_BYTES and data.count(b"\n") >= DOCUMENT_LINES
 
 
 def _declared_data(text: str, start: int, data: bytes) -> bool:
