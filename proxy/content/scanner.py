@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from proxy.content import (
     ascii_art,
+    binary,
     ciphers,
     encoded,
     escapes,
@@ -72,6 +73,8 @@ def detect(text: str, families: frozenset[str], depth: int = 0, gated: bool = Tr
             hits += substitution.scan(text, rescan, fired, depth)
         if EXFIL in families:
             hits += exfil.scan(text, low, [span for h in found for span in h.spans], fired)
+    if hits and ("\ufffd" in view.non_ascii or "\x00" in text):
+        hits = binary.drop_noise(text, hits)
     return hits
 
 

@@ -60,6 +60,7 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "mime-tails": lambda n: ("QUJDREVG\n" * 40 + "x\n--b1\n") * (n // 370),
     "data-uris": lambda n: "data:a/b;base64," * (n // 16),
     "referenced-entries": lambda n: "- fix (#1\n" * (n // 10),
+    "binary-as-text": lambda n: "\ufffd\x01\x1b[c\u0430B " * (n // 10),
 }
 
 
