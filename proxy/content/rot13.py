@@ -21,6 +21,7 @@ from proxy.types import Severity
 Rescan = Callable[[str, int], list[Hit]]
 MAX_TEXT = 65536
 MIN_LETTERS = 10
+PROSE_LETTERS = 0.7  # share of letters among the non-space characters of a rotated run
 MIN_GAIN = 0.5  # nats per letter by which the rotated letters must read more like English
 REMOVED = "[encoded payload removed by Drawbridge]"
 
@@ -62,6 +63,13 @@ def _rotated_run(line: str) -> tuple[int, int] | None:
     return best_span
 
 
+def _prose(segment: str) -> bool:
+    """Words apart, mostly letters: what rotation leaves of prose (base64, uuencode and binary lines are one
+    token or mostly digits and punctuation)."""
+    spaces = segment.count(" ")
+    return spaces >= 2 and sum(c.isalpha() for c in segment) >= PROSE_LETTERS * (len(segment) - spaces)
+
+
 def _spans(low: str) -> list[tuple[int, int]]:
     """Spans of rotated prose segments and of lines with rotated markup."""
     spans: list[tuple[int, int]] = []
@@ -70,7 +78,7 @@ def _spans(low: str) -> list[tuple[int, int]]:
         words = set(_WORD.findall(line))
         if len(words.intersection(_ROTATED_MARKUP)) >= 2:
             spans.append((pos, pos + len(line)))
-        elif _HINT.search(line) and (run := _rotated_run(line)) is not None:
+        elif _HINT.search(line) and (run := _rotated_run(line)) is not None and _prose(line[run[0]:run[1]]):
             spans.append((pos + run[0], pos + run[1]))
         pos += len(line) + 1
     return spans

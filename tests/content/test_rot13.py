@@ -51,3 +51,15 @@ def test_decoded_instruction_raises_the_severity() -> None:
 ])
 def test_ordinary_text_passes(text: str) -> None:
     assert rot13_hits(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    # base64 lines of MIME bodies, where "/" and "+" cut rotated-looking words out of the alphabet
+    "/nyy/wDDU6t/9227vZRuvww/af8AJ0c7P8U/2D/L1tteybo8697917r3v3Xuve/de697917r3v3X",
+    "abg/NfenSqfile6dT/9A3n+Jr7FeLLlovVhRaz1ecrZ0r+WKZb/lSupy12ZnRunB4oD4FcUBxT6u",
+    "Nyy/k6VvaF5HSG47qF9mUWZhK5BV1JZT3JZf2lZQ2hYZk12t6Rybujo4fgkYGr88NIEMT/CXgenX",
+    # a uuencoded line
+    'M)=,<ZM@+(1R_1DOB*?WG"P(#NER&#MA5!=P:*/3M 5#ULX2ULP]J/C1!BJBL',
+])
+def test_encoded_lines_are_no_rotated_prose(text: str) -> None:
+    assert rot13_hits(text) == []
