@@ -119,6 +119,8 @@ _DATA_URI = re.compile(r"data:[\w.+-]{1,80}/[\w.+-]{1,80}(?:;[\w.+-]{1,40}=[^;,\
 _DECODE_CALL = re.compile(r"(?i)base64|b64decode|\batob\s*\(|fromhex|unhexlify|['\"]hex['\"]")
 # Decoded data that is one link or address: how redirects and tracking links carry their target.
 _LINK_ONLY = re.compile(r"(?:https?://|mailto:)?[\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+|(?:\.[\w-]+)+)(?:[/?#]\S*)?")
+# Decoded data that is (a piece of) a URL query string: a tracking link's parameters written in hex or base64.
+_QUERY_ONLY = re.compile(r"[^\s&=]*=[^\s&=]*(?:&[^\s&=]+=[^\s&=]*)+")
 # An RFC 2047 encoded word of a mail header (`Subject: =?UTF-8?B?0J/RgNC40LLQtdGC?=`), base64 form.
 _ENCODED_WORD = re.compile(r"=\?(?P<charset>[\w.:-]{1,40})(?:\*[\w-]{1,20})?\?[Bb]\?"
                            r"(?P<b64>[A-Za-z0-9+/]{1,1024}={0,2})\?=")
@@ -506,7 +508,8 @@ def _judge(text: str, kind: str, data: bytes, start: int, end: int, rescan: Resc
         return None  # binary (images, hashes, keys): nothing a model would read as instructions
     # a lookalike letter among decoded bytes is what random bytes (a commit hash) look like as UTF-8
     inner = [h for h in (rescan(decoded, depth + 1) if depth + 1 < MAX_DEPTH else []) if h.detector != LOOKALIKE]
-    needs_finding = needs_finding or _LINK_ONLY.fullmatch(decoded.strip()) is not None
+    needs_finding = (needs_finding or _LINK_ONLY.fullmatch(decoded.strip()) is not None
+                     or _QUERY_ONLY.fullmatch(decoded.strip()) is not None)
     if needs_finding and not any(h.family != "encoded" or _triggered(h) for h in inner):
         return None  # everyday encodings count only when what they hide trips a detector
     if not inner and (not textual or _structured(decoded) or _shown(decoded, text)):
