@@ -361,8 +361,9 @@ def test_a_binary_data_uri_is_not_cut_into_url_pieces() -> None:
 
 
 def test_a_query_string_in_hex_is_a_tracking_link() -> None:
-    query = b"autologin=2505549&expire=1500545477&utm_source=770&utm_medium=email&uid=2505549"
-    assert hits_of(f'<a href="https://news.example/go?d={query.hex()}&hash=11b69b4c">read</a>') == []
+    query = b"autologin=2505549&expire=1500545477&utm_source=770&utm_medium=email&uid=2505549".hex()
+    wrapped = "=\n".join(query[i:i + 72] for i in range(0, len(query), 72))  # quoted-printable soft breaks
+    assert hits_of(f'<a href=3D"https://news.example/go?d=3D{wrapped}&hash=3D11b69b4c">read</a>') == []
 
 
 def test_an_instruction_in_hex_is_still_reported() -> None:
