@@ -384,20 +384,27 @@ def _mime_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:
         header_start = max(text.rfind("\n\n", max(0, m.start() - MAX_HEADER), m.start()),
                            text.rfind("\n\r\n", max(0, m.start() - MAX_HEADER), m.start()), m.start() - MAX_HEADER, 0)
         charset = _CHARSET.search(text, header_start, blank.start())
-        data = _b64_body(body.group(), charset.group(1) if charset else None)
+        data = _b64_body(body.group(), charset.group(1) if charset else None, apart=True)
         if data is not None:
             yield "base64", body.start(), body.end(), data
 
 
 def _wrapped_bodies(text: str) -> Iterator[tuple[str, int, int, bytes]]:
-    """Blocks of base64 lines of one width (the last no longer), each decoded as a whole."""
+    """Blocks of base64 lines decoded as a whole: lines of one width (the last no longer), or lines of any
+    width that together decode to text (a body re-wrapped when a reply quoted it)."""
     for m in _WRAPPED.finditer(text):
         lines = _WRAPPED_LINE.findall(m.group())
         width = len(lines[0])
-        if all(len(line) == width for line in lines[:-1]) and len(lines[-1]) <= width:
-            data = _b64_body("".join(lines))
-            if data is not None:
-                yield "base64", m.start(), m.end(), data
+        even = all(len(line) == width for line in lines[:-1]) and len(lines[-1]) <= width
+        data = _b64_body("\n".join(lines)) if even else _b64_text(lines)
+        if data is not None:
+            yield "base64", m.start(), m.end(), data
+
+
+def _b64_text(lines: list[str]) -> bytes | None:
+    """Base64 lines decoded together, if that gives text."""
+    data = _b64_body("\n".join(lines))
+    return data if data is not None and _textual(data) is not None else None
 
 
 def _mime_tails(text: str) -> Iterator[tuple[str, int, int, bytes]]:
@@ -437,12 +444,20 @@ def _encoded_words(text: str) -> Iterator[tuple[str, int, int, bytes]]:
         yield "base64", m.start("b64"), m.end("b64"), data
 
 
-def _b64_body(body: str, charset: str | None = None) -> bytes | None:
+def _b64_body(body: str, charset: str | None = None, apart: bool = False) -> bytes | None:
     """A MIME body's bytes, as UTF-8: text in the charset its part declares (`koi8-r`, `iso-2022-jp`) is
     transcoded, as a mail client shows it; else a Latin-1 text part is; binary stays as it is. Bytes that are
-    UTF-8 without escapes stay as they are whatever the label says (a label cannot hide such text)."""
+    UTF-8 without escapes stay as they are whatever the label says (a label cannot hide such text). `apart`: a
+    declared body may hold parts encoded apart, each line with its own padding."""
+    lines = body.replace(">", " ").split()
+    joined = "".join(lines)
     try:
-        data = base64.b64decode("".join(body.replace(">", " ").split()))
+        if "=" in joined.rstrip("="):  # padding inside: parts encoded apart (decoding would stop at the first)
+            if not apart or not all(len(line) % 4 == 0 for line in lines):
+                return None
+            data = b"".join(base64.b64decode(line) for line in lines)
+        else:
+            data = base64.b64decode(joined)
     except (binascii.Error, ValueError):
         return None
     if charset is not None and (b"\x1b" in data or not _is_utf8(data)):
